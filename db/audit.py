@@ -1,0 +1,178 @@
+"""Append-only, hash-chained event log, one chain per station.
+
+Each event's hash covers its station, sequence number, type, time, actor, holding, payload
+and the previous event's hash, so changing, deleting or reordering any row breaks the chain
+at that row. :class:`db.models.ChainHead` pins the newest event so a deleted tail shows too.
+Every event also gets its outbox row in the same transaction (the caller commits).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from db.models import ChainHead, Event, OutboxRow
+
+GENESIS_HASH = "0" * 64
+
+
+def event_hash(
+    *,
+    station_id: str,
+    seq: int,
+    type: str,
+    occurred_at: datetime,
+    actor_id: int | None,
+    holding_id: int | None,
+    payload: dict[str, Any],
+    prev_hash: str,
+) -> str:
+    """SHA-256 over a canonical JSON form (sorted keys, fixed separators, UTC ISO time)."""
+    body = {
+        "station_id": station_id,
+        "seq": seq,
+        "type": type,
+        "occurred_at": occurred_at.astimezone(UTC).isoformat(),
+        "actor_id": actor_id,
+        "holding_id": holding_id,
+        "payload": payload,
+        "prev_hash": prev_hash,
+    }
+    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def append_event(
+    session: Session,
+    *,
+    station_id: str,
+    type: str,
+    occurred_at: datetime,
+    actor_id: int | None = None,
+    holding_id: int | None = None,
+    payload: dict[str, Any] | None = None,
+) -> Event:
+    """Add the next event of this station's chain and its outbox row to ``session``.
+
+    The chain head row is read ``FOR UPDATE`` where the database supports it; on SQLite the
+    write transaction itself serialises writers.
+    """
+    payload = payload or {}
+    head = session.execute(
+        select(ChainHead).where(ChainHead.station_id == station_id).with_for_update()
+    ).scalar_one_or_none()
+    seq = 1 if head is None else head.seq + 1
+    prev_hash = GENESIS_HASH if head is None else head.hash
+    digest = event_hash(
+        station_id=station_id,
+        seq=seq,
+        type=type,
+        occurred_at=occurred_at,
+        actor_id=actor_id,
+        holding_id=holding_id,
+        payload=payload,
+        prev_hash=prev_hash,
+    )
+    event = Event(
+        station_id=station_id,
+        seq=seq,
+        type=type,
+        occurred_at=occurred_at,
+        actor_id=actor_id,
+        holding_id=holding_id,
+        payload=payload,
+        prev_hash=prev_hash,
+        hash=digest,
+    )
+    session.add(event)
+    if head is None:
+        session.add(ChainHead(station_id=station_id, seq=seq, hash=digest))
+    else:
+        head.seq, head.hash = seq, digest
+    session.flush()
+    session.add(OutboxRow(event_id=event.id, created_at=occurred_at))
+    return event
+
+
+@dataclass(frozen=True)
+class ChainProblem:
+    station_id: str
+    event_id: int | None
+    seq: int | None
+    detail: str
+
+    def __str__(self) -> str:
+        where = f"event id {self.event_id} (seq {self.seq})" if self.event_id else "chain head"
+        return f"station {self.station_id}: {where}: {self.detail}"
+
+
+@dataclass(frozen=True)
+class ChainReport:
+    events_checked: int
+    problem: ChainProblem | None
+
+    @property
+    def ok(self) -> bool:
+        return self.problem is None
+
+
+def verify_chain(session: Session) -> ChainReport:
+    """Walk every station's chain in insertion order and report the first bad event."""
+    checked = 0
+    heads = {h.station_id: h for h in session.scalars(select(ChainHead))}
+    stations = set(heads) | set(session.scalars(select(Event.station_id).distinct()))
+    for station in sorted(stations):
+        prev_hash, expected_seq = GENESIS_HASH, 1
+        last: Event | None = None
+        rows = session.scalars(select(Event).where(Event.station_id == station).order_by(Event.id))
+        for ev in rows:
+            checked += 1
+            if ev.seq != expected_seq:
+                what = "missing" if ev.seq > expected_seq else "out of order"
+                return ChainReport(
+                    checked,
+                    ChainProblem(
+                        station,
+                        ev.id,
+                        ev.seq,
+                        f"expected seq {expected_seq}, found {ev.seq}: events {what} "
+                        "(deleted or reordered rows)",
+                    ),
+                )
+            if ev.prev_hash != prev_hash:
+                return ChainReport(
+                    checked,
+                    ChainProblem(
+                        station, ev.id, ev.seq, "prev_hash does not match the event before"
+                    ),
+                )
+            recomputed = event_hash(
+                station_id=ev.station_id,
+                seq=ev.seq,
+                type=ev.type,
+                occurred_at=ev.occurred_at,
+                actor_id=ev.actor_id,
+                holding_id=ev.holding_id,
+                payload=ev.payload,
+                prev_hash=ev.prev_hash,
+            )
+            if recomputed != ev.hash:
+                return ChainReport(
+                    checked,
+                    ChainProblem(station, ev.id, ev.seq, "contents altered: hash does not match"),
+                )
+            prev_hash, expected_seq, last = ev.hash, expected_seq + 1, ev
+        head = heads.get(station)
+        if head is None or last is None or head.seq != last.seq or head.hash != last.hash:
+            detail = (
+                f"chain head says seq {head.seq if head else None} but the last event is "
+                f"seq {last.seq if last else None}: newest events deleted or head altered"
+            )
+            return ChainReport(checked, ChainProblem(station, None, None, detail))
+    return ChainReport(checked, None)

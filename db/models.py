@@ -1,0 +1,257 @@
+"""The kiosk's tables: people, lockers, holdings, exam sessions, incidents, events, outbox.
+
+Holdings carry who did what and when at every step so a paper-free audit is possible; the
+event table is the append-only, hash-chained history (see :mod:`db.audit`). Events hold ids,
+never names, so a retention purge can remove personal data without breaking the chain.
+"""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from db.base import Base
+
+
+class HoldingKind(enum.StrEnum):
+    CONFISCATION = "confiscation"
+    EXAM_DEPOSIT = "exam_deposit"
+    SAFEKEEPING = "safekeeping"
+
+
+class HoldingState(enum.StrEnum):
+    DEPOSITING = "depositing"
+    HELD = "held"
+    RELEASING = "releasing"
+    RELEASED = "released"
+    SAFEGUARDING_HOLD = "safeguarding_hold"
+    HANDED_TO_POLICE = "handed_to_police"
+    ABORTED = "aborted"
+
+
+#: Allowed state changes. ``releasing -> held`` exists because a door that did not open
+#: must not leave a phone recorded as gone (physical truth beats database truth).
+TRANSITIONS: dict[HoldingState, frozenset[HoldingState]] = {
+    HoldingState.DEPOSITING: frozenset({HoldingState.HELD, HoldingState.ABORTED}),
+    HoldingState.HELD: frozenset({HoldingState.RELEASING, HoldingState.SAFEGUARDING_HOLD}),
+    HoldingState.RELEASING: frozenset({HoldingState.RELEASED, HoldingState.HELD}),
+    HoldingState.SAFEGUARDING_HOLD: frozenset({HoldingState.HELD, HoldingState.HANDED_TO_POLICE}),
+    HoldingState.RELEASED: frozenset(),
+    HoldingState.HANDED_TO_POLICE: frozenset(),
+    HoldingState.ABORTED: frozenset(),
+}
+
+OPEN_STATES = frozenset(
+    {
+        HoldingState.DEPOSITING,
+        HoldingState.HELD,
+        HoldingState.RELEASING,
+        HoldingState.SAFEGUARDING_HOLD,
+    }
+)
+
+
+class LockerState(enum.StrEnum):
+    FREE = "free"
+    OCCUPIED = "occupied"
+    FAULT = "fault"
+    OUT_OF_SERVICE = "out_of_service"
+
+
+class Pupil(Base):
+    __tablename__ = "pupils"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    mis_id: Mapped[str] = mapped_column(String(64), unique=True)
+    given_name: Mapped[str] = mapped_column(String(100))
+    family_name: Mapped[str] = mapped_column(String(100))
+    year_group: Mapped[str] = mapped_column(String(20))
+    tutor_group: Mapped[str] = mapped_column(String(20), default="")
+    card_uid: Mapped[str | None] = mapped_column(String(32), unique=True)
+    #: Reasonable-adjustment exemptions, e.g. ["medical"], ["young_carer"].
+    exemptions: Mapped[list[str]] = mapped_column(JSON, default=list)
+
+    contacts: Mapped[list[Contact]] = relationship(
+        back_populates="pupil", cascade="all, delete-orphan", order_by="Contact.priority"
+    )
+
+    @property
+    def display_name(self) -> str:
+        return f"{self.given_name} {self.family_name}"
+
+
+class Contact(Base):
+    __tablename__ = "contacts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    pupil_id: Mapped[int] = mapped_column(ForeignKey("pupils.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    relationship_to_pupil: Mapped[str] = mapped_column("relationship", String(60))
+    parental_responsibility: Mapped[bool] = mapped_column(default=False)
+    may_collect: Mapped[bool] = mapped_column(default=False)
+    priority: Mapped[int] = mapped_column(default=1)
+
+    pupil: Mapped[Pupil] = relationship(back_populates="contacts")
+
+
+class Staff(Base):
+    __tablename__ = "staff"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    staff_code: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    roles: Mapped[list[str]] = mapped_column(JSON, default=list)
+    badge_uid: Mapped[str | None] = mapped_column(String(32), unique=True)
+    pin_hash: Mapped[str | None] = mapped_column(String(255))
+    failed_attempts: Mapped[int] = mapped_column(default=0)
+    locked_until: Mapped[datetime | None]
+    active: Mapped[bool] = mapped_column(default=True)
+
+
+class Locker(Base):
+    __tablename__ = "lockers"
+    __table_args__ = (UniqueConstraint("bank", "number"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    bank: Mapped[str] = mapped_column(String(20))
+    number: Mapped[int]
+    capacity: Mapped[int] = mapped_column(default=1)
+    state: Mapped[str] = mapped_column(String(20), default=LockerState.FREE)
+
+    @property
+    def label(self) -> str:
+        return f"{self.bank}{self.number}"
+
+
+class ExamSession(Base):
+    __tablename__ = "exam_sessions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    room: Mapped[str] = mapped_column(String(100), default="")
+    starts_at: Mapped[datetime]
+    ends_at: Mapped[datetime]
+    locker_id: Mapped[int | None] = mapped_column(ForeignKey("lockers.id"))
+    #: open -> ended -> released; "open" means deposits are being taken.
+    state: Mapped[str] = mapped_column(String(20), default="open")
+    opened_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
+    candidates: Mapped[list[int]] = mapped_column(JSON, default=list)
+
+
+class Holding(Base):
+    __tablename__ = "holdings"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    state: Mapped[str] = mapped_column(String(20), index=True)
+    pupil_id: Mapped[int | None] = mapped_column(ForeignKey("pupils.id", ondelete="SET NULL"))
+    device_description: Mapped[str] = mapped_column(String(200), default="")
+    category: Mapped[str | None] = mapped_column(String(60))
+    reason: Mapped[str] = mapped_column(Text, default="")
+    switched_off_confirmed: Mapped[bool] = mapped_column(default=False)
+    offence_number: Mapped[int] = mapped_column(default=0)
+    follow_ups: Mapped[list[str]] = mapped_column(JSON, default=list)
+    requires_parent_collection: Mapped[bool] = mapped_column(default=False)
+    forbids_viewing: Mapped[bool] = mapped_column(default=False)
+    locker_id: Mapped[int | None] = mapped_column(ForeignKey("lockers.id"))
+    pouch_number: Mapped[int | None]
+    exam_session_id: Mapped[int | None] = mapped_column(ForeignKey("exam_sessions.id"))
+    photo_path: Mapped[str | None] = mapped_column(String(400))
+
+    created_at: Mapped[datetime]
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
+    held_at: Mapped[datetime | None]
+    releasing_at: Mapped[datetime | None]
+    released_at: Mapped[datetime | None]
+    released_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
+    collector_kind: Mapped[str | None] = mapped_column(String(20))
+    collector_contact_id: Mapped[int | None] = mapped_column(
+        ForeignKey("contacts.id", ondelete="SET NULL")
+    )
+    collector_name: Mapped[str | None] = mapped_column(String(200))
+    #: The type of ID seen (e.g. "driving_licence"); never a copy or number of it.
+    id_type_seen: Mapped[str | None] = mapped_column(String(40))
+    id_checked_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
+    parent_informed_at: Mapped[datetime | None]
+    parent_informed_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
+    hold_placed_at: Mapped[datetime | None]
+    hold_placed_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
+    hold_reason: Mapped[str | None] = mapped_column(Text)
+    search_authorised_at: Mapped[datetime | None]
+    search_authorised_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
+    search_reason: Mapped[str | None] = mapped_column(Text)
+    handed_to_police_at: Mapped[datetime | None]
+    police_reference: Mapped[str | None] = mapped_column(String(100))
+    closed_at: Mapped[datetime | None] = mapped_column(index=True)
+
+    pupil: Mapped[Pupil | None] = relationship(foreign_keys=[pupil_id])
+    locker: Mapped[Locker | None] = relationship(foreign_keys=[locker_id])
+    exam_session: Mapped[ExamSession | None] = relationship(foreign_keys=[exam_session_id])
+
+
+class Incident(Base):
+    """An e-safety record for the central incident log."""
+
+    __tablename__ = "incidents"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    holding_id: Mapped[int | None] = mapped_column(ForeignKey("holdings.id", ondelete="SET NULL"))
+    pupil_id: Mapped[int | None] = mapped_column(ForeignKey("pupils.id", ondelete="SET NULL"))
+    category: Mapped[str] = mapped_column(String(60))
+    actions: Mapped[list[str]] = mapped_column(JSON, default=list)
+    summary: Mapped[str] = mapped_column(Text, default="")
+    anonymous: Mapped[bool] = mapped_column(default=False)
+    created_at: Mapped[datetime]
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
+
+
+class Event(Base):
+    """One append-only, hash-chained record. Never updated or deleted by the application."""
+
+    __tablename__ = "events"
+    __table_args__ = (
+        UniqueConstraint("station_id", "seq"),
+        Index("ix_events_holding_id", "holding_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    station_id: Mapped[str] = mapped_column(String(64))
+    seq: Mapped[int]
+    type: Mapped[str] = mapped_column(String(60))
+    occurred_at: Mapped[datetime]
+    #: Plain ids, not foreign keys: the chain must outlive purged rows.
+    actor_id: Mapped[int | None]
+    holding_id: Mapped[int | None]
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64), unique=True)
+
+
+class ChainHead(Base):
+    """The newest (seq, hash) per station, written with each event.
+
+    Without it, deleting the last few events would leave a shorter chain that still verifies.
+    """
+
+    __tablename__ = "chain_heads"
+
+    station_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    seq: Mapped[int]
+    hash: Mapped[str] = mapped_column(String(64))
+
+
+class OutboxRow(Base):
+    """Transactional outbox: one row per event, pushed to the central log by the sync relay."""
+
+    __tablename__ = "outbox"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    event_id: Mapped[int] = mapped_column(ForeignKey("events.id"), unique=True)
+    created_at: Mapped[datetime]
+    sent_at: Mapped[datetime | None] = mapped_column(index=True)
+    attempts: Mapped[int] = mapped_column(default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)

@@ -1,0 +1,281 @@
+"""The ``kiosk`` command. Every sub-command has ``--help``; errors say what to do, exit 2."""
+
+from __future__ import annotations
+
+import json
+import sys
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+
+import click
+
+import policies
+from db.audit import verify_chain
+from db.engine import DatabaseCorrupt
+from db.migrate import current_revision, head_revision, upgrade
+from kiosk.config import ENV_VAR, ConfigError, KioskConfig, load_config
+from kiosk.context import KioskContext, NotReady, open_context, open_engine
+from kiosk.mis_import import IMPORTERS, ImportRejected, run_import
+from kiosk.permissions import matrix_markdown
+from kiosk.retention import purge as run_purge
+
+
+def _fail(message: str, code: int = 2) -> None:
+    click.echo(f"kiosk: {message}", err=True)
+    sys.exit(code)
+
+
+def _config(ctx: click.Context) -> KioskConfig:
+    return ctx.find_object(dict)["config"]  # type: ignore[index]
+
+
+@contextmanager
+def _open(ctx: click.Context) -> Iterator[KioskContext]:
+    try:
+        kctx = open_context(_config(ctx))
+    except (NotReady, DatabaseCorrupt, policies.ProfileError) as exc:
+        _fail(str(exc))
+    try:
+        yield kctx
+    finally:
+        kctx.close()
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    envvar=ENV_VAR,
+    help=f"Kiosk config TOML (default: ${ENV_VAR}, else built-in demo defaults).",
+)
+@click.pass_context
+def main(ctx: click.Context, config_path: Path | None) -> None:
+    """Device Amnesty Kiosk: phone custody for the school office."""
+    try:
+        config = load_config(config_path)
+    except ConfigError as exc:
+        _fail(str(exc))
+    ctx.ensure_object(dict)
+    ctx.obj["config"] = config
+    ctx.obj["hardware_config"] = config.hardware
+
+
+# --------------------------------------------------------------------------- db
+@main.group()
+def db() -> None:
+    """Database schema commands."""
+
+
+@db.command("upgrade")
+@click.pass_context
+def db_upgrade(ctx: click.Context) -> None:
+    """Bring the database (new or older) to the newest schema."""
+    config = _config(ctx)
+    try:
+        engine = open_engine(config)
+    except DatabaseCorrupt as exc:
+        _fail(str(exc))
+    before = current_revision(engine)
+    upgrade(engine)
+    after = current_revision(engine)
+    engine.dispose()
+    click.echo(f"database {config.database_url}: schema {before or 'empty'} -> {after}")
+
+
+@db.command("status")
+@click.pass_context
+def db_status(ctx: click.Context) -> None:
+    """Show the schema revision of the database and of this code."""
+    engine = open_engine(_config(ctx))
+    current, head = current_revision(engine), head_revision()
+    engine.dispose()
+    click.echo(f"database: {current or 'empty'}   code: {head}")
+    if current != head:
+        sys.exit(1)
+
+
+# --------------------------------------------------------------------------- import
+@main.command("import")
+@click.argument("kind", type=click.Choice(sorted(IMPORTERS)))
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.pass_context
+def import_cmd(ctx: click.Context, kind: str, file: Path) -> None:
+    """Import pupils, contacts or staff from an MIS CSV export (all or nothing).
+
+    Column names accepted are listed in docs/mis-import.md.
+    """
+    with _open(ctx) as k:
+        try:
+            with k.sessions.begin() as s:
+                result = run_import(
+                    s, kind, file, station_id=k.config.station.id, now=datetime.now(UTC)
+                )
+        except ImportRejected as exc:
+            _fail(str(exc))
+    click.echo(f"{file}: {kind}: {result.added} added, {result.updated} updated")
+
+
+# --------------------------------------------------------------------------- holdings
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.option("--all", "show_all", is_flag=True, help="Include released and closed holdings.")
+@click.pass_context
+def holdings(ctx: click.Context, as_json: bool, show_all: bool) -> None:
+    """List the phones the school holds now (or all with --all)."""
+    with _open(ctx) as k:
+        rows = k.custody.holdings(None, open_only=not show_all)
+        tz = k.config.tz
+    if as_json:
+        click.echo(json.dumps([h.as_json() for h in rows], indent=2))
+        return
+    if not rows:
+        click.echo("No phones held.")
+        return
+    click.echo(f"{'#':>4}  {'state':<18} {'kind':<13} {'locker':<7} {'since':<16} pupil")
+    for h in rows:
+        since = (h.held_at or h.created_at).astimezone(tz).strftime("%Y-%m-%d %H:%M")
+        where = h.locker or "-"
+        if h.pouch_number:
+            where += f"/{h.pouch_number}"
+        click.echo(
+            f"{h.id:>4}  {h.state:<18} {h.kind:<13} {where:<7} {since:<16} "
+            f"{h.pupil_name} ({h.tutor_group})"
+        )
+
+
+# --------------------------------------------------------------------------- audit
+@main.group()
+def audit() -> None:
+    """The hash-chained event log."""
+
+
+@audit.command("verify")
+@click.pass_context
+def audit_verify(ctx: click.Context) -> None:
+    """Check every event's hash chain; exit 1 naming the first bad event."""
+    with _open(ctx) as k, k.sessions() as s:
+        report = verify_chain(s)
+    if report.ok:
+        click.echo(f"audit chain OK: {report.events_checked} events verified")
+        return
+    click.echo(f"audit chain BROKEN: {report.problem}", err=True)
+    sys.exit(1)
+
+
+# --------------------------------------------------------------------------- purge
+@main.command()
+@click.option("--dry-run", is_flag=True, help="List what would go; change nothing.")
+@click.pass_context
+def purge(ctx: click.Context, dry_run: bool) -> None:
+    """Delete records past the profile's retention periods."""
+    with _open(ctx) as k, k.sessions.begin() as s:
+        report = run_purge(
+            s, k.profile, now=datetime.now(UTC), station_id=k.config.station.id, dry_run=dry_run
+        )
+    verb = "would delete" if dry_run else "deleted"
+    click.echo(
+        f"{verb}: {len(report.holdings)} holding(s), {len(report.incidents)} incident(s), "
+        f"{len(report.photos)} photo(s)"
+    )
+
+
+# --------------------------------------------------------------------------- policy
+@main.group()
+def policy() -> None:
+    """School policy profiles."""
+
+
+@policy.command("show")
+@click.argument("profile", required=False)
+@click.pass_context
+def policy_show(ctx: click.Context, profile: str | None) -> None:
+    """Show a profile's rules with their seed citations (default: the station's profile)."""
+    name = profile or _config(ctx).station.profile
+    try:
+        prof = policies.load_profile(name)
+    except policies.ProfileError as exc:
+        _fail(str(exc))
+    click.echo(policies.describe_profile(prof))
+    if profile is None:
+        click.echo(f"\nOther profiles: {', '.join(policies.profile_names())}")
+
+
+@policy.command("check")
+@click.argument("profile")
+def policy_check(profile: str) -> None:
+    """Validate a profile (a name or a .toml path); exit 2 naming file, line and key."""
+    try:
+        prof = policies.load_profile(profile)
+    except policies.ProfileError as exc:
+        _fail(str(exc))
+    click.echo(f"{prof.path}: OK ({prof.school_name})")
+
+
+@policy.command("roles")
+def policy_roles() -> None:
+    """Show the role -> permission matrix."""
+    click.echo(matrix_markdown())
+
+
+# --------------------------------------------------------------------------- demo
+@main.command()
+@click.option("--seed-only", is_flag=True, help="Write the demo school and stop (no UI).")
+@click.option(
+    "--dir",
+    "data_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Folder for the demo data (default: a new temporary folder).",
+)
+def demo(seed_only: bool, data_dir: Path | None) -> None:
+    """A demo school with simulated hardware, pupils, staff, history and an exam session."""
+    from kiosk.demo import DEMO_BADGES, seed_demo
+
+    target = data_dir or Path(tempfile.mkdtemp(prefix="kiosk-demo-"))
+    try:
+        k = seed_demo(target)
+    except FileExistsError as exc:
+        _fail(str(exc))
+    config_file = target / "kiosk.toml"
+    if seed_only:
+        k.close()
+        click.echo(f"Demo school written to {target}")
+        click.echo(f"Try:  kiosk --config {config_file} holdings")
+        click.echo(
+            "Demo badges (UID / PIN): "
+            + ", ".join(f"{role} {uid}/{pin}" for role, (uid, pin) in DEMO_BADGES.items())
+        )
+        return
+    k.close()
+    _run_ui(load_config(config_file), simulate=True)
+
+
+@main.command()
+@click.option("--simulate", is_flag=True, help="Use simulated hardware instead of the Pi's.")
+@click.pass_context
+def run(ctx: click.Context, simulate: bool) -> None:
+    """Start the configured station (staff UI on this terminal)."""
+    _run_ui(_config(ctx), simulate=simulate)
+
+
+def _run_ui(config: KioskConfig, *, simulate: bool) -> None:
+    try:
+        from tui.app import run_app
+    except ImportError:
+        _fail("the staff UI is not part of this build yet; use the other commands")
+    run_app(config, simulate=simulate)
+
+
+def _register_optional() -> None:
+    """Sub-commands contributed by other modules (hardware tools, signage)."""
+    try:
+        from kiosk.hw_commands import hw
+    except ImportError:
+        return
+    main.add_command(hw)
+
+
+_register_optional()

@@ -1,0 +1,71 @@
+"""Opening a station's ledger: config -> engine -> integrity check -> schema check -> use-cases.
+
+One place does this so the CLI, the UI and the services all start the same way and refuse
+the same way (damaged database, database older than the code).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+import policies
+from db.engine import check_integrity, make_engine, make_session_factory
+from db.migrate import current_revision, head_revision, upgrade
+from kiosk.config import KioskConfig
+from kiosk.custody import Custody, utcnow
+
+
+class NotReady(RuntimeError):
+    """The database is missing or older than this version of the kiosk."""
+
+
+@dataclass
+class KioskContext:
+    config: KioskConfig
+    engine: Engine
+    sessions: sessionmaker[Session]
+    profile: policies.Profile
+    custody: Custody
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+
+def prepare_data_dir(config: KioskConfig) -> None:
+    if config.database_url.startswith("sqlite:///"):
+        config.station.data_dir.mkdir(parents=True, exist_ok=True)
+
+
+def open_engine(config: KioskConfig) -> Engine:
+    prepare_data_dir(config)
+    engine = make_engine(config.database_url)
+    check_integrity(engine)
+    return engine
+
+
+def open_context(
+    config: KioskConfig,
+    *,
+    migrate: bool = False,
+    clock: Callable[[], datetime] = utcnow,
+) -> KioskContext:
+    """Open the station. ``migrate`` upgrades the schema first (demo and tests)."""
+    engine = open_engine(config)
+    if migrate:
+        upgrade(engine)
+    current, head = current_revision(engine), head_revision()
+    if current != head:
+        engine.dispose()
+        raise NotReady(
+            f"the database at {config.database_url} is at schema {current or 'none'}, "
+            f"this kiosk needs {head}: run `kiosk db upgrade`"
+        )
+    profile = policies.load_profile(config.station.profile)
+    sessions = make_session_factory(engine)
+    custody = Custody(sessions, profile, station_id=config.station.id, tz=config.tz, clock=clock)
+    return KioskContext(config, engine, sessions, profile, custody)

@@ -1,0 +1,1 @@
+"""Demo school: CSV exports in the MIS formats the importer accepts."""

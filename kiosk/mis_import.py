@@ -1,0 +1,350 @@
+"""All-or-nothing import of pupils, contacts and staff from MIS CSV exports.
+
+Exports from SIMS, Arbor, Bromcom and ScholarPack name the same column differently, so each
+field accepts the common header variants (matched ignoring case, spaces and punctuation).
+Every row is checked before anything is written; any problem means nothing is imported and
+every problem is listed with its line and column.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from db.audit import append_event
+from db.models import Contact, Pupil, Staff
+from kiosk.auth import hash_pin
+from kiosk.permissions import Role
+
+#: field -> accepted header variants (normalised: lower case, letters and digits only).
+PUPIL_COLUMNS: dict[str, tuple[str, ...]] = {
+    "mis_id": ("misid", "upn", "admissionnumber", "adno", "pupilid", "studentid", "id"),
+    "given_name": ("givenname", "forename", "firstname", "legalforename", "preferredforename"),
+    "family_name": ("familyname", "surname", "lastname", "legalsurname", "preferredsurname"),
+    "year_group": ("yeargroup", "year", "ncyear", "yr"),
+    "tutor_group": ("tutorgroup", "reggroup", "registrationgroup", "form", "class"),
+    "card_uid": ("carduid", "card", "rfid", "badgeuid", "carduidhex"),
+    "exemptions": ("exemptions", "adjustments", "reasonableadjustments"),
+}
+CONTACT_COLUMNS: dict[str, tuple[str, ...]] = {
+    "pupil_mis_id": (
+        "pupilmisid",
+        "misid",
+        "upn",
+        "admissionnumber",
+        "adno",
+        "pupilid",
+        "studentid",
+    ),
+    "name": ("contactname", "name", "fullname"),
+    "relationship": ("relationship", "relationshiptopupil", "relation"),
+    "parental_responsibility": ("parentalresponsibility", "pr", "hasparentalresponsibility"),
+    "may_collect": ("maycollect", "cancollect", "collectionrights", "collect"),
+    "priority": ("priority", "contactpriority", "order", "contactorder"),
+}
+STAFF_COLUMNS: dict[str, tuple[str, ...]] = {
+    "staff_code": ("staffcode", "staffid", "code", "initials", "employeeid"),
+    "name": ("name", "fullname", "staffname"),
+    "roles": ("roles", "role", "kioskroles"),
+    "badge_uid": ("badgeuid", "badge", "carduid", "card"),
+    "pin": ("pin", "initialpin"),
+}
+REQUIRED = {
+    "pupils": ("mis_id", "given_name", "family_name", "year_group"),
+    "contacts": ("pupil_mis_id", "name", "relationship"),
+    "staff": ("staff_code", "name", "roles"),
+}
+TRUE = {"y", "yes", "true", "1", "t"}
+FALSE = {"n", "no", "false", "0", "f", ""}
+EXEMPTIONS = {"medical", "young_carer"}
+UID_RE = re.compile(r"^[0-9A-F]{8,20}$")
+
+
+@dataclass(frozen=True)
+class Problem:
+    line: int
+    column: str
+    message: str
+
+    def __str__(self) -> str:
+        col = f", column '{self.column}'" if self.column else ""
+        return f"line {self.line}{col}: {self.message}"
+
+
+class ImportRejected(Exception):
+    """Nothing was imported. ``problems`` lists every one found, by line and column."""
+
+    def __init__(self, path: Path, problems: list[Problem]) -> None:
+        self.path, self.problems = path, problems
+        listing = "\n".join(f"  {path}: {p}" for p in problems[:200])
+        more = f"\n  ... and {len(problems) - 200} more" if len(problems) > 200 else ""
+        super().__init__(
+            f"{path}: nothing imported, {len(problems)} problem(s) to fix:\n{listing}{more}"
+        )
+
+
+@dataclass(frozen=True)
+class ImportResult:
+    kind: str
+    added: int
+    updated: int
+
+
+def _norm(header: str) -> str:
+    return re.sub(r"[^a-z0-9]", "", header.lower())
+
+
+def _read(
+    path: Path, columns: dict[str, tuple[str, ...]], kind: str
+) -> tuple[list[tuple[int, dict[str, str]]], dict[str, str], list[Problem]]:
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise ImportRejected(path, [Problem(0, "", f"cannot read file ({exc.strerror})")]) from None
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        text = raw.decode("cp1252", errors="replace")  # older SIMS exports
+    reader = csv.reader(io.StringIO(text))
+    try:
+        headers = next(reader)
+    except StopIteration:
+        raise ImportRejected(path, [Problem(1, "", "the file is empty")]) from None
+    mapping: dict[str, str] = {}  # field -> header as written
+    problems: list[Problem] = []
+    for header in headers:
+        n = _norm(header)
+        for field, variants in columns.items():
+            if n in variants and field not in mapping:
+                mapping[field] = header
+    for field in REQUIRED[kind]:
+        if field not in mapping:
+            variants = ", ".join(columns[field][:4])
+            problems.append(Problem(1, field, f"no column for {field}; name one of: {variants}"))
+    rows = []
+    for line_no, values in enumerate(reader, start=2):
+        if not any(v.strip() for v in values):
+            continue
+        if len(values) != len(headers):
+            problems.append(
+                Problem(line_no, "", f"has {len(values)} values, the header has {len(headers)}")
+            )
+            continue
+        by_header = dict(zip(headers, values, strict=True))
+        rows.append((line_no, {f: by_header[h].strip() for f, h in mapping.items()}))
+    return rows, mapping, problems
+
+
+def _bool(value: str, line: int, column: str, problems: list[Problem]) -> bool:
+    v = value.strip().lower()
+    if v in TRUE:
+        return True
+    if v not in FALSE:
+        problems.append(Problem(line, column, f"{value!r} is not yes/no"))
+    return False
+
+
+def _check_uid(value: str, line: int, column: str, problems: list[Problem]) -> str | None:
+    uid = value.replace(":", "").replace(" ", "").upper()
+    if not uid:
+        return None
+    if not UID_RE.match(uid):
+        problems.append(Problem(line, column, f"{value!r} is not a card UID (8-20 hex digits)"))
+    return uid
+
+
+def _unique(
+    values: list[tuple[int, str | None]], column: str, what: str, problems: list[Problem]
+) -> None:
+    seen: dict[str, int] = {}
+    for line, v in values:
+        if v is None:
+            continue
+        if v in seen:
+            problems.append(Problem(line, column, f"{what} {v!r} also on line {seen[v]}"))
+        else:
+            seen[v] = line
+
+
+def import_pupils(session: Session, path: Path, **kw: Any) -> ImportResult:
+    rows, mapping, problems = _read(path, PUPIL_COLUMNS, "pupils")
+    parsed = []
+    for line, r in rows:
+        for field in REQUIRED["pupils"]:
+            if field in mapping and not r.get(field):
+                problems.append(Problem(line, mapping[field], "is empty"))
+        uid = _check_uid(r.get("card_uid", ""), line, mapping.get("card_uid", ""), problems)
+        exemptions = [
+            e.strip().lower().replace(" ", "_")
+            for e in re.split(r"[;,]", r.get("exemptions", ""))
+            if e.strip()
+        ]
+        for e in exemptions:
+            if e not in EXEMPTIONS:
+                problems.append(
+                    Problem(
+                        line,
+                        mapping.get("exemptions", ""),
+                        f"unknown exemption {e!r}; use {sorted(EXEMPTIONS)}",
+                    )
+                )
+        parsed.append((line, r, uid, exemptions))
+    _unique(
+        [(ln, r.get("mis_id")) for ln, r, _, _ in parsed],
+        mapping.get("mis_id", ""),
+        "MIS id",
+        problems,
+    )
+    _unique([(ln, u) for ln, _, u, _ in parsed], mapping.get("card_uid", ""), "card UID", problems)
+    if problems:
+        raise ImportRejected(path, problems)
+    existing = {p.mis_id: p for p in session.scalars(select(Pupil))}
+    added = updated = 0
+    for _line, r, uid, exemptions in parsed:
+        pupil = existing.get(r["mis_id"])
+        if pupil is None:
+            pupil = Pupil(mis_id=r["mis_id"])
+            session.add(pupil)
+            added += 1
+        else:
+            updated += 1
+        pupil.given_name, pupil.family_name = r["given_name"], r["family_name"]
+        pupil.year_group, pupil.tutor_group = r["year_group"], r.get("tutor_group", "")
+        pupil.card_uid, pupil.exemptions = uid, exemptions
+    return ImportResult("pupils", added, updated)
+
+
+def import_contacts(session: Session, path: Path, **kw: Any) -> ImportResult:
+    """Each pupil named in the file gets exactly the contacts listed (the MIS is the truth)."""
+    rows, mapping, problems = _read(path, CONTACT_COLUMNS, "contacts")
+    pupils = {p.mis_id: p for p in session.scalars(select(Pupil))}
+    parsed = []
+    for line, r in rows:
+        for field in REQUIRED["contacts"]:
+            if field in mapping and not r.get(field):
+                problems.append(Problem(line, mapping[field], "is empty"))
+        pupil = pupils.get(r.get("pupil_mis_id", ""))
+        if r.get("pupil_mis_id") and pupil is None:
+            problems.append(
+                Problem(
+                    line,
+                    mapping["pupil_mis_id"],
+                    f"no pupil with MIS id {r['pupil_mis_id']!r}; import pupils first",
+                )
+            )
+        pr = _bool(
+            r.get("parental_responsibility", ""),
+            line,
+            mapping.get("parental_responsibility", ""),
+            problems,
+        )
+        may = _bool(r.get("may_collect", ""), line, mapping.get("may_collect", ""), problems)
+        prio_text = r.get("priority", "") or "1"
+        if not prio_text.isdigit():
+            problems.append(
+                Problem(line, mapping.get("priority", ""), f"{prio_text!r} is not a whole number")
+            )
+            prio_text = "1"
+        parsed.append((pupil, r, pr, may, int(prio_text)))
+    if problems:
+        raise ImportRejected(path, problems)
+    touched = {id(p): p for p, *_ in parsed if p is not None}
+    removed = 0
+    for pupil in touched.values():
+        removed += len(pupil.contacts)
+        pupil.contacts.clear()
+    session.flush()
+    for pupil, r, pr, may, prio in parsed:
+        assert pupil is not None
+        pupil.contacts.append(
+            Contact(
+                name=r["name"],
+                relationship_to_pupil=r["relationship"],
+                parental_responsibility=pr,
+                may_collect=may,
+                priority=prio,
+            )
+        )
+    return ImportResult("contacts", len(parsed), removed)
+
+
+def import_staff(
+    session: Session, path: Path, *, hasher: Callable[[str], str] = hash_pin, **kw: Any
+) -> ImportResult:
+    rows, mapping, problems = _read(path, STAFF_COLUMNS, "staff")
+    valid_roles = {r.value for r in Role}
+    parsed = []
+    for line, r in rows:
+        for field in REQUIRED["staff"]:
+            if field in mapping and not r.get(field):
+                problems.append(Problem(line, mapping[field], "is empty"))
+        roles = [x.strip().lower() for x in re.split(r"[;,/]", r.get("roles", "")) if x.strip()]
+        for role in roles:
+            if role not in valid_roles:
+                problems.append(
+                    Problem(
+                        line, mapping["roles"], f"unknown role {role!r}; use {sorted(valid_roles)}"
+                    )
+                )
+        uid = _check_uid(r.get("badge_uid", ""), line, mapping.get("badge_uid", ""), problems)
+        pin = r.get("pin", "")
+        if pin and not (pin.isdigit() and 4 <= len(pin) <= 8):
+            problems.append(Problem(line, mapping["pin"], "a PIN is 4 to 8 digits"))
+        parsed.append((line, r, roles, uid, pin))
+    _unique(
+        [(ln, r.get("staff_code")) for ln, r, *_ in parsed],
+        mapping.get("staff_code", ""),
+        "staff code",
+        problems,
+    )
+    _unique(
+        [(ln, u) for ln, _, _, u, _ in parsed], mapping.get("badge_uid", ""), "badge UID", problems
+    )
+    if problems:
+        raise ImportRejected(path, problems)
+    existing = {s.staff_code: s for s in session.scalars(select(Staff))}
+    added = updated = 0
+    for _line, r, roles, uid, pin in parsed:
+        staff = existing.get(r["staff_code"])
+        if staff is None:
+            staff = Staff(staff_code=r["staff_code"])
+            session.add(staff)
+            added += 1
+        else:
+            updated += 1
+        staff.name, staff.roles, staff.badge_uid = r["name"], roles, uid
+        if pin:
+            staff.pin_hash = hasher(pin)
+    return ImportResult("staff", added, updated)
+
+
+IMPORTERS: dict[str, Callable[..., ImportResult]] = {
+    "pupils": import_pupils,
+    "contacts": import_contacts,
+    "staff": import_staff,
+}
+
+
+def run_import(
+    session: Session, kind: str, path: Path, *, station_id: str, now: datetime
+) -> ImportResult:
+    """Import inside the caller's transaction and log an event; the caller commits."""
+    result = IMPORTERS[kind](session, path)
+    session.flush()
+    append_event(
+        session,
+        station_id=station_id,
+        type=f"import.{kind}",
+        occurred_at=now,
+        payload={"file": path.name, "added": result.added, "updated": result.updated},
+    )
+    return result

@@ -1,0 +1,141 @@
+"""Plain read-only views of holdings and people, handed to the CLI and the UI.
+
+The UI must not import ``db`` (layer rule), so use-cases return these dataclasses rather
+than ORM objects that would also drag a live session along with them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from typing import Any
+
+from db.models import Contact, Holding, Locker, Pupil
+
+
+@dataclass(frozen=True)
+class ContactView:
+    id: int
+    name: str
+    relationship: str
+    parental_responsibility: bool
+    may_collect: bool
+    priority: int
+
+    @classmethod
+    def of(cls, c: Contact) -> ContactView:
+        return cls(
+            c.id,
+            c.name,
+            c.relationship_to_pupil,
+            c.parental_responsibility,
+            c.may_collect,
+            c.priority,
+        )
+
+
+@dataclass(frozen=True)
+class PupilView:
+    id: int
+    mis_id: str
+    name: str
+    year_group: str
+    tutor_group: str
+    card_uid: str | None
+    exemptions: tuple[str, ...]
+    contacts: tuple[ContactView, ...] = field(default=())
+
+    @classmethod
+    def of(cls, p: Pupil, with_contacts: bool = False) -> PupilView:
+        contacts = tuple(ContactView.of(c) for c in p.contacts) if with_contacts else ()
+        return cls(
+            p.id,
+            p.mis_id,
+            p.display_name,
+            p.year_group,
+            p.tutor_group,
+            p.card_uid,
+            tuple(p.exemptions or ()),
+            contacts,
+        )
+
+
+@dataclass(frozen=True)
+class LockerView:
+    id: int
+    bank: str
+    number: int
+    capacity: int
+    state: str
+
+    @property
+    def label(self) -> str:
+        return f"{self.bank}{self.number}"
+
+    @classmethod
+    def of(cls, locker: Locker) -> LockerView:
+        return cls(locker.id, locker.bank, locker.number, locker.capacity, locker.state)
+
+
+@dataclass(frozen=True)
+class HoldingView:
+    id: int
+    kind: str
+    state: str
+    pupil_id: int | None
+    pupil_name: str
+    tutor_group: str
+    device_description: str
+    category: str | None
+    locker: str | None
+    locker_bank: str | None
+    locker_number: int | None
+    pouch_number: int | None
+    offence_number: int
+    created_at: datetime
+    held_at: datetime | None
+    released_at: datetime | None
+    collector_name: str | None
+    id_type_seen: str | None
+    follow_ups: tuple[str, ...]
+    requires_parent_collection: bool
+    forbids_viewing: bool
+    parent_informed: bool
+    exam_session_id: int | None
+
+    @classmethod
+    def of(cls, h: Holding) -> HoldingView:
+        return cls(
+            id=h.id,
+            kind=h.kind,
+            state=h.state,
+            pupil_id=h.pupil_id,
+            pupil_name=h.pupil.display_name if h.pupil else "(removed)",
+            tutor_group=h.pupil.tutor_group if h.pupil else "",
+            device_description=h.device_description,
+            category=h.category,
+            locker=h.locker.label if h.locker else None,
+            locker_bank=h.locker.bank if h.locker else None,
+            locker_number=h.locker.number if h.locker else None,
+            pouch_number=h.pouch_number,
+            offence_number=h.offence_number,
+            created_at=h.created_at,
+            held_at=h.held_at,
+            released_at=h.released_at,
+            collector_name=h.collector_name,
+            id_type_seen=h.id_type_seen,
+            follow_ups=tuple(h.follow_ups or ()),
+            requires_parent_collection=h.requires_parent_collection,
+            forbids_viewing=h.forbids_viewing,
+            parent_informed=h.parent_informed_at is not None,
+            exam_session_id=h.exam_session_id,
+        )
+
+    def as_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        for key, value in data.items():
+            if isinstance(value, datetime):
+                data[key] = value.isoformat()
+            elif isinstance(value, tuple):
+                data[key] = list(value)
+        return data
