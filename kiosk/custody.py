@@ -810,3 +810,34 @@ def _best_role(actor: Identity) -> str:
         if role in actor.roles:
             return role
     return actor.roles[0] if actor.roles else ""
+
+
+class HardwareLog:
+    """Ledger writes for what the hardware reports: alarms, faults, locker service states.
+
+    Kept apart from :class:`Custody` because nobody is signed in when a door is forced at
+    night; these are written by the station's event thread with no actor.
+    """
+
+    def __init__(self, custody: Custody) -> None:
+        self._custody = custody
+
+    def record(self, type: str, **payload: Any) -> None:
+        with self._custody._tx() as s:
+            self._custody._event(s, type, None, None, **payload)
+
+    def set_locker_state(self, bank: str, number: int, state: LockerState, why: str) -> None:
+        """Mark a locker fault / out of service / free again, with an event."""
+        with self._custody._tx() as s:
+            locker = s.scalars(
+                select(Locker).where(Locker.bank == bank, Locker.number == number)
+            ).one_or_none()
+            if locker is None:
+                raise CustodyError(f"No locker {bank}{number}.")
+            if state == LockerState.FREE and locker.state == LockerState.OCCUPIED:
+                raise CustodyError(f"Locker {bank}{number} holds a phone; it is not free.")
+            previous, locker.state = locker.state, state
+            self._custody._event(
+                s, "locker.state", None, None, locker=locker.label, previous=previous,
+                state=state.value, why=why,
+            )

@@ -22,9 +22,14 @@ def sessions(tmp_path):
     factory = make_session_factory(engine)
     with factory.begin() as s:
         for i in range(6):
-            append_event(s, station_id="st-1", type="holding.held",
-                         occurred_at=T0 + timedelta(minutes=i), holding_id=i,
-                         payload={"n": i})
+            append_event(
+                s,
+                station_id="st-1",
+                type="holding.held",
+                occurred_at=T0 + timedelta(minutes=i),
+                holding_id=i,
+                payload={"n": i},
+            )
         append_event(s, station_id="st-2", type="auth.signed_in", occurred_at=T0, actor_id=3)
     yield factory
     engine.dispose()
@@ -35,8 +40,12 @@ def test_untouched_chain_verifies_and_every_event_has_an_outbox_row(sessions):
         report = verify_chain(s)
         assert report.ok, report.problem
         assert report.events_checked == 7
-        assert s.scalar(select(OutboxRow).where(OutboxRow.event_id == 7).with_only_columns(
-            OutboxRow.id)) is not None
+        assert (
+            s.scalar(
+                select(OutboxRow).where(OutboxRow.event_id == 7).with_only_columns(OutboxRow.id)
+            )
+            is not None
+        )
         assert len(s.scalars(select(OutboxRow)).all()) == 7
 
 

@@ -14,8 +14,18 @@ def test_upgrade_from_empty_database_reaches_head_with_all_tables(tmp_path):
     upgrade(engine)
     assert current_revision(engine) == head_revision()
     tables = set(inspect(engine).get_table_names())
-    assert {"pupils", "contacts", "staff", "lockers", "holdings", "exam_sessions",
-            "incidents", "events", "chain_heads", "outbox"} <= tables
+    assert {
+        "pupils",
+        "contacts",
+        "staff",
+        "lockers",
+        "holdings",
+        "exam_sessions",
+        "incidents",
+        "events",
+        "chain_heads",
+        "outbox",
+    } <= tables
     engine.dispose()
 
 

@@ -1,0 +1,274 @@
+"""The station: custody use-cases joined to real (or simulated) hardware.
+
+Order of work for every door (DESIGN.md, Physical truth):
+1. the use-case commits ``depositing``/``releasing`` first;
+2. then the lock is pulsed and the outcome comes from the door sensor, not the pulse;
+3. the door closing confirms the step (``held`` / ``released``); a door that did not open
+   rolls the step back (``aborted`` / back to ``held``) and marks the locker as a fault.
+Nothing opens by itself at start-up: all outputs are driven off and holdings left half-way
+by a power cut are listed for staff to resolve (:meth:`Station.reconcile`).
+
+Every method here may block for seconds (door waits, RS-485 retries): UIs call them from
+worker threads. Hardware events arrive on hardware threads; they are queued, written to the
+ledger on the station's own thread, and only then passed to the listener.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from db.models import LockerState
+from hardware.ports import (
+    BadgeReader,
+    DoorState,
+    ForcedOpen,
+    LeftOpen,
+    LockBank,
+    ReaderFault,
+    ReaderRecovered,
+    SensorFault,
+    UnlockOutcome,
+)
+from kiosk.auth import Identity
+from kiosk.context import KioskContext
+from kiosk.custody import HardwareLog
+from kiosk.views import HoldingView
+
+log = logging.getLogger(__name__)
+
+Listener = Callable[[object], None]
+
+#: Hardware events that are also ledger events (and so reach the central log).
+_LEDGER_TYPES: dict[type, str] = {
+    ForcedOpen: "alarm.forced_open",
+    LeftOpen: "alarm.left_open",
+    SensorFault: "fault.door_sensor",
+    ReaderFault: "fault.reader",
+    ReaderRecovered: "fault.reader_recovered",
+}
+
+
+@dataclass(frozen=True)
+class DoorResult:
+    """How a door step ended, in words for the person at the hatch."""
+
+    ok: bool
+    outcome: str  # an UnlockOutcome value, or "not_closed"
+    message: str
+    holding: HoldingView
+
+
+@dataclass(frozen=True)
+class ReconcileItem:
+    """A holding a crash left half-way, with what the sensors say now."""
+
+    holding: HoldingView
+    door: DoorState
+    occupied: bool | None
+    advice: str
+
+
+def _banks(hardware: Any) -> dict[str, LockBank]:
+    banks = hardware.lock_banks
+    if isinstance(banks, dict):
+        return dict(banks)
+    return {bank.name: bank for bank in banks}
+
+
+class Station:
+    """One kiosk: ledger + lock banks + readers + indicators."""
+
+    def __init__(
+        self,
+        ctx: KioskContext,
+        hardware: Any,
+        *,
+        door_close_timeout: float = 90.0,
+        poll_interval: float = 0.1,
+    ) -> None:
+        self.ctx = ctx
+        self.custody = ctx.custody
+        self.hardware = hardware
+        self.banks = _banks(hardware)
+        self.readers: list[BadgeReader] = list(getattr(hardware, "readers", []))
+        self.log = HardwareLog(ctx.custody)
+        self.door_close_timeout = door_close_timeout
+        self.poll_interval = poll_interval
+        self._listeners: list[Listener] = []
+        self._events: queue.Queue[object] = queue.Queue()
+        self._thread: threading.Thread | None = None
+        self._stopping = threading.Event()
+
+    # ----------------------------------------------------------------- lifecycle
+    def subscribe(self, listener: Listener) -> None:
+        """``listener`` gets every hardware event after it is in the ledger (any thread)."""
+        self._listeners.append(listener)
+
+    def start(self) -> list[ReconcileItem]:
+        """Drive all locks off, start readers and the door monitor, return what needs a human."""
+        for bank in self.banks.values():
+            bank.all_off()
+        self._stopping.clear()
+        self._thread = threading.Thread(target=self._pump, name="station-events", daemon=True)
+        self._thread.start()
+        for reader in self.readers:
+            reader.start(self._events.put)
+        monitor = getattr(self.hardware, "monitor", None)
+        if monitor is not None and hasattr(monitor, "start"):
+            monitor.start(self._events.put)
+        self.log.record("station.started", banks=sorted(self.banks))
+        return self.reconcile()
+
+    def stop(self) -> None:
+        for reader in self.readers:
+            reader.stop()
+        monitor = getattr(self.hardware, "monitor", None)
+        if monitor is not None and hasattr(monitor, "stop"):
+            monitor.stop()
+        for bank in self.banks.values():
+            bank.all_off()
+        self._stopping.set()
+        self._events.put(None)
+        if self._thread is not None:
+            self._thread.join(timeout=2)
+
+    def _pump(self) -> None:
+        while not self._stopping.is_set():
+            event = self._events.get()
+            if event is None:
+                continue
+            ledger_type = _LEDGER_TYPES.get(type(event))
+            if ledger_type is not None:
+                try:
+                    payload = {k: v for k, v in vars(event).items() if k != "at"}
+                    self.log.record(ledger_type, **payload)
+                except Exception:  # the alarm must still reach the screen
+                    log.exception("could not write %s to the ledger", ledger_type)
+                indicators = getattr(self.hardware, "indicators", None)
+                if indicators is not None and isinstance(event, ForcedOpen | LeftOpen):
+                    indicators.alarm(True)
+            for listener in list(self._listeners):
+                try:
+                    listener(event)
+                except Exception:
+                    log.exception("station listener failed")
+
+    # ----------------------------------------------------------------- doors
+    def _bank(self, holding: HoldingView) -> tuple[LockBank, int]:
+        if holding.locker_bank is None or holding.locker_number is None:
+            raise ValueError(f"holding {holding.id} has no locker")
+        return self.banks[holding.locker_bank], holding.locker_number
+
+    def door_states(self) -> dict[tuple[str, int], DoorState]:
+        states: dict[tuple[str, int], DoorState] = {}
+        for name, bank in self.banks.items():
+            for number, state in bank.door_states().items():
+                states[(name, number)] = state
+        return states
+
+    def _unlock(self, bank: LockBank, number: int) -> UnlockOutcome:
+        monitor = getattr(self.hardware, "monitor", None)
+        if monitor is not None and hasattr(monitor, "unlock"):
+            return monitor.unlock(bank.name, number)
+        return bank.unlock(number)
+
+    def _wait_closed(self, bank: LockBank, number: int, timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if bank.door_state(number) is DoorState.CLOSED:
+                return True
+            time.sleep(self.poll_interval)
+        return False
+
+    def _locker_fault(self, holding: HoldingView, outcome: UnlockOutcome) -> None:
+        assert holding.locker_bank is not None and holding.locker_number is not None
+        self.log.set_locker_state(
+            holding.locker_bank, holding.locker_number, LockerState.FAULT, outcome.value
+        )
+
+    def deposit(
+        self, actor: Identity | None, holding: HoldingView, *, timeout: float | None = None
+    ) -> DoorResult:
+        """Open the reserved locker, wait for the door to close on the phone, confirm it."""
+        bank, number = self._bank(holding)
+        outcome = self._unlock(bank, number)
+        if outcome in (UnlockOutcome.DID_NOT_OPEN, UnlockOutcome.JAMMED):
+            self.custody.abort_deposit(actor, holding.id, f"locker {outcome.value}")
+            if holding.kind != "exam_deposit":
+                self._locker_fault(holding, outcome)
+            return DoorResult(
+                False,
+                outcome.value,
+                f"Locker {holding.locker} {outcome.value.replace('_', ' ')}. Nothing was "
+                "recorded as deposited; the locker is marked as a fault. Choose another.",
+                self.custody.holding(None, holding.id),
+            )
+        if not self._wait_closed(bank, number, timeout or self.door_close_timeout):
+            return DoorResult(
+                False,
+                "not_closed",
+                f"Locker {holding.locker} is still open. Put the phone in and close the door; "
+                "the deposit is confirmed when the door closes.",
+                holding,
+            )
+        done = self.custody.confirm_deposit(actor, holding.id)
+        return DoorResult(True, outcome.value, f"Locked in {holding.locker}.", done)
+
+    def release(
+        self, actor: Identity | None, holding: HoldingView, *, timeout: float | None = None
+    ) -> DoorResult:
+        """Open the locker of a ``releasing`` holding; the door closing completes the release."""
+        bank, number = self._bank(holding)
+        outcome = self._unlock(bank, number)
+        if outcome in (UnlockOutcome.DID_NOT_OPEN, UnlockOutcome.JAMMED):
+            back = self.custody.cancel_release(actor, holding.id, f"locker {outcome.value}")
+            return DoorResult(
+                False,
+                outcome.value,
+                f"Locker {holding.locker} {outcome.value.replace('_', ' ')}: the phone is "
+                "still held. Call the technician; do not hand over anything else.",
+                back,
+            )
+        if not self._wait_closed(bank, number, timeout or self.door_close_timeout):
+            return DoorResult(
+                False,
+                "not_closed",
+                f"Locker {holding.locker} is open. Hand the phone over and close the door.",
+                holding,
+            )
+        done = self.custody.complete_release(actor, holding.id)
+        return DoorResult(True, outcome.value, f"Released from {holding.locker}.", done)
+
+    # ----------------------------------------------------------------- start-up
+    def reconcile(self) -> list[ReconcileItem]:
+        """Holdings a crash left ``depositing``/``releasing``, with sensor readings and advice.
+
+        Nothing is changed and nothing opens: staff decide (confirm or roll back) on screen.
+        """
+        items = []
+        for h in self.custody.holdings(None, open_only=True):
+            if h.state not in ("depositing", "releasing") or h.locker_bank is None:
+                continue
+            bank = self.banks.get(h.locker_bank)
+            if bank is None:
+                continue
+            door = bank.door_state(h.locker_number or 0)
+            occupied = bank.occupied(h.locker_number or 0)
+            if h.state == "depositing":
+                advice = (
+                    "Check the locker: if the phone is inside, confirm the deposit; "
+                    "otherwise cancel it."
+                )
+            else:
+                advice = (
+                    "Check the locker: if it is empty the phone was handed over, complete "
+                    "the release; if the phone is inside, put the holding back to held."
+                )
+            items.append(ReconcileItem(h, door, occupied, advice))
+        return items
