@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 import policies
 from db.engine import check_integrity, make_engine, make_session_factory
 from db.migrate import current_revision, head_revision, upgrade
+from kiosk.auth import LockoutPolicy
 from kiosk.config import KioskConfig
 from kiosk.custody import Custody, utcnow
 
@@ -67,5 +68,16 @@ def open_context(
         )
     profile = policies.load_profile(config.station.profile)
     sessions = make_session_factory(engine)
-    custody = Custody(sessions, profile, station_id=config.station.id, tz=config.tz, clock=clock)
+    lockout = LockoutPolicy(
+        max_failures=config.auth.max_failed_pins,
+        lockout=timedelta(minutes=config.auth.lockout_minutes),
+    )
+    custody = Custody(
+        sessions,
+        profile,
+        station_id=config.station.id,
+        tz=config.tz,
+        clock=clock,
+        lockout=lockout,
+    )
     return KioskContext(config, engine, sessions, profile, custody)

@@ -35,7 +35,7 @@ from db.models import (
     LockerState,
     Pupil,
 )
-from kiosk.auth import Identity
+from kiosk.auth import AuthError, Identity, LockoutPolicy, sign_in
 from kiosk.permissions import Permission
 from kiosk.views import HoldingView, LockerView, PupilView
 
@@ -76,8 +76,10 @@ class Custody:
         station_id: str,
         tz: ZoneInfo,
         clock: Callable[[], datetime] = utcnow,
+        lockout: LockoutPolicy | None = None,
     ) -> None:
         self.sessions = sessions
+        self.lockout = lockout or LockoutPolicy()
         self.profile = profile
         self.station_id = station_id
         self.tz = tz
@@ -187,6 +189,29 @@ class Custody:
         )
         if not left:
             locker.state = LockerState.FREE
+
+    # ------------------------------------------------------------------ sign-in
+    def sign_in(self, badge_uid: str, pin: str) -> Identity:
+        """Badge + PIN. Failed attempts are committed (and audited) before the refusal."""
+        with self.sessions() as s:
+            try:
+                identity = sign_in(
+                    s,
+                    badge_uid=badge_uid,
+                    pin=pin,
+                    now=self._now(),
+                    station_id=self.station_id,
+                    policy=self.lockout,
+                )
+            except AuthError:
+                s.commit()
+                raise
+            s.commit()
+            return identity
+
+    def sign_out(self, actor: Identity, why: str = "signed out") -> None:
+        with self._tx() as s:
+            self._event(s, "auth.signed_out", actor, None, why=why)
 
     # ------------------------------------------------------------------ reads
     def find_pupils(self, actor: Identity, text: str, limit: int = 20) -> list[PupilView]:
@@ -838,6 +863,12 @@ class HardwareLog:
                 raise CustodyError(f"Locker {bank}{number} holds a phone; it is not free.")
             previous, locker.state = locker.state, state
             self._custody._event(
-                s, "locker.state", None, None, locker=locker.label, previous=previous,
-                state=state.value, why=why,
+                s,
+                "locker.state",
+                None,
+                None,
+                locker=locker.label,
+                previous=previous,
+                state=state.value,
+                why=why,
             )
