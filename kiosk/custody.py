@@ -404,6 +404,10 @@ class Custody:
             h = self._holding(s, holding_id)
             self._move(s, h, HoldingState.HELD, actor)
             h.held_at = self._now()
+            if h.category and self.profile.category(h.category).forces_safeguarding_hold:
+                # Suspected indecent images: straight into a hold, nobody signs it out.
+                self._move(s, h, HoldingState.SAFEGUARDING_HOLD, actor, forced_by=h.category)
+                h.hold_placed_at, h.hold_reason = self._now(), f"category {h.category}"
             return HoldingView.of(h)
 
     def abort_deposit(self, actor: Identity | None, holding_id: int, why: str) -> HoldingView:
