@@ -20,6 +20,7 @@ from kiosk.config import ENV_VAR, ConfigError, KioskConfig, load_config
 from kiosk.context import KioskContext, NotReady, open_context, open_engine
 from kiosk.mis_import import IMPORTERS, ImportRejected, run_import
 from kiosk.permissions import matrix_markdown
+from kiosk.policy_text import describe_profile
 from kiosk.retention import purge as run_purge
 
 
@@ -199,7 +200,7 @@ def policy_show(ctx: click.Context, profile: str | None) -> None:
         prof = policies.load_profile(name)
     except policies.ProfileError as exc:
         _fail(str(exc))
-    click.echo(policies.describe_profile(prof))
+    click.echo(describe_profile(prof))
     if profile is None:
         click.echo(f"\nOther profiles: {', '.join(policies.profile_names())}")
 
