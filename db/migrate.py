@@ -47,3 +47,25 @@ def schema_drift(engine: Engine) -> list[object]:
     with engine.connect() as conn:
         ctx = MigrationContext.configure(conn, opts={"compare_type": True, "render_as_batch": True})
         return list(compare_metadata(ctx, Base.metadata))
+
+
+def new_revision(message: str) -> None:
+    """Autogenerate a migration against a scratch database built to head (for contributors)."""
+    import tempfile
+
+    from db.engine import make_engine
+
+    with tempfile.TemporaryDirectory() as tmp:
+        url = f"sqlite:///{tmp}/scratch.db"
+        engine = make_engine(url)
+        upgrade(engine)
+        engine.dispose()
+        command.revision(alembic_config(url), message=message, autogenerate=True)
+
+
+if __name__ == "__main__":
+    import sys
+
+    if len(sys.argv) != 3 or sys.argv[1] != "revision":
+        sys.exit('usage: python -m db.migrate revision "what changed"')
+    new_revision(sys.argv[2])
