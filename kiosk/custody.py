@@ -314,17 +314,20 @@ class Custody:
             )
             if not decision.allowed:
                 raise PolicyRefused(decision)
+            # A reasonable-adjustment exemption can turn this into safekeeping (no sanction).
+            kind = HoldingKind(decision.holding_kind or HoldingKind.CONFISCATION)
+            offence = 0 if kind == HoldingKind.SAFEKEEPING else facts.prior_offences_this_term + 1
             locker = self._free_locker(s, locker_id)
             locker.state = LockerState.OCCUPIED
             holding = Holding(
-                kind=HoldingKind.CONFISCATION,
+                kind=kind,
                 state=HoldingState.DEPOSITING,
                 pupil=pupil,
                 device_description=device_description.strip(),
                 category=category,
                 reason=reason.strip(),
                 switched_off_confirmed=switched_off_confirmed,
-                offence_number=facts.prior_offences_this_term + 1,
+                offence_number=offence,
                 follow_ups=[f.action for f in decision.follow_ups],
                 requires_parent_collection=decision.requires_parent_collection,
                 forbids_viewing=decision.forbids_viewing,
@@ -345,6 +348,8 @@ class Custody:
                 offence_number=holding.offence_number,
                 follow_ups=holding.follow_ups,
             )
+            if kind == HoldingKind.SAFEKEEPING:
+                return HoldingView.of(holding), decision
             s.add(
                 Incident(
                     holding_id=holding.id,

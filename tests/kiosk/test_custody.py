@@ -282,3 +282,35 @@ def test_overdue_flags_old_confiscations(demo):
     demo.clock.at(12, 0, days=3)
     flagged = {h.pupil_name for h, _ in demo.custody.overdue(demo.staff["office"])}
     assert "Ben Hughes" in flagged
+
+
+# ------------------------------------------------------------------ safekeeping, exemptions
+def test_safekeeping_goes_back_to_the_pupil_any_time(demo):
+    h = demo.custody.safekeeping(
+        demo.staff["office"],
+        pupil_id=demo.pupils["Jack"],
+        device_description="phone for PE",
+        reason="PE lesson",
+    )
+    demo.custody.confirm_deposit(demo.staff["office"], h.id)
+    demo.clock.at(10, 30)
+    back, decision = demo.custody.begin_release(
+        demo.staff["office"], h.id, Collector("pupil"), None
+    )
+    assert decision.allowed and back.state == "releasing"
+
+
+def test_medical_exemption_turns_confiscation_into_safekeeping(demo):
+    before = demo.counts()
+    h, decision = _confiscate(demo, pupil="Ella")
+    assert decision.allowed and h.kind == "safekeeping" and h.offence_number == 0
+    assert any(r.clause == "exemptions.safekeeping_instead" for r in decision.reasons)
+    assert demo.counts()[0] - before[0] == 1  # depositing only: no incident for a sanction
+
+
+def test_young_carer_is_not_escalated(demo):
+    first, _ = _confiscate(demo, pupil="Grace")
+    demo.custody.confirm_deposit(demo.staff["office"], first.id)
+    second, decision = _confiscate(demo, pupil="Grace")
+    assert second.offence_number == 2
+    assert not decision.requires_parent_collection
