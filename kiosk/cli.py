@@ -18,6 +18,7 @@ from db.engine import DatabaseCorrupt
 from db.migrate import current_revision, head_revision, upgrade
 from kiosk.config import ENV_VAR, ConfigError, KioskConfig, load_config
 from kiosk.context import KioskContext, NotReady, open_context, open_engine
+from kiosk.hw_commands import hw
 from kiosk.mis_import import IMPORTERS, ImportRejected, run_import
 from kiosk.permissions import matrix_markdown
 from kiosk.policy_text import describe_profile
@@ -251,7 +252,7 @@ def demo(seed_only: bool, data_dir: Path | None) -> None:
         )
         return
     k.close()
-    _run_ui(load_config(config_file), simulate=True)
+    _run_ui(click.get_current_context(), load_config(config_file), simulate=True)
 
 
 @main.command()
@@ -259,24 +260,15 @@ def demo(seed_only: bool, data_dir: Path | None) -> None:
 @click.pass_context
 def run(ctx: click.Context, simulate: bool) -> None:
     """Start the configured station (staff UI on this terminal)."""
-    _run_ui(_config(ctx), simulate=simulate)
+    _run_ui(ctx, _config(ctx), simulate=simulate)
 
 
-def _run_ui(config: KioskConfig, *, simulate: bool) -> None:
-    try:
-        from tui.app import run_app
-    except ImportError:
-        _fail("the staff UI is not part of this build yet; use the other commands")
-    run_app(config, simulate=simulate)
+def _run_ui(ctx: click.Context, config: KioskConfig, *, simulate: bool) -> None:
+    """Hand over to the UI the ``tui`` package injected (``kiosk`` never imports ``tui``)."""
+    launcher = ctx.find_object(dict).get("ui")  # type: ignore[union-attr]
+    if launcher is None:
+        _fail("no staff UI in this entry point; start it with the `kiosk` command")
+    launcher(config, simulate=simulate)
 
 
-def _register_optional() -> None:
-    """Sub-commands contributed by other modules (hardware tools, signage)."""
-    try:
-        from kiosk.hw_commands import hw
-    except ImportError:
-        return
-    main.add_command(hw)
-
-
-_register_optional()
+main.add_command(hw)

@@ -14,6 +14,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from kiosk.hardware_config import HardwareConfig, default_config
+
 ENV_VAR = "KIOSK_CONFIG"
 
 
@@ -58,8 +60,8 @@ class KioskConfig(_Strict):
     station: StationConfig = StationConfig()
     database: DatabaseConfig = DatabaseConfig()
     auth: AuthConfig = AuthConfig()
-    #: Validated by :mod:`kiosk.hardware_config` when hardware is built.
-    hardware: dict[str, Any] = Field(default_factory=dict)
+    #: Readers, lock banks, timings; without a ``[hardware]`` table, the demo layout.
+    hardware: HardwareConfig = Field(default_factory=default_config)
     source: Path | None = Field(default=None, exclude=True)
 
     @property

@@ -121,7 +121,9 @@ class Station:
             reader.start(self._events.put)
         monitor = getattr(self.hardware, "monitor", None)
         if monitor is not None and hasattr(monitor, "start"):
-            monitor.start(self._events.put)
+            # hardware.door_monitor.DoorMonitor takes its sink as an attribute, not an argument.
+            monitor.on_event = self._events.put
+            monitor.start()
         self.log.record("station.started", banks=sorted(self.banks))
         return self.reconcile()
 

@@ -1,0 +1,214 @@
+"""``kiosk hw``: hardware listing and self-test for technicians. Shows no pupil data at all.
+
+The lead registers :data:`hw` in kiosk/cli.py. The config loader puts a validated
+:class:`~kiosk.hardware_config.HardwareConfig` in ``ctx.obj["hardware_config"]``; without one we
+use the default simulated layout so the command is usable on a bare checkout.
+"""
+
+from __future__ import annotations
+
+import queue
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import click
+
+from hardware.camera import CameraUnavailable, NullCamera
+from hardware.ports import BadgeTapped, DoorState, UnlockOutcome
+from kiosk.hardware_config import HardwareConfig, build_hardware, default_config
+
+TEST_UID = "C0FFEE01"  # a made-up badge, not anybody's
+
+
+@dataclass
+class Check:
+    item: str
+    ok: bool
+    detail: str
+
+
+def _config(ctx: click.Context) -> HardwareConfig:
+    obj = ctx.obj if isinstance(ctx.obj, dict) else {}
+    cfg = obj.get("hardware_config")
+    return cfg if isinstance(cfg, HardwareConfig) else default_config()
+
+
+@click.group("hw")
+def hw() -> None:
+    """Hardware: list what is configured, test it."""
+
+
+@hw.command("list")
+@click.pass_context
+def hw_list(ctx: click.Context) -> None:
+    """Show the configured readers, lock banks, camera and indicators."""
+    cfg = _config(ctx)
+    click.echo("Readers:")
+    for r in cfg.readers:
+        if r.kind == "rc522":
+            click.echo(f"  {r.name}: RC522 on SPI{r.spi_bus}.{r.spi_device}, RST BCM{r.rst_pin}")
+        else:
+            click.echo(f"  {r.name}: UART reader on {r.port} @ {r.baud}")
+    click.echo("Lock banks:")
+    for b in cfg.lock_banks:
+        if b.kind == "gpio":
+            click.echo(f"  {b.name}: GPIO, {len(b.locks)} lockers")
+            for lk in b.locks:
+                click.echo(
+                    f"    {lk.number}: lock BCM{lk.lock_pin} (active {lk.lock_active}), "
+                    f"door BCM{lk.door_pin} (pull {lk.door_pull}, closed={lk.door_closed})"
+                )
+        else:
+            total = sum(bd.locks for bd in b.boards)
+            click.echo(f"  {b.name}: RS-485 {b.port} @ {b.baud}, {total} lockers")
+            for bd in b.boards:
+                click.echo(
+                    f"    board {bd.address}: {bd.locks} locks, "
+                    f"door_closed_bit={bd.door_closed_bit}"
+                )
+    click.echo(f"Camera: {cfg.camera}")
+    ind = cfg.indicators
+    click.echo(
+        f"Indicators: green={ind.green_pin} red={ind.red_pin} buzzer={ind.buzzer_pin}"
+    )
+
+
+@hw.command("test")
+@click.option("--simulate", is_flag=True, help="Run against the simulator, not the Pi.")
+@click.option("--tap-timeout", type=float, default=15.0, show_default=True,
+              help="Seconds to wait for a badge on each reader.")
+@click.option("--close-timeout", type=float, default=30.0, show_default=True,
+              help="Seconds to wait for each door to be shut again after it opens.")
+@click.option("--sim-jam", multiple=True, metavar="BANK:N",
+              help="(simulation) jam a locker before testing, to see a failure.")
+@click.pass_context
+def hw_test(ctx: click.Context, simulate: bool, tap_timeout: float, close_timeout: float,
+            sim_jam: tuple[str, ...]) -> None:
+    """Test every reader, lock, door sensor, the camera and the indicators."""
+    cfg = _config(ctx)
+    bundle = build_hardware(cfg, simulate=simulate)
+    sim = bundle.simulator
+    checks: list[Check] = []
+    try:
+        if sim is not None:
+            for item in sim_jam:
+                bank, _, num = item.partition(":")
+                sim.jam(bank, int(num))
+        checks += _test_readers(bundle, tap_timeout if sim is None else min(tap_timeout, 3.0))
+        checks += _test_locks(bundle, close_timeout)
+        checks += _test_camera(bundle)
+        checks += _test_indicators(bundle)
+    finally:
+        bundle.close()
+    width = max(len(c.item) for c in checks) if checks else 10
+    click.echo(f"{'item':<{width}}  result  detail")
+    for c in checks:
+        click.echo(f"{c.item:<{width}}  {'PASS' if c.ok else 'FAIL':<6}  {c.detail}")
+    failed = sum(not c.ok for c in checks)
+    click.echo(f"{len(checks) - failed} passed, {failed} failed")
+    if failed:
+        ctx.exit(1)
+
+
+def _test_readers(bundle, tap_timeout: float) -> list[Check]:  # type: ignore[no-untyped-def]
+    checks: list[Check] = []
+    sim = bundle.simulator
+    for reader in bundle.readers:
+        version = reader.version()
+        checks.append(Check(f"reader {reader.name} version", not version.startswith("unreadable"),
+                            version))
+        events: queue.Queue[object] = queue.Queue()
+        reader.start(events.put)
+        try:
+            if sim is not None:
+                uid = TEST_UID if reader.name in sim.chips else TEST_UID + "AA"
+                sim.tap(uid, reader=reader.name)
+            else:
+                click.echo(f"Tap any badge on reader '{reader.name}' ({tap_timeout:.0f} s)...")
+            deadline = time.monotonic() + tap_timeout
+            got: BadgeTapped | None = None
+            while got is None and time.monotonic() < deadline:
+                try:
+                    ev = events.get(timeout=0.05)
+                except queue.Empty:
+                    continue
+                if isinstance(ev, BadgeTapped):
+                    got = ev
+            if sim is not None:
+                sim.remove_card(reader.name)
+        finally:
+            reader.stop()
+        checks.append(Check(f"reader {reader.name} tap", got is not None,
+                            f"read {got.uid}" if got else "no badge read"))
+    return checks
+
+
+def _wait_state(bank, number: int, want: DoorState, timeout: float) -> DoorState:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    state = bank.door_state(number)
+    while state is not want and time.monotonic() < deadline:
+        time.sleep(0.02)
+        state = bank.door_state(number)
+    return state
+
+
+def _test_locks(bundle, close_timeout: float) -> list[Check]:  # type: ignore[no-untyped-def]
+    checks: list[Check] = []
+    sim = bundle.simulator
+    for bank in bundle.lock_banks:
+        for n in bank.numbers():
+            item = f"lock {bank.name}{n}"
+            before = bank.door_state(n)
+            if before is not DoorState.CLOSED:
+                hint = ("sensor unreadable" if before is DoorState.UNKNOWN else
+                        "reads OPEN: shut the door; if it is shut, the sensor polarity is "
+                        "inverted (docs/hardware.md, calibrating)")
+                checks.append(Check(f"{item} sensor before", False, hint))
+                continue
+            outcome = bank.unlock(n)
+            detail = outcome.value
+            extra = getattr(bank, "last_detail", "")
+            checks.append(Check(f"{item} unlock", outcome is UnlockOutcome.OPENED,
+                                f"{detail} {extra}".strip()))
+            if outcome is not UnlockOutcome.OPENED:
+                continue
+            if sim is not None:
+                sim.close_door(bank.name, n)
+            else:
+                click.echo(f"Locker {bank.name}{n} is open: shut it ({close_timeout:.0f} s)...")
+            after = _wait_state(bank, n, DoorState.CLOSED, close_timeout if sim is None else 1.0)
+            checks.append(Check(f"{item} sensor polarity", after is DoorState.CLOSED,
+                                "open then closed as expected" if after is DoorState.CLOSED
+                                else f"still reads {after.value} after shutting"))
+    return checks
+
+
+def _test_camera(bundle) -> list[Check]:  # type: ignore[no-untyped-def]
+    if isinstance(bundle.camera, NullCamera):
+        return [Check("camera", True, "none fitted (skipped)")]
+    with tempfile.TemporaryDirectory() as tmp:
+        try:
+            path = bundle.camera.capture_still(Path(tmp) / "hw-test.jpg")
+        except CameraUnavailable as exc:
+            return [Check("camera", False, str(exc))]
+        except Exception as exc:
+            return [Check("camera", False, f"capture failed: {exc}")]
+        ok = path is not None and path.exists() and path.stat().st_size > 0
+        return [Check("camera", ok, "still captured (deleted)" if ok else "no image written")]
+
+
+def _test_indicators(bundle) -> list[Check]:  # type: ignore[no-untyped-def]
+    ind = bundle.indicators
+    try:
+        ind.ok()
+        time.sleep(0.1)
+        ind.error()
+        time.sleep(0.1)
+        ind.alarm(True)
+        time.sleep(0.1)
+        ind.alarm(False)
+    except Exception as exc:
+        return [Check("indicators", False, f"{exc}")]
+    return [Check("indicators", True, "ok/error/alarm driven: check by eye and ear")]
