@@ -14,11 +14,12 @@ import click
 
 import policies
 from db.audit import verify_chain
-from db.engine import DatabaseCorrupt
+from db.engine import DatabaseCorrupt, make_session_factory
 from db.migrate import current_revision, head_revision, upgrade
 from kiosk.config import ENV_VAR, ConfigError, KioskConfig, load_config
 from kiosk.context import KioskContext, NotReady, open_context, open_engine
 from kiosk.hw_commands import hw
+from kiosk.lockers import sync_lockers
 from kiosk.mis_import import IMPORTERS, ImportRejected, run_import
 from kiosk.permissions import matrix_markdown
 from kiosk.policy_text import describe_profile
@@ -84,8 +85,12 @@ def db_upgrade(ctx: click.Context) -> None:
     before = current_revision(engine)
     upgrade(engine)
     after = current_revision(engine)
+    with make_session_factory(engine).begin() as s:
+        report = sync_lockers(s, config.hardware, config.lockers.exam_cabinets,
+                              station_id=config.station.id, now=datetime.now(UTC))
     engine.dispose()
     click.echo(f"database {config.database_url}: schema {before or 'empty'} -> {after}")
+    click.echo(str(report))
 
 
 @db.command("status")

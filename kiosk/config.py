@@ -12,9 +12,17 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from kiosk.hardware_config import HardwareConfig, default_config
+from kiosk.lockers import configured_lockers
 
 ENV_VAR = "KIOSK_CONFIG"
 
@@ -56,13 +64,32 @@ class AuthConfig(_Strict):
     idle_lock_seconds: int = Field(90, ge=10, le=3600)
 
 
+class LockersConfig(_Strict):
+    #: Doors that are exam cabinets, with how many numbered pouches each takes, e.g. {B4 = 30}.
+    exam_cabinets: dict[str, int] = Field(default_factory=lambda: {"B4": 30})
+
+
 class KioskConfig(_Strict):
     station: StationConfig = StationConfig()
     database: DatabaseConfig = DatabaseConfig()
     auth: AuthConfig = AuthConfig()
+    lockers: LockersConfig = LockersConfig()
     #: Readers, lock banks, timings; without a ``[hardware]`` table, the demo layout.
     hardware: HardwareConfig = Field(default_factory=default_config)
     source: Path | None = Field(default=None, exclude=True)
+
+    @model_validator(mode="after")
+    def _cabinets_exist(self) -> KioskConfig:
+        doors = {f"{b}{n}" for b, n in configured_lockers(self.hardware)}
+        for label, capacity in self.lockers.exam_cabinets.items():
+            if label not in doors:
+                raise ValueError(
+                    f"lockers.exam_cabinets: {label!r} is not a configured door "
+                    f"(doors: {', '.join(sorted(doors)) or 'none'})"
+                )
+            if not 2 <= capacity <= 500:
+                raise ValueError(f"lockers.exam_cabinets.{label}: capacity {capacity} not 2-500")
+        return self
 
     @property
     def tz(self) -> ZoneInfo:

@@ -13,11 +13,12 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from db.models import Contact, Locker, Pupil, Staff
+from db.models import Contact, Pupil, Staff
 from kiosk.auth import Identity
 from kiosk.config import KioskConfig, parse_config
 from kiosk.context import KioskContext, open_context
 from kiosk.custody import Collector
+from kiosk.lockers import sync_lockers
 from kiosk.mis_import import run_import
 
 DEMO_DATA = Path(__file__).parent / "demo_data"
@@ -99,8 +100,13 @@ def seed_demo(data_dir: Path, *, now: datetime | None = None) -> KioskContext:
             run_import(
                 s, kind, DEMO_DATA / f"{kind}.csv", station_id=config.station.id, now=clock.now
             )
-        for bank, number, capacity in DEMO_LOCKERS:
-            s.add(Locker(bank=bank, number=number, capacity=capacity))
+        sync_lockers(
+            s,
+            config.hardware,
+            config.lockers.exam_cabinets,
+            station_id=config.station.id,
+            now=clock.now,
+        )
     with ctx.sessions() as s:
         staff = {
             st.roles[0]: Identity(st.id, st.name, tuple(st.roles))

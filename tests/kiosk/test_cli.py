@@ -127,6 +127,7 @@ def test_db_upgrade_from_empty_and_status(tmp_path):
     assert run("--config", cfg, "db", "status").exit_code == 1
     up = run("--config", cfg, "db", "upgrade")
     assert up.exit_code == 0 and "empty ->" in up.output
+    assert "lockers: 12 added" in up.output
     assert run("--config", cfg, "db", "status").exit_code == 0
     assert (tmp_path / "data" / "kiosk.db").exists()
 
@@ -142,3 +143,35 @@ def test_purge_dry_run_changes_nothing(demo_dir):
     cfg = demo_dir / "kiosk.toml"
     result = run("--config", cfg, "purge", "--dry-run")
     assert result.exit_code == 0 and "would delete" in result.output
+
+
+def test_exam_cabinet_must_be_a_configured_door(tmp_path):
+    cfg = tmp_path / "k.toml"
+    cfg.write_text("[lockers]\nexam_cabinets = { Z9 = 30 }\n")
+    result = run("--config", cfg, "holdings")
+    assert result.exit_code == 2 and "'Z9' is not a configured door" in result.output
+
+
+def test_removed_doors_go_out_of_service_on_upgrade(tmp_path):
+    cfg = tmp_path / "k.toml"
+    cfg.write_text('[station]\ndata_dir = "d"\n')
+    run("--config", cfg, "db", "upgrade")
+    small = (
+        '[station]\ndata_dir = "d"\n[lockers]\nexam_cabinets = {}\n'
+        '[[hardware.lock_banks]]\nkind = "gpio"\nname = "A"\n'
+        "locks = [{ number = 1, lock_pin = 5, door_pin = 17 }]\n"
+    )
+    cfg.write_text(small)
+    out = run("--config", cfg, "db", "upgrade").output
+    assert "0 added, 11 out of service, 0 capacity changed" in out
+
+
+def test_example_config_in_docs_is_valid():
+    from pathlib import Path
+
+    from kiosk.config import load_config
+
+    cfg = load_config(Path(__file__).parents[2] / "docs" / "kiosk.example.toml")
+    assert cfg.station.id == "office-1"
+    assert [b.name for b in cfg.hardware.lock_banks] == ["A", "B"]
+    assert cfg.lockers.exam_cabinets == {"B4": 30}

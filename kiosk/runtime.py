@@ -1,0 +1,107 @@
+"""Starting and stopping a whole station: ledger + hardware + :class:`Station`.
+
+Why a module of its own: ``kiosk run``, ``kiosk demo``, the staff UI and its tests must all
+build a station the same way (the same hardware config, the same door timeouts) and tear it
+down in the same order (threads stopped, locks driven off, pins and ports released, database
+closed). The UI may not import ``hardware`` (layer rule), so the UI reaches the simulator only
+through :attr:`Station.hardware` as handed to it here.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from kiosk.config import KioskConfig
+from kiosk.context import open_context
+from kiosk.custody import utcnow
+from kiosk.hardware_config import build_hardware, default_config, load_hardware_config
+from kiosk.station import Station
+
+
+def hardware_config_for(config: KioskConfig) -> Any:
+    """The station's ``[hardware]`` table, or the default layout when the table is empty.
+
+    The default layout (RC522 reader, GPIO bank A x8, RS-485 bank B x4) is what the demo
+    school's lockers are numbered against.
+    """
+    if not config.hardware:
+        return default_config()
+    return load_hardware_config(config.hardware)
+
+
+def open_station(
+    config: KioskConfig,
+    *,
+    simulate: bool,
+    clock: Callable[[], datetime] = utcnow,
+    door_close_timeout: float = 90.0,
+    migrate: bool = False,
+) -> Station:
+    """Open the ledger, build the hardware (real or simulated) and join them in a Station.
+
+    The station is not started: the caller (the UI) starts it so that start-up reconciliation
+    items reach a screen. Close it with :func:`close_station`.
+    """
+    ctx = open_context(config, migrate=migrate, clock=clock)
+    try:
+        bundle = build_hardware(hardware_config_for(config), simulate)
+    except Exception:
+        ctx.close()
+        raise
+    return Station(ctx, bundle, door_close_timeout=door_close_timeout)
+
+
+def close_station(station: Station) -> None:
+    """Stop threads, drive every lock off, release pins/ports, close the database.
+
+    Safe to call on a station that was never started, and safe to call twice.
+    """
+    with contextlib.suppress(Exception):
+        station.stop()
+    close = getattr(station.hardware, "close", None)
+    if close is not None:
+        with contextlib.suppress(Exception):
+            close()
+    station.ctx.close()
+
+
+def simulator_of(station: Station) -> Any | None:
+    """The hardware simulator driving this station, or None on real hardware."""
+    return getattr(station.hardware, "simulator", None)
+
+
+@dataclass(frozen=True)
+class DemoCard:
+    """A card a newcomer can "tap" from the simulator panel."""
+
+    uid: str
+    label: str
+    kind: str  # "staff" | "pupil"
+    pin: str | None = None
+
+
+def demo_cards() -> list[DemoCard]:
+    """Staff badges (with their printed demo PINs) and pupil cards of the demo school.
+
+    Read from the demo data files rather than the ledger: the simulator panel must not need a
+    signed-in person to list cards, and pupil data must not be read without one.
+    """
+    from kiosk.demo import DEMO_BADGES, DEMO_DATA
+
+    cards: list[DemoCard] = []
+    names: dict[str, str] = {}
+    with (DEMO_DATA / "staff.csv").open(encoding="utf-8") as f:
+        for row in csv.DictReader(f):
+            names[row["Badge UID"].upper()] = row["Name"]
+    for role, (uid, pin) in DEMO_BADGES.items():
+        cards.append(DemoCard(uid, f"{names.get(uid, role)} - {role} - PIN {pin}", "staff", pin))
+    with (DEMO_DATA / "pupils.csv").open(encoding="utf-8") as f:
+        for row in csv.DictReader(f):
+            name = f"{row['Legal Forename']} {row['Legal Surname']}"
+            cards.append(DemoCard(row["Card UID"].upper(), f"{name} - {row['Reg Group']}", "pupil"))
+    return cards
