@@ -22,27 +22,17 @@ from db.models import ChainHead, Event, OutboxRow
 GENESIS_HASH = "0" * 64
 
 
-def event_hash(
-    *,
-    station_id: str,
-    seq: int,
-    type: str,
-    occurred_at: datetime,
-    actor_id: int | None,
-    holding_id: int | None,
-    payload: dict[str, Any],
-    prev_hash: str,
-) -> str:
+def event_hash(event: Event) -> str:
     """SHA-256 over a canonical JSON form (sorted keys, fixed separators, UTC ISO time)."""
     body = {
-        "station_id": station_id,
-        "seq": seq,
-        "type": type,
-        "occurred_at": occurred_at.astimezone(UTC).isoformat(),
-        "actor_id": actor_id,
-        "holding_id": holding_id,
-        "payload": payload,
-        "prev_hash": prev_hash,
+        "station_id": event.station_id,
+        "seq": event.seq,
+        "type": event.type,
+        "occurred_at": event.occurred_at.astimezone(UTC).isoformat(),
+        "actor_id": event.actor_id,
+        "holding_id": event.holding_id,
+        "payload": event.payload,
+        "prev_hash": event.prev_hash,
     }
     canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
     return hashlib.sha256(canonical.encode()).hexdigest()
@@ -69,16 +59,6 @@ def append_event(
     ).scalar_one_or_none()
     seq = 1 if head is None else head.seq + 1
     prev_hash = GENESIS_HASH if head is None else head.hash
-    digest = event_hash(
-        station_id=station_id,
-        seq=seq,
-        type=type,
-        occurred_at=occurred_at,
-        actor_id=actor_id,
-        holding_id=holding_id,
-        payload=payload,
-        prev_hash=prev_hash,
-    )
     event = Event(
         station_id=station_id,
         seq=seq,
@@ -88,8 +68,8 @@ def append_event(
         holding_id=holding_id,
         payload=payload,
         prev_hash=prev_hash,
-        hash=digest,
     )
+    event.hash = digest = event_hash(event)
     session.add(event)
     if head is None:
         session.add(ChainHead(station_id=station_id, seq=seq, hash=digest))
@@ -152,16 +132,7 @@ def verify_chain(session: Session) -> ChainReport:
                         station, ev.id, ev.seq, "prev_hash does not match the event before"
                     ),
                 )
-            recomputed = event_hash(
-                station_id=ev.station_id,
-                seq=ev.seq,
-                type=ev.type,
-                occurred_at=ev.occurred_at,
-                actor_id=ev.actor_id,
-                holding_id=ev.holding_id,
-                payload=ev.payload,
-                prev_hash=ev.prev_hash,
-            )
+            recomputed = event_hash(ev)
             if recomputed != ev.hash:
                 return ChainReport(
                     checked,

@@ -94,6 +94,13 @@ class Custody:
     def _now(self) -> datetime:
         return self.clock()
 
+    def _ask(self, request: object) -> policies.Decision:
+        """The policy decision for ``request``; a refusal raises with every reason."""
+        decision = policies.decide(request, self.profile)
+        if not decision.allowed:
+            raise PolicyRefused(decision)
+        return decision
+
     def _local(self, when: datetime) -> datetime:
         return when.astimezone(self.tz)
 
@@ -303,17 +310,14 @@ class Custody:
         with self._tx() as s:
             pupil = self._pupil(s, pupil_id)
             facts = self._pupil_facts(s, pupil)
-            decision = policies.decide(
+            decision = self._ask(
                 policies.ConfiscateRequest(
                     category=category,
                     now=self._local(self._now()),
                     pupil=facts,
                     switched_off_confirmed=switched_off_confirmed,
-                ),
-                self.profile,
+                )
             )
-            if not decision.allowed:
-                raise PolicyRefused(decision)
             # A reasonable-adjustment exemption can turn this into safekeeping (no sanction).
             kind = HoldingKind(decision.holding_kind or HoldingKind.CONFISCATION)
             offence = 0 if kind == HoldingKind.SAFEKEEPING else facts.prior_offences_this_term + 1
@@ -526,14 +530,11 @@ class Custody:
             session = s.get(ExamSession, session_id)
             if session is None:
                 raise CustodyError(f"No exam session {session_id}.")
-            decision = policies.decide(
+            self._ask(
                 policies.ExamDepositRequest(
                     now=self._local(self._now()), session_open=session.state == "open"
-                ),
-                self.profile,
+                )
             )
-            if not decision.allowed:
-                raise PolicyRefused(decision)
             pupil = self._pupil(s, pupil_id)
             if session.candidates and pupil.id not in session.candidates:
                 raise CustodyError(f"{pupil.display_name} is not a candidate in {session.name}.")
@@ -759,11 +760,7 @@ class Custody:
         actor.require(Permission.SAFEGUARDING_HOLD)
         with self._tx() as s:
             h = self._holding(s, holding_id)
-            decision = policies.decide(
-                policies.HoldRequest(actor_role=_best_role(actor), reason=reason), self.profile
-            )
-            if not decision.allowed:
-                raise PolicyRefused(decision)
+            self._ask(policies.HoldRequest(actor_role=_best_role(actor), reason=reason))
             self._move(s, h, HoldingState.SAFEGUARDING_HOLD, actor, reason=reason)
             h.hold_placed_at, h.hold_placed_by_id, h.hold_reason = (
                 self._now(),
@@ -776,14 +773,11 @@ class Custody:
         actor.require(Permission.SAFEGUARDING_HOLD)
         with self._tx() as s:
             h = self._holding(s, holding_id)
-            decision = policies.decide(
+            self._ask(
                 policies.LiftHoldRequest(
                     actor_role=_best_role(actor), reason=reason, category=h.category
-                ),
-                self.profile,
+                )
             )
-            if not decision.allowed:
-                raise PolicyRefused(decision)
             self._move(s, h, HoldingState.HELD, actor, reason=reason)
             return HoldingView.of(h)
 
@@ -792,12 +786,7 @@ class Custody:
         actor.require(Permission.POLICE_HANDOVER)
         with self._tx() as s:
             h = self._holding(s, holding_id)
-            decision = policies.decide(
-                policies.HandoverRequest(actor_role=_best_role(actor), reference=reference),
-                self.profile,
-            )
-            if not decision.allowed:
-                raise PolicyRefused(decision)
+            self._ask(policies.HandoverRequest(actor_role=_best_role(actor), reference=reference))
             self._move(s, h, HoldingState.HANDED_TO_POLICE, actor, reference=reference)
             h.handed_to_police_at, h.police_reference = self._now(), reference
             self._free_locker_if_empty(s, h.locker)
@@ -808,14 +797,11 @@ class Custody:
         actor.require(Permission.AUTHORISE_SEARCH)
         with self._tx() as s:
             h = self._holding(s, holding_id)
-            decision = policies.decide(
+            decision = self._ask(
                 policies.SearchRequest(
                     authoriser_role=_best_role(actor), reason=reason, category=h.category
-                ),
-                self.profile,
+                )
             )
-            if not decision.allowed:
-                raise PolicyRefused(decision)
             h.search_authorised_at, h.search_authorised_by_id, h.search_reason = (
                 self._now(),
                 actor.staff_id,
