@@ -19,19 +19,8 @@ from typing import Any
 from kiosk.config import KioskConfig
 from kiosk.context import open_context
 from kiosk.custody import utcnow
-from kiosk.hardware_config import build_hardware, default_config, load_hardware_config
+from kiosk.hardware_config import build_hardware
 from kiosk.station import Station
-
-
-def hardware_config_for(config: KioskConfig) -> Any:
-    """The station's ``[hardware]`` table, or the default layout when the table is empty.
-
-    The default layout (RC522 reader, GPIO bank A x8, RS-485 bank B x4) is what the demo
-    school's lockers are numbered against.
-    """
-    if not config.hardware:
-        return default_config()
-    return load_hardware_config(config.hardware)
 
 
 def open_station(
@@ -49,7 +38,7 @@ def open_station(
     """
     ctx = open_context(config, migrate=migrate, clock=clock)
     try:
-        bundle = build_hardware(hardware_config_for(config), simulate)
+        bundle = build_hardware(config.hardware, simulate)
     except Exception:
         ctx.close()
         raise

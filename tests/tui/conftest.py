@@ -1,0 +1,56 @@
+"""Fixtures for the staff UI tests: a seeded demo school on simulated hardware, at a fixed time.
+
+Why a fixed, settable clock: release rules depend on the time of day (not before 15:15) and
+snapshots must not change with the wall clock. Why short door timeouts: a test that waits for
+a door to stay open must not wait 90 s.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from tui_helpers import AFTERNOON, Clock
+
+from kiosk.demo import demo_config, seed_demo
+from kiosk.runtime import close_station, open_station
+from kiosk.station import Station
+from tui.app import KioskApp
+
+
+@pytest.fixture(scope="session")
+def seeded_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Seed the demo school once (Argon2 hashing makes seeding cost a second or two)."""
+    folder = tmp_path_factory.mktemp("demo-template")
+    seed_demo(folder, now=AFTERNOON).close()
+    return folder
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock(AFTERNOON)
+
+
+@pytest.fixture
+def station(tmp_path: Path, seeded_template: Path, clock: Clock) -> Iterator[Station]:
+    """A private copy of the seeded school, on the simulator, with 1 s door timeouts."""
+    folder = tmp_path / "school"
+    folder.mkdir()
+    for f in seeded_template.iterdir():
+        if f.is_file():
+            (folder / f.name).write_bytes(f.read_bytes())
+    st = open_station(demo_config(folder), simulate=True, clock=clock, door_close_timeout=1.0)
+    yield st
+    close_station(st)
+
+
+@pytest.fixture
+def make_app(station: Station) -> Callable[..., KioskApp]:
+    def make(**kwargs: Any) -> KioskApp:
+        kwargs.setdefault("idle_lock_seconds", 600)
+        kwargs.setdefault("lock_check_interval", 0.1)
+        return KioskApp(station, **kwargs)
+
+    return make

@@ -1,0 +1,503 @@
+"""End-to-end flows of the staff UI against the simulator (real reader thread, real door
+sensors, real ledger), including every refusal the issue names.
+
+Inputs are counted from the home screen: a card tap, one key press, one typed line + Enter
+and one physical door close each count as one input.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tui_helpers import (
+    BEN,
+    DSL,
+    DYLAN,
+    EXAMS,
+    HARRY,
+    MORNING,
+    OFFICE,
+    SENIOR,
+    TECHNICIAN,
+    close_door_when_open,
+    run_async,
+    screen_name,
+    sign_in,
+    tap,
+    text_of,
+    wait_for,
+)
+
+
+def held_for(app: Any, name: str) -> list[Any]:
+    return [h for h in app.custody.holdings(None) if h.pupil_name == name]
+
+
+# ---------------------------------------------------------------------------- confiscate
+@run_async
+async def test_confiscate_by_card_in_five_inputs(make_app: Any) -> None:
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await sign_in(pilot, app, OFFICE)
+        before = {h.id for h in held_for(app, "Ben Hughes")}
+        inputs = 0
+        await tap(pilot, app, BEN)  # 1: pupil's card
+        inputs += 1
+        await wait_for(pilot, lambda: screen_name(app) == "ConfiscateScreen")
+        await wait_for(
+            pilot, lambda: app.screen.focused is not None and app.screen.focused.id == "categories"
+        )
+        await pilot.press("enter")  # 2: category (first = unauthorised use)
+        inputs += 1
+        await pilot.press(*"blue Samsung, cracked case", "enter")  # 3: description
+        inputs += 1
+        await wait_for(
+            pilot, lambda: app.screen.focused is not None and app.screen.focused.id == "lockers"
+        )
+        await pilot.press("enter")  # 4: switched off + first free locker
+        inputs += 1
+        await wait_for(pilot, lambda: app.job is not None and app.job.holding is not None)
+        holding = app.job.holding
+        assert "is opening" in text_of(app, "#door-text")
+        await close_door_when_open(pilot, app, holding.locker_bank, holding.locker_number)
+        inputs += 1  # 5: the door closes on the phone
+        await wait_for(pilot, lambda: "PHONE RECEIPT" in text_of(app, "#slip"), what="slip")
+        slip = text_of(app, "#slip")
+        assert f"locker {holding.locker}" in slip
+        assert "Sarah Hughes (Mother)" in slip  # may collect
+        assert "Tom Hughes" not in slip  # not allowed to collect
+        assert "after 15:15" in slip
+        assert inputs == 5
+        new = [h for h in held_for(app, "Ben Hughes") if h.id not in before]
+        assert [(h.state, h.locker, h.device_description) for h in new] == [
+            ("held", holding.locker, "blue Samsung, cracked case")
+        ]
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: screen_name(app) == "HomeScreen")
+
+
+@run_async
+async def test_confiscate_by_search_and_jammed_locker(make_app: Any) -> None:
+    """Quick search finds the pupil; a jammed locker is rolled back and another chosen."""
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await sign_in(pilot, app, OFFICE)
+        await pilot.press("c")
+        await wait_for(pilot, lambda: screen_name(app) == "ConfiscateScreen")
+        await pilot.press(*"jack", "enter")
+        await wait_for(pilot, lambda: "Jack Thompson" in text_of(app, "#who"))
+        await pilot.press("enter", *"grey Nokia [red] case", "enter")
+        await wait_for(
+            pilot, lambda: app.screen.focused is not None and app.screen.focused.id == "lockers"
+        )
+        first_free = next(lk for lk in app.custody.lockers() if lk.state == "free")
+        app.simulator.jam(first_free.bank, first_free.number)
+        await pilot.press("enter")
+        await wait_for(
+            pilot,
+            lambda: (
+                "did not open" in text_of(app, "#form-error")
+                or "jammed" in text_of(app, "#form-error")
+            ),
+            timeout=8,
+            what="jam reported",
+        )
+        states = {lk.label: lk.state for lk in app.custody.lockers()}
+        assert states[first_free.label] == "fault"
+        assert all(h.state != "depositing" for h in held_for(app, "Jack Thompson"))
+        # The locker list now offers the next free locker; Enter uses it.
+        await wait_for(
+            pilot, lambda: app.screen.focused is not None and app.screen.focused.id == "lockers"
+        )
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: app.job is not None and app.job.holding is not None)
+        h = app.job.holding
+        assert h.locker != first_free.label
+        await close_door_when_open(pilot, app, h.locker_bank, h.locker_number)
+        await wait_for(pilot, lambda: "PHONE RECEIPT" in text_of(app, "#slip"))
+        assert "grey Nokia [red] case" in text_of(app, "#slip")  # typed text is not markup
+
+
+# ---------------------------------------------------------------------------- release
+async def _release_to(pilot: Any, app: Any, card: str, collector_index: int) -> None:
+    """r, tap the pupil's card, pick the collector (down x index, Enter)."""
+    await pilot.press("r")
+    await wait_for(pilot, lambda: screen_name(app) == "ReleaseScreen")
+    await tap(pilot, app, card)
+    await wait_for(
+        pilot,
+        lambda: app.screen.focused is not None and app.screen.focused.id == "collectors",
+        what="collector list",
+    )
+    await pilot.press(*["down"] * collector_index, "enter")
+
+
+@run_async
+async def test_release_to_parent_in_six_inputs(make_app: Any) -> None:
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await sign_in(pilot, app, OFFICE)
+        ben = held_for(app, "Ben Hughes")[0]
+        await _release_to(pilot, app, BEN, 0)  # 1 r, 2 card, 3 Sarah Hughes
+        await wait_for(
+            pilot, lambda: app.screen.focused is not None and app.screen.focused.id == "id-types"
+        )
+        await pilot.press("enter")  # 4: driving licence
+        await wait_for(pilot, lambda: "ALLOWED" in text_of(app, "#decision"), what="decision")
+        decision = text_of(app, "#decision")
+        assert "release.require_may_collect" in decision  # reasons carry their clause
+        assert ben.state == "held"  # nothing has opened yet
+        assert app.station.door_states()[(ben.locker_bank, ben.locker_number)].value == "closed"
+        await pilot.press("enter")  # 5: open the locker
+        await close_door_when_open(pilot, app, ben.locker_bank, ben.locker_number)  # 6
+        await wait_for(pilot, lambda: "Released from" in text_of(app, "#door-text"))
+        assert "Sarah Hughes" in text_of(app, "#door-text")
+        done = app.custody.holding(None, ben.id)
+        assert (done.state, done.collector_name, done.id_type_seen) == (
+            "released",
+            "Sarah Hughes",
+            "driving_licence",
+        )
+
+
+async def _refused(pilot: Any, app: Any) -> str:
+    await wait_for(pilot, lambda: "REFUSED" in text_of(app, "#decision"), what="refusal")
+    return text_of(app, "#decision")
+
+
+@run_async
+async def test_release_refused_wrong_collector(make_app: Any) -> None:
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await sign_in(pilot, app, OFFICE)
+        ben = held_for(app, "Ben Hughes")[0]
+        await _release_to(pilot, app, BEN, 1)  # Tom Hughes: not allowed to collect
+        await wait_for(
+            pilot, lambda: app.screen.focused is not None and app.screen.focused.id == "id-types"
+        )
+        await pilot.press("enter")
+        text = await _refused(pilot, app)
+        assert "not marked as allowed to collect" in text
+        assert "[release.require_may_collect]" in text
+        options = app.screen.query_one("#decision-options")
+        assert "open" not in [o.id for o in options.options]  # no way to open the door
+        await pilot.press("enter")  # "Back: choose another collector"
+        assert app.custody.holding(None, ben.id).state == "held"
+        assert app.station.door_states()[(ben.locker_bank, ben.locker_number)].value == "closed"
+
+
+@run_async
+async def test_release_refused_pupil_collecting_confiscation(make_app: Any) -> None:
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await sign_in(pilot, app, OFFICE)
+        await pilot.press("r")
+        await wait_for(pilot, lambda: screen_name(app) == "ReleaseScreen")
+        await tap(pilot, app, BEN)
+        await wait_for(
+            pilot, lambda: app.screen.focused is not None and app.screen.focused.id == "collectors"
+        )
+        await tap(pilot, app, BEN)  # the pupil taps their own card at the hatch
+        text = await _refused(pilot, app)
+        assert "pupil cannot collect" in text
+        assert "[release.pupil_may_collect_up_to_offence]" in text
+
+
+@run_async
+async def test_release_refused_safeguarding_hold(make_app: Any) -> None:
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await sign_in(pilot, app, OFFICE)
+        await _release_to(pilot, app, DYLAN, 0)  # Raj Patel, father
+        await pilot.press("enter")
+        text = await _refused(pilot, app)
+        assert "safeguarding hold" in text
+
+
+@run_async
+async def test_release_refused_before_release_time(make_app: Any, clock: Any) -> None:
+    clock.now = MORNING
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await sign_in(pilot, app, OFFICE)
+        await _release_to(pilot, app, BEN, 0)
+        await pilot.press("enter")
+        text = await _refused(pilot, app)
+        assert "Not before 15:15" in text
+        assert "[release.earliest_time]" in text
+
+
+@run_async
+async def test_senior_override_needs_a_written_reason(make_app: Any) -> None:
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await sign_in(pilot, app, SENIOR)
+        ben = held_for(app, "Ben Hughes")[0]
+        await _release_to(pilot, app, BEN, 1)  # Tom Hughes, refused
+        await pilot.press("enter")
+        await _refused(pilot, app)
+        await pilot.press("o")
+        await wait_for(pilot, lambda: screen_name(app) == "TextPrompt")
+        await pilot.press(*"ok", "enter")  # too short: refused by the prompt
+        assert "at least" in text_of(app, "#prompt-help")
+        await pilot.press(*" - grandfather has written consent from mother on file", "enter")
+        await close_door_when_open(pilot, app, ben.locker_bank, ben.locker_number)
+        await wait_for(pilot, lambda: "Released from" in text_of(app, "#door-text"))
+        assert app.custody.holding(None, ben.id).state == "released"
+
+
+# ---------------------------------------------------------------------------- sign-in
+@run_async
+async def test_locked_out_pin(make_app: Any) -> None:
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await tap(pilot, app, OFFICE[0])
+        await wait_for(pilot, lambda: screen_name(app) == "LoginScreen")
+        for _ in range(5):
+            await pilot.press(*"9999", "enter")
+            await wait_for(pilot, lambda: "Wrong PIN" in text_of(app, "#login-error"))
+            last = text_of(app, "#login-error")
+            app.screen.query_one("#login-error").update("")
+        assert "Locked for 15 min" in last
+        await pilot.press(*OFFICE[1], "enter")  # the right PIN is refused while locked out
+        await wait_for(pilot, lambda: "Locked" in text_of(app, "#login-error"))
+        assert app.identity is None
+        assert screen_name(app) == "LoginScreen"
+
+
+@run_async
+async def test_badge_tapped_again_signs_out(make_app: Any) -> None:
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await sign_in(pilot, app, OFFICE)
+        await tap(pilot, app, OFFICE[0])
+        await wait_for(pilot, lambda: screen_name(app) == "IdleScreen")
+        assert app.identity is None
+        assert "badge tapped again" in text_of(app, "#idle-notes")
+
+
+# ---------------------------------------------------------------------------- exams
+@run_async
+async def test_exam_self_service_deposit(make_app: Any) -> None:
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await sign_in(pilot, app, EXAMS)
+        await pilot.press("e")
+        await wait_for(pilot, lambda: screen_name(app) == "ExamScreen")
+        await wait_for(pilot, lambda: "3 of 6 deposited" in text_of(app, "#exam-status"))
+        await pilot.press("d")
+        await wait_for(pilot, lambda: screen_name(app) == "ExamDepositScreen")
+        assert app.identity is None  # the officer is signed out; candidates use it alone
+        await tap(pilot, app, HARRY)  # pupil input 1
+        await wait_for(pilot, lambda: "POUCH 4" in text_of(app, "#exam-result"), what="pouch")
+        await close_door_when_open(pilot, app, "B", 4)  # pupil input 2
+        await wait_for(pilot, lambda: "Thank you, Harry" in text_of(app, "#exam-result"))
+        await tap(pilot, app, HARRY)  # a second tap is refused in words
+        await wait_for(pilot, lambda: "already deposited" in text_of(app, "#exam-result"))
+        table = app.screen.query_one("#register")
+        await wait_for(pilot, lambda: "pouch 4 (held)" in str(table.get_row_at(3)))
+        await tap(pilot, app, EXAMS[0])  # staff badge leaves self-service
+        await wait_for(pilot, lambda: screen_name(app) == "LoginScreen")
+        await pilot.press(*EXAMS[1], "enter")
+        await wait_for(pilot, lambda: screen_name(app) == "HomeScreen")
+
+
+# ---------------------------------------------------------------------------- safeguarding
+@run_async
+async def test_dsl_places_hold_and_senior_cannot_lift(make_app: Any) -> None:
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await sign_in(pilot, app, DSL)
+        ben = held_for(app, "Ben Hughes")[0]
+        await pilot.press("s")
+        await wait_for(pilot, lambda: screen_name(app) == "HoldingsScreen")
+        await wait_for(pilot, lambda: bool(app.screen.holdings))
+        row = [h.id for h in app.screen.holdings].index(ben.id)
+        app.screen.query_one("#holdings").move_cursor(row=row)
+        await pilot.press("h")
+        await wait_for(pilot, lambda: screen_name(app) == "TextPrompt")
+        await pilot.press(*"Disclosure by another pupil", "enter")
+        await wait_for(pilot, lambda: "safeguarding hold" in text_of(app, "#result"))
+        assert app.custody.holding(None, ben.id).state == "safeguarding_hold"
+        await pilot.press("i")  # parent informed
+        await wait_for(pilot, lambda: app.custody.holding(None, ben.id).parent_informed)
+        await pilot.press("escape", "escape")
+        await wait_for(pilot, lambda: screen_name(app) == "IdleScreen")
+        await sign_in(pilot, app, SENIOR)
+        await pilot.press("s")
+        await wait_for(pilot, lambda: screen_name(app) == "HoldingsScreen")
+        await wait_for(pilot, lambda: bool(app.screen.holdings))
+        row = [h.id for h in app.screen.holdings].index(ben.id)
+        app.screen.query_one("#holdings").move_cursor(row=row)
+        await pilot.press("u")
+        await wait_for(pilot, lambda: screen_name(app) == "TextPrompt")
+        await pilot.press(*"Reviewed with parents", "enter")
+        await wait_for(pilot, lambda: "REFUSED" in text_of(app, "#result"))
+        assert "[safeguarding.lift_roles]" in text_of(app, "#result")
+        assert app.custody.holding(None, ben.id).state == "safeguarding_hold"
+
+
+# ---------------------------------------------------------------------------- technician
+@run_async
+async def test_technician_screen_shows_hardware_and_no_pupil_data(make_app: Any) -> None:
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await sign_in(pilot, app, TECHNICIAN)
+        menu_ids = [o.id for o in app.screen.query_one("#home-menu").options]
+        assert menu_ids == ["lockers", "technician"]
+        assert "no pupil data" in text_of(app, "#home-summary")
+        await pilot.press("t")
+        await wait_for(pilot, lambda: screen_name(app) == "TechnicianScreen")
+        await wait_for(pilot, lambda: "Reader 'desk'" in text_of(app, "#readers"))
+        table = app.screen.query_one("#doors")
+        await wait_for(pilot, lambda: table.row_count == 12)
+        labels = [str(table.get_row_at(i)[0]) for i in range(table.row_count)]
+        free = next(i for i in range(table.row_count) if str(table.get_row_at(i)[1]) == "free")
+        table.move_cursor(row=free)
+        await pilot.press("o")
+        await wait_for(pilot, lambda: "Test open" in text_of(app, "#tech-result"), timeout=8)
+        assert "opened" in text_of(app, "#tech-result")
+        assert not app.alarms  # a commanded test pulse is not a forced door
+        rendered = "".join(str(w.render()) for w in app.screen.query("Static"))
+        for name in ("Ben", "Chloe", "Dylan", "Hughes"):
+            assert name not in rendered
+        assert labels[0] == "A1"
+
+
+# ---------------------------------------------------------------------------- alarms
+@run_async
+async def test_forced_open_while_logged_out_shows_alarm(make_app: Any) -> None:
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for(pilot, lambda: screen_name(app) == "IdleScreen")
+        await pilot.pause(0.5)  # the door monitor takes its baseline reading
+        app.simulator.force_open("A", 2)
+        banner = "#alarms"
+        await wait_for(pilot, lambda: "forced open" in text_of(app, banner), what="banner")
+        assert app.screen.query_one(banner).display
+        assert app.identity is None
+        # It is still there for the next person, and staff acknowledge it from home.
+        await sign_in(pilot, app, OFFICE)
+        assert "A2 was forced open" in text_of(app, banner)
+        await pilot.press("a")
+        assert not app.screen.query_one(banner).display
+
+
+# ---------------------------------------------------------------------------- auto-lock
+@run_async
+async def test_auto_lock_mid_form_saves_nothing(make_app: Any) -> None:
+    app = make_app(idle_lock_seconds=1.0)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await sign_in(pilot, app, OFFICE)
+        before = len(app.custody.holdings(None, open_only=False))
+        await tap(pilot, app, BEN)
+        await wait_for(pilot, lambda: screen_name(app) == "ConfiscateScreen")
+        await pilot.press("enter")  # category chosen, then the person walks away
+        await wait_for(pilot, lambda: screen_name(app) == "IdleScreen", timeout=4)
+        notes = text_of(app, "#idle-notes")
+        assert "Locked after 1 s" in notes
+        assert "Confiscation for Ben Hughes was not saved" in notes
+        assert len(app.custody.holdings(None, open_only=False)) == before
+        assert app.identity is None
+
+
+@run_async
+async def test_auto_lock_with_locker_left_open_rolls_back(make_app: Any) -> None:
+    """Door opened, never closed, person gone: the deposit is aborted and said so."""
+    app = make_app(idle_lock_seconds=1.0)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await sign_in(pilot, app, OFFICE)
+        await tap(pilot, app, BEN)
+        await wait_for(pilot, lambda: screen_name(app) == "ConfiscateScreen")
+        await pilot.press("enter", *"red phone", "enter")
+        await wait_for(
+            pilot, lambda: app.screen.focused is not None and app.screen.focused.id == "lockers"
+        )
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: app.job is not None and app.job.holding is not None)
+        holding = app.job.holding
+        # The door opens; nobody closes it; the 1 s door wait ends; 1 s later the kiosk locks.
+        await wait_for(pilot, lambda: screen_name(app) == "IdleScreen", timeout=6)
+        await wait_for(pilot, lambda: "rolled back" in text_of(app, "#idle-notes"))
+        assert app.custody.holding(None, holding.id).state == "aborted"
+        states = {lk.label: lk.state for lk in app.custody.lockers()}
+        assert states[holding.locker] == "free"
+
+
+# ---------------------------------------------------------------------------- lockers, sim
+@run_async
+async def test_locker_grid_and_simulator_door_panel(make_app: Any) -> None:
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await sign_in(pilot, app, OFFICE)
+        await pilot.press("l")
+        await wait_for(pilot, lambda: screen_name(app) == "LockersScreen")
+        await wait_for(pilot, lambda: len(app.screen.query(".locker")) == 12)
+        cells = {str(c.render()).split("\n")[0]: c for c in app.screen.query(".locker")}
+        assert "occupied" in str(cells["A1"].render())
+        assert "B4 x30" in cells
+        await pilot.pause(0.5)  # door monitor baseline
+        await pilot.press("f3")
+        await wait_for(pilot, lambda: screen_name(app) == "DoorPanel")
+        menu = app.screen.query_one("#sim-doors")
+        await wait_for(pilot, lambda: menu.option_count == 12)
+        menu.highlighted = [o.id for o in menu.options].index("A:7")
+        await pilot.press("f")  # force A7 open
+        await wait_for(pilot, lambda: "A7 was forced open" in " ".join(app.alarms.values()))
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: screen_name(app) == "LockersScreen")
+        await wait_for(pilot, lambda: "OPEN" in str(cells["A7"].render()), timeout=4)
+        assert cells["A7"].has_class("door-open")
+        assert "forced open" in text_of(app, "#alarms")
+
+
+# ---------------------------------------------------------------------------- exams: after
+@run_async
+async def test_exam_session_end_and_bulk_release(make_app: Any) -> None:
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await sign_in(pilot, app, EXAMS)
+        await pilot.press("e")
+        await wait_for(pilot, lambda: screen_name(app) == "ExamScreen")
+        await wait_for(pilot, lambda: "3 of 6 deposited" in text_of(app, "#exam-status"))
+        await pilot.press("n")
+        await wait_for(pilot, lambda: "release all" in text_of(app, "#exam-status"))
+        await pilot.press("b")
+        await wait_for(
+            pilot,
+            lambda: not [h for h in app.custody.holdings(None) if h.kind == "exam_deposit"],
+        )
+        table = app.screen.query_one("#register")
+        await wait_for(pilot, lambda: "released" in str(table.get_row_at(0)))
+
+
+# ---------------------------------------------------------------------------- restart
+@run_async
+async def test_half_way_holding_after_restart_is_listed_and_settled(
+    make_app: Any, station: Any
+) -> None:
+    """A power cut between "depositing" and the door: shown on idle, rolled back by staff."""
+    office = station.custody.sign_in(*OFFICE)
+    pupil = station.custody.find_pupils(office, "jack")[0]
+    stranded, _ = station.custody.confiscate(
+        office,
+        pupil_id=pupil.id,
+        category="unauthorised_use",
+        device_description="green phone",
+        switched_off_confirmed=True,
+    )
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for(pilot, lambda: "Unfinished after restart" in text_of(app, "#idle-notes"))
+        assert f"#{stranded.id}" in text_of(app, "#idle-notes")
+        await sign_in(pilot, app, OFFICE)
+        assert "unfinished" in text_of(app, "#home-summary")
+        await pilot.press("s")
+        await wait_for(pilot, lambda: screen_name(app) == "HoldingsScreen")
+        await wait_for(pilot, lambda: bool(app.screen.holdings))
+        row = [h.id for h in app.screen.holdings].index(stranded.id)
+        app.screen.query_one("#holdings").move_cursor(row=row)
+        await pilot.press("x")
+        await wait_for(pilot, lambda: "aborted" in text_of(app, "#result"))
+        assert app.custody.holding(None, stranded.id).state == "aborted"
+        assert not app.reconcile

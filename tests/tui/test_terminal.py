@@ -1,0 +1,131 @@
+"""``kiosk demo`` in a real terminal (tmux, 80x24): a confiscation done by keystrokes alone.
+
+Why tmux and not run_test: this is what a newcomer does after reading the README, through
+the console script, the real terminal driver, escape sequences for F-keys, the simulator's
+reader thread and door sensors. Skipped (with the reason) where tmux is not installed.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+TMUX = shutil.which("tmux")
+KIOSK = Path(sys.executable).parent / "kiosk"
+
+pytestmark = pytest.mark.skipif(
+    TMUX is None or not KIOSK.exists(),
+    reason="needs tmux and the installed `kiosk` console script to drive a real terminal",
+)
+
+
+class Terminal:
+    """A detached tmux session running one command at 80x24."""
+
+    def __init__(self, command: str) -> None:
+        self.name = f"kiosk-test-{uuid.uuid4().hex[:8]}"
+        subprocess.run(
+            [TMUX, "new-session", "-d", "-s", self.name, "-x", "80", "-y", "24", command],
+            check=True,
+        )
+
+    def screen(self) -> str:
+        out = subprocess.run(
+            [TMUX, "capture-pane", "-p", "-t", self.name], capture_output=True, text=True
+        )
+        return out.stdout
+
+    def keys(self, *keys: str, literal: bool = False) -> None:
+        args = [TMUX, "send-keys", "-t", self.name, *(["-l"] if literal else []), *keys]
+        subprocess.run(args, check=True)
+        time.sleep(0.15)
+
+    def type(self, text: str) -> None:
+        self.keys(text, literal=True)
+
+    def wait_for(self, text: str, timeout: float = 20.0) -> str:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            screen = self.screen()
+            if text in screen:
+                return screen
+            time.sleep(0.1)
+        raise AssertionError(f"{text!r} never appeared; the screen was:\n{self.screen()}")
+
+    def alive(self) -> bool:
+        return (
+            subprocess.run([TMUX, "has-session", "-t", self.name], capture_output=True).returncode
+            == 0
+        )
+
+    def kill(self) -> None:
+        subprocess.run([TMUX, "kill-session", "-t", self.name], capture_output=True)
+
+
+@pytest.fixture
+def demo(tmp_path: Path) -> Iterator[tuple[Terminal, Path]]:
+    folder = tmp_path / "demo"
+    term = Terminal(f"TERM=xterm-256color {KIOSK} demo --dir {folder}")
+    yield term, folder
+    term.kill()
+
+
+def test_kiosk_demo_confiscation_by_keystrokes(demo: tuple[Terminal, Path]) -> None:
+    term, folder = demo
+    term.wait_for("tap your badge", timeout=30)
+    # Sign in: simulator panel (F2) taps the office badge, then the PIN.
+    term.keys("F2")
+    term.wait_for("Simulator: tap a card")
+    term.type("AB000001")
+    term.keys("Enter")
+    term.wait_for("Type your PIN")
+    term.type("1111")
+    term.keys("Enter")
+    term.wait_for("Confiscate a phone")
+    # Ben's card on the reader starts the confiscation with Ben chosen.
+    term.keys("F2")
+    term.wait_for("Simulator: tap a card")
+    term.type("ben hughes")
+    term.keys("Enter")
+    term.wait_for("What happened?")
+    term.keys("Enter")  # Unauthorised phone use
+    term.wait_for("Describe the device")
+    term.type("blue phone in a black case")
+    term.keys("Enter")
+    screen = term.wait_for("Switched off - put it in")
+    locker = screen.split("Switched off - put it in", 1)[1].split()[0]
+    term.keys("Enter")
+    term.wait_for("CLOSE THE DOOR")
+    # The simulator's door panel lists open doors first: Enter closes it.
+    term.keys("F3")
+    term.wait_for(f"{locker}")
+    term.wait_for("open")
+    term.keys("Enter")
+    term.wait_for(f"Closed {locker}")
+    term.keys("Escape")
+    screen = term.wait_for("PHONE RECEIPT")
+    assert f"locker {locker}" in screen
+    assert "Sarah Hughes" in screen
+    term.keys("Enter")
+    term.wait_for("Confiscate a phone")
+    term.keys("C-q")
+    deadline = time.monotonic() + 15
+    while term.alive() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not term.alive(), "kiosk demo did not quit on ctrl+q"
+    out = subprocess.run(
+        [str(KIOSK), "--config", str(folder / "kiosk.toml"), "holdings"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert any(
+        "Ben Hughes" in line and locker in line and "held" in line for line in out.splitlines()
+    ), out

@@ -1,0 +1,1 @@
+"""Staff screens: one module per task at the hatch."""

@@ -1,0 +1,133 @@
+"""What every staff screen shares: alarm banner, title line, footer, simulator strip, and a
+safe way to call the custody use-cases off the UI thread.
+
+Why one ``call`` helper: every use-case may block on SQLite (WAL, ``busy_timeout``) and may
+refuse with a message for staff; doing both the same way everywhere keeps the UI responsive
+and makes sure no refusal is ever swallowed.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from textual import work
+from textual.app import ComposeResult
+from textual.screen import Screen
+from textual.widgets import Footer
+
+from kiosk.auth import AuthError, Identity, NotPermitted
+from kiosk.custody import CustodyError, PolicyRefused
+from tui.widgets.alarm_banner import AlarmBanner
+from tui.widgets.simulator_panel import SimulatorStrip
+from tui.widgets.text import Plain
+
+if TYPE_CHECKING:
+    from tui.app import KioskApp
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+#: Errors whose message is written for staff and is shown as is.
+STAFF_ERRORS = (CustodyError, NotPermitted, AuthError)
+
+
+class KioskScreen(Screen[None]):
+    """Base for all kiosk screens. Subclasses implement :meth:`compose_body`."""
+
+    #: Shown after the station name and the signed-in person.
+    HEADING = ""
+
+    @property
+    def kiosk(self) -> KioskApp:
+        return self.app  # type: ignore[return-value]
+
+    @property
+    def actor(self) -> Identity:
+        """The signed-in person. Screens behind the login only exist while someone is."""
+        who = self.kiosk.identity
+        if who is None:
+            raise NotPermitted("Nobody is signed in.")
+        return who
+
+    def compose(self) -> ComposeResult:
+        yield AlarmBanner(id="alarms")
+        yield Plain(self.title_line(), id="titlebar")
+        yield from self.compose_body()
+        yield Footer()
+        if self.kiosk.simulator is not None:
+            yield SimulatorStrip(id="simstrip")
+
+    def compose_body(self) -> ComposeResult:
+        yield from ()
+
+    def title_line(self) -> str:
+        parts = [self.kiosk.config.station.name]
+        if self.kiosk.identity is not None:
+            parts.append(self.kiosk.identity.name)
+        if self.HEADING:
+            parts.append(self.HEADING)
+        return "  |  ".join(parts)
+
+    def on_screen_resume(self) -> None:
+        for banner in self.query(AlarmBanner):
+            banner.show(self.kiosk.alarms)
+
+    # ------------------------------------------------------------------ workers
+    def call(
+        self,
+        fn: Callable[[], T],
+        done: Callable[[T], None],
+        failed: Callable[[Exception], None] | None = None,
+    ) -> None:
+        """Run ``fn`` (a custody/station call) in a thread; ``done``/``failed`` on the UI thread.
+
+        Callbacks are dropped if this screen has gone (locked, or the person backed out).
+        """
+        self._call_worker(fn, done, failed or self.show_problem)
+
+    @work(thread=True, group="custody", exit_on_error=False)
+    def _call_worker(
+        self,
+        fn: Callable[[], Any],
+        done: Callable[[Any], None],
+        failed: Callable[[Exception], None],
+    ) -> None:
+        try:
+            result = fn()
+        except Exception as exc:
+            if not isinstance(exc, STAFF_ERRORS):
+                log.exception("use-case failed")
+            self.app.call_from_thread(self._deliver, failed, exc)
+            return
+        self.app.call_from_thread(self._deliver, done, result)
+
+    def _deliver(self, callback: Callable[[Any], None], value: Any) -> None:
+        if self.is_attached:
+            callback(value)
+
+    def notify(
+        self,
+        message: str,
+        *,
+        title: str = "",
+        severity: Any = "information",
+        timeout: float | None = None,
+        markup: bool = False,
+    ) -> None:
+        """Notifications carry names and reasons: shown as plain text unless asked."""
+        super().notify(message, title=title, severity=severity, timeout=timeout, markup=markup)
+
+    def show_problem(self, exc: Exception) -> None:
+        """Default refusal display: a notification in words staff can act on."""
+        self.notify(problem_text(exc), severity="error", timeout=8)
+
+
+def problem_text(exc: Exception) -> str:
+    """The words to show for a refusal or an error."""
+    if isinstance(exc, PolicyRefused):
+        return "\n".join(f"{r.text} [{r.clause}]" for r in exc.decision.reasons)
+    if isinstance(exc, STAFF_ERRORS):
+        return str(exc)
+    return f"Something went wrong: {exc}. Nothing more was changed; tell the technician."

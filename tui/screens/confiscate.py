@@ -1,0 +1,357 @@
+"""Confiscate: pupil -> category -> device -> "switched off" + locker -> door -> slip.
+
+Common case, counted from the home screen (DESIGN target: 5 inputs or fewer):
+1. tap the pupil's card (starts this screen with the pupil chosen);
+2. Enter: the category (the first, "Unauthorised phone use", is highlighted);
+3. type the device description, Enter;
+4. Enter: "switched off - put it in A5" (confirms it is off *and* takes the first free locker);
+5. close the locker door (the sensor confirms; no key).
+Then the slip is on screen for the pupil. Nothing is written until step 4, so backing out or
+a lock before then leaves no trace but the audit of the sign-in.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical, VerticalScroll
+from textual.widgets import ContentSwitcher, Input, OptionList, Static
+
+from tui.screens.base import KioskScreen, problem_text
+from tui.task import Task
+from tui.widgets.decision_panel import DecisionPanel
+from tui.widgets.text import Plain, option
+
+
+class ConfiscateScreen(KioskScreen):
+    HEADING = "Confiscate"
+    BINDINGS = [Binding("escape", "back", "Back")]  # noqa: RUF012
+
+    def __init__(self, pupil: Any | None = None) -> None:
+        super().__init__()
+        self.pupil = pupil
+        self.category: Any | None = None
+        self.device = ""
+        self.job: Task | None = None
+        self.decision: Any | None = None
+        self.holding: Any | None = None
+        self._busy = False
+
+    # ------------------------------------------------------------------ layout
+    def compose_body(self) -> ComposeResult:
+        with Vertical(id="form"):
+            yield Plain("", id="who")
+            with ContentSwitcher(initial="step-pupil", id="steps"):
+                with Vertical(id="step-pupil"):
+                    yield Plain("Tap the pupil's card, or type a name or tutor group + Enter")
+                    yield Input(placeholder="e.g. hughes, 9C", id="search")
+                    yield OptionList(id="results")
+                with Vertical(id="step-category"):
+                    yield Plain("What happened? (Enter picks)")
+                    yield OptionList(
+                        *[
+                            option(f"{c.label} - {c.description}", id=c.code)
+                            for c in self.kiosk.profile.categories
+                        ],
+                        id="categories",
+                    )
+                with Vertical(id="step-device"):
+                    yield Plain("Describe the device (make, colour, case), then Enter")
+                    yield Input(placeholder="e.g. black iPhone, cracked case", id="device")
+                with Vertical(id="step-confirm"):
+                    yield Plain("", id="confirm-text")
+                    yield OptionList(id="lockers")
+                with Vertical(id="step-door"):
+                    yield Plain("", id="door-text")
+                    yield OptionList(id="door-options")
+                with VerticalScroll(id="step-slip"):
+                    yield Plain("", id="slip")
+                    yield DecisionPanel(id="slip-decision")
+            yield Plain("", id="form-error")
+            yield Plain("", id="form-hint")
+
+    def on_mount(self) -> None:
+        self.kiosk.begin_task("Confiscation", "deposit")
+        self.job = self.kiosk.job
+        if self.pupil is not None:
+            self._pupil_chosen(self.pupil)
+        else:
+            self._step("step-pupil", "#search")
+
+    def _step(self, step: str, focus: str, *, keep_error: bool = False) -> None:
+        self.query_one(ContentSwitcher).current = step
+        self.query_one(focus).focus()
+        if not keep_error:
+            self.query_one("#form-error", Static).update("")
+
+    def _error(self, text: str) -> None:
+        self.query_one("#form-error", Static).update(text)
+
+    # ------------------------------------------------------------------ pupil
+    def pupil_tapped(self, pupil: Any) -> None:
+        if self.query_one(ContentSwitcher).current in ("step-pupil", "step-category"):
+            self._pupil_chosen(pupil)
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        if event.input.id == "search":
+            text = event.value.strip()
+            if text:
+                who = self.actor
+                self.call(lambda: self.kiosk.custody.find_pupils(who, text), self._results)
+        elif event.input.id == "device":
+            if not event.value.strip():
+                self._error("Describe the device so it can be handed back to the right person.")
+                return
+            self.device = event.value.strip()
+            self._confirm_step()
+
+    def _results(self, pupils: list[Any]) -> None:
+        if len(pupils) == 1:
+            self._pupil_chosen(pupils[0])
+            return
+        menu = self.query_one("#results", OptionList)
+        menu.clear_options()
+        menu.add_options(
+            [
+                option(f"{p.name}  {p.tutor_group}  (year {p.year_group})", id=str(i))
+                for i, p in enumerate(pupils)
+            ]
+        )
+        self._found = pupils
+        if pupils:
+            menu.highlighted = 0
+            menu.focus()
+        else:
+            self._error("No pupil matches. Try the surname or the tutor group.")
+
+    def _pupil_chosen(self, pupil: Any) -> None:
+        self.pupil = pupil
+        if self.job is not None:
+            self.job.what = f"Confiscation for {pupil.name}"
+        self.query_one("#who", Static).update(
+            f"Pupil: {pupil.name}  {pupil.tutor_group}  (year {pupil.year_group})"
+        )
+        menu = self.query_one("#categories", OptionList)
+        menu.highlighted = 0
+        self._step("step-category", "#categories")
+
+    def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
+        event.stop()
+        menu = event.option_list.id
+        if menu == "results":
+            self._pupil_chosen(self._found[int(event.option.id or 0)])
+        elif menu == "categories":
+            self.category = self.kiosk.profile.category(event.option.id or "")
+            self._step("step-device", "#device")
+        elif menu == "lockers":
+            self._commit(int(event.option.id or 0))
+        elif menu == "door-options":
+            self._door_option(event.option.id or "")
+        elif menu == "slip-done":
+            self._finish()
+
+    # ------------------------------------------------------------------ confirm + locker
+    def _hold_only(self) -> bool:
+        return bool(self.category is not None and self.category.forces_safeguarding_hold)
+
+    def _confirm_step(self, *, keep_error: bool = False) -> None:
+        self.call(self.kiosk.custody.lockers, lambda ls: self._show_lockers(ls, keep_error))
+
+    def _show_lockers(self, lockers: list[Any], keep_error: bool = False) -> None:
+        free = [lk for lk in lockers if lk.state == "free" and lk.capacity == 1]
+        text = self.query_one("#confirm-text", Static)
+        if self._hold_only():
+            text.update(
+                "Do NOT switch it on or off, look at it or copy it: it is evidence.\n"
+                "Choose a locker (Enter = first free):"
+            )
+            verb = "Evidence, untouched"
+        else:
+            text.update(
+                "Check the phone is switched OFF - not just silent.\n"
+                "Enter confirms it is off and opens the locker (first free is highlighted):"
+            )
+            verb = "Switched off"
+        menu = self.query_one("#lockers", OptionList)
+        menu.clear_options()
+        menu.add_options([option(f"{verb} - put it in {lk.label}", id=str(lk.id)) for lk in free])
+        if not free:
+            self._error("No free locker. Release a phone or ask the technician.")
+            return
+        menu.highlighted = 0
+        self._step("step-confirm", "#lockers", keep_error=keep_error)
+
+    def _commit(self, locker_id: int) -> None:
+        if self._busy or self.pupil is None or self.category is None:
+            return
+        self._busy = True
+        who, pupil, category, device = self.actor, self.pupil, self.category, self.device
+        off = not self._hold_only()
+        self.call(
+            lambda: self.kiosk.custody.confiscate(
+                who,
+                pupil_id=pupil.id,
+                category=category.code,
+                device_description=device,
+                switched_off_confirmed=off,
+                locker_id=locker_id,
+            ),
+            self._committed,
+            self._refused,
+        )
+
+    def _refused(self, exc: Exception) -> None:
+        self._busy = False
+        self._error(problem_text(exc))
+        self._confirm_step(keep_error=True)
+
+    def _committed(self, result: tuple[Any, Any]) -> None:
+        self._busy = False
+        holding, decision = result
+        self.holding, self.decision = holding, decision
+        assert self.job is not None
+        self.job.holding = holding
+        self._open_door()
+
+    # ------------------------------------------------------------------ door
+    def _open_door(self) -> None:
+        assert self.job is not None and self.holding is not None
+        self.query_one("#door-text", Static).update(
+            f"Locker {self.holding.locker} is opening.\n\n"
+            "Put the phone in and CLOSE THE DOOR.\n"
+            "The confiscation is confirmed when the door closes."
+        )
+        options = self.query_one("#door-options", OptionList)
+        options.clear_options()
+        options.display = False
+        self._step("step-door", "#door-options")
+        self.kiosk.run_door(self.job, self.actor, self._door_done)
+
+    def _door_done(self, result: Any, error: Exception | None) -> None:
+        if not self.is_attached:
+            return
+        if error is not None or result is None:
+            self._error(problem_text(error or RuntimeError("no result")))
+            self._door_choices("The door step failed.")
+            return
+        if result.ok:
+            self.holding = result.holding
+            self.kiosk.end_task(self.job)
+            self._slip()
+            return
+        if result.outcome == "not_closed":
+            self._door_choices(result.message)
+            return
+        # did_not_open / jammed: the station rolled the deposit back and marked a fault.
+        self.kiosk.end_task(self.job)
+        self.kiosk.begin_task(f"Confiscation for {self.pupil.name}", "deposit")
+        self.job = self.kiosk.job
+        self._error(result.message)
+        self._confirm_step(keep_error=True)
+
+    def _door_choices(self, message: str) -> None:
+        self.query_one("#door-text", Static).update(message)
+        options = self.query_one("#door-options", OptionList)
+        options.clear_options()
+        options.add_options(
+            [
+                option("Keep waiting: I am closing the door now", id="wait"),
+                option("Cancel: the phone is NOT in the locker", id="abort"),
+            ]
+        )
+        options.display = True
+        options.highlighted = 0
+        options.focus()
+
+    def _door_option(self, choice: str) -> None:
+        if choice == "wait":
+            self._open_door()
+            return
+        assert self.holding is not None
+        who, holding_id = self.actor, self.holding.id
+        self.call(
+            lambda: self.kiosk.custody.abort_deposit(who, holding_id, "cancelled at the hatch"),
+            lambda _h: self._aborted(),
+        )
+
+    def _aborted(self) -> None:
+        self.kiosk.end_task(self.job)
+        self.notify("Cancelled: nothing is recorded as deposited.")
+        self.app.pop_screen()
+
+    # ------------------------------------------------------------------ slip
+    def _slip(self) -> None:
+        h, pupil = self.holding, self.pupil
+        assert h is not None and pupil is not None
+        self.query_one("#slip", Static).update(slip_text(self.kiosk, h, pupil, self.decision))
+        self.query_one("#slip-decision", DecisionPanel).show(
+            self.decision, "For staff (recorded under the school's policy):", sources=False
+        )
+        self.query_one("#steps", ContentSwitcher).current = "step-slip"
+        self.query_one("#step-slip", VerticalScroll).focus()
+        self.query_one("#form-error", Static).update("")
+        self.query_one("#form-hint", Static).update("Show the receipt to the pupil. Enter: done")
+        self._done = True
+
+    def _finish(self) -> None:
+        self.app.pop_screen()
+
+    def on_key(self, event: Any) -> None:
+        if getattr(self, "_done", False) and event.key == "enter":
+            event.stop()
+            self._finish()
+
+    def action_back(self) -> None:
+        current = self.query_one(ContentSwitcher).current
+        if current == "step-door" and self.job is not None and self.job.door_running:
+            self.notify("Close the locker door first.", severity="warning")
+            return
+        if current == "step-door":
+            return  # answer the door question: keep waiting or cancel
+        back = {
+            "step-category": ("step-pupil", "#search"),
+            "step-device": ("step-category", "#categories"),
+            "step-confirm": ("step-device", "#device"),
+        }
+        if current in back:
+            self._step(*back[current])
+            return
+        if current != "step-slip":
+            self.kiosk.end_task(self.job)
+        self.app.pop_screen()
+
+    def on_unmount(self) -> None:
+        if self.job is not None and not self.job.committed and self.kiosk.job is self.job:
+            self.kiosk.end_task(self.job)
+
+
+def slip_text(app: Any, holding: Any, pupil: Any, decision: Any) -> str:
+    """The receipt shown to the pupil: where the phone is, who may collect it and when."""
+    release = app.profile.release
+    earliest = release.earliest_time.value.strftime("%H:%M")
+    when = (
+        f"from tomorrow, after {earliest}"
+        if release.next_day.value
+        else f"today after {earliest}, or any later school day"
+    )
+    collectors = [f"{c.name} ({c.relationship})" for c in pupil.contacts if c.may_collect]
+    pupil_may = (
+        not holding.requires_parent_collection
+        and release.pupil_may_collect_up_to_offence.value >= holding.offence_number
+    )
+    if pupil_may:
+        collectors.insert(0, f"{pupil.name} (the pupil)")
+    id_note = " with photo ID" if release.require_id_seen.value else ""
+    held: datetime = holding.held_at or holding.created_at
+    local = held.astimezone(app.config.tz)
+    return (
+        f"PHONE RECEIPT   ref #{holding.id}\n"
+        f"{pupil.name} ({pupil.tutor_group}): {holding.device_description}\n"
+        f"Held in locker {holding.locker} since {local:%a %d %b %H:%M}.\n"
+        f"Who may collect{id_note}: {', '.join(collectors) or 'ask the office'}\n"
+        f"When: {when}."
+    )

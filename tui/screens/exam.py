@@ -1,0 +1,250 @@
+"""Exam deposits: the exams officer's register, and the pupils' self-service deposit mode.
+
+Self-service runs with nobody signed in (the officer opens it and walks away), so it cannot
+reach anything but the deposit use-case: ``exam_deposit(None, ...)`` and a door. A pupil's
+common case is two inputs: tap the card, close the cabinet door. A staff badge tapped here
+asks for a PIN and leaves self-service.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.widgets import DataTable, OptionList, Static
+
+from kiosk.auth import Identity
+from kiosk.permissions import Permission
+from tui.screens.base import KioskScreen, problem_text
+from tui.task import Task
+from tui.widgets.text import Plain, option
+
+
+def _local(app: Any, when: Any) -> str:
+    return f"{when.astimezone(app.config.tz):%H:%M}"
+
+
+class ExamScreen(KioskScreen):
+    """Sessions and the live register of the chosen one."""
+
+    HEADING = "Exam deposits"
+    BINDINGS = [  # noqa: RUF012
+        Binding("escape", "back", "Back"),
+        Binding("d", "self_service", "Self-service deposits"),
+        Binding("n", "end_session", "End session"),
+        Binding("b", "bulk_release", "Release all"),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.sessions: list[dict[str, Any]] = []
+        self.session: dict[str, Any] | None = None
+
+    def compose_body(self) -> ComposeResult:
+        with Vertical(id="exam-body"):
+            yield OptionList(id="sessions")
+            yield Plain("", id="exam-status")
+            yield DataTable(id="register", cursor_type="row", zebra_stripes=False)
+
+    def on_mount(self) -> None:
+        table = self.query_one("#register", DataTable)
+        table.add_columns("Candidate", "Group", "Deposit")
+        self.query_one("#sessions", OptionList).focus()
+        self._load()
+
+    def _load(self) -> None:
+        self.call(self.kiosk.custody.exam_sessions, self._sessions_loaded)
+
+    def _sessions_loaded(self, sessions: list[dict[str, Any]]) -> None:
+        self.sessions = [s for s in sessions if s["state"] != "released"] or sessions
+        menu = self.query_one("#sessions", OptionList)
+        menu.clear_options()
+        for s in self.sessions:
+            menu.add_option(
+                option(
+                    f"{s['name']}  {s['room']}  {_local(self.kiosk, s['starts_at'])}-"
+                    f"{_local(self.kiosk, s['ends_at'])}  ({s['state']})",
+                    id=str(s["id"]),
+                )
+            )
+        if self.sessions:
+            keep = self.session["id"] if self.session else self.sessions[0]["id"]
+            index = next((i for i, s in enumerate(self.sessions) if s["id"] == keep), 0)
+            menu.highlighted = index
+            self._choose(self.sessions[index])
+        else:
+            self.query_one("#exam-status", Static).update("No exam sessions.")
+
+    def on_option_list_option_highlighted(self, event: OptionList.OptionHighlighted) -> None:
+        if event.option_list.id == "sessions" and 0 <= event.option_index < len(self.sessions):
+            self._choose(self.sessions[event.option_index])
+
+    def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
+        event.stop()
+        self.action_self_service()
+
+    def _choose(self, session: dict[str, Any]) -> None:
+        self.session = session
+        who, sid = self.actor, session["id"]
+        self.call(lambda: self.kiosk.custody.exam_register(who, sid), self._register)
+
+    def _register(self, rows: list[tuple[Any, Any]]) -> None:
+        fill_register(self.query_one("#register", DataTable), rows)
+        done = sum(1 for _, h in rows if h is not None)
+        state = self.session["state"] if self.session else ""
+        keys = "Enter/d: self-service deposits  n: end session"
+        if state == "ended":
+            keys = "b: release all pouches to candidates"
+        self.query_one("#exam-status", Static).update(f"{done} of {len(rows)} deposited. {keys}")
+
+    def action_self_service(self) -> None:
+        if self.session is None:
+            return
+        if self.session["state"] != "open":
+            self.notify("This session has ended: no more deposits.", severity="warning")
+            return
+        opener = self.actor
+        session = self.session
+        self.kiosk.lock_for_self_service(opener)
+        self.app.push_screen(ExamDepositScreen(session, opener))
+
+    def action_end_session(self) -> None:
+        if self.session is None or not self.actor.can(Permission.EXAM_SESSION):
+            return
+        who, sid = self.actor, self.session["id"]
+        self.call(lambda: self.kiosk.custody.end_exam_session(who, sid), lambda _r: self._load())
+
+    def action_bulk_release(self) -> None:
+        if self.session is None or not self.actor.can(Permission.EXAM_SESSION):
+            return
+        who, sid = self.actor, self.session["id"]
+        self.call(lambda: self.kiosk.custody.bulk_release_exam_session(who, sid), self._released)
+
+    def _released(self, released: list[Any]) -> None:
+        self.notify(
+            f"{len(released)} pouch(es) released to their candidates. Hand each pouch out "
+            "from the cabinet."
+        )
+        self._load()
+
+    def action_back(self) -> None:
+        self.app.pop_screen()
+
+
+def fill_register(table: DataTable[Any], rows: list[tuple[Any, Any]]) -> None:
+    table.clear()
+    for pupil, holding in rows:
+        if holding is None:
+            deposit = "NOT YET"
+        else:
+            deposit = f"pouch {holding.pouch_number} ({holding.state.replace('_', ' ')})"
+        table.add_row(Text(pupil.name), Text(pupil.tutor_group), Text(deposit))
+
+
+class ExamDepositScreen(KioskScreen):
+    """Self-service: pupil taps card, cabinet opens, pouch number shown, next pupil."""
+
+    HEADING = "Exam deposit (self-service)"
+
+    def __init__(self, session: dict[str, Any], opener: Identity) -> None:
+        super().__init__()
+        self.session = session
+        self.opener = opener  # reads the register only; deposits are made with no actor
+        self.job: Task | None = None
+
+    def compose_body(self) -> ComposeResult:
+        with Vertical(id="exam-body"):
+            yield Plain(
+                f"{self.session['name']} - {self.session['room']}\n"
+                "CANDIDATES: tap your card to deposit your phone.",
+                id="exam-prompt",
+            )
+            yield Plain("", id="exam-result")
+            with Horizontal(id="exam-lists"):
+                yield DataTable(id="register", cursor_type="none", zebra_stripes=False)
+            yield Plain("Staff: tap your badge to leave self-service.", id="exam-help")
+
+    def title_line(self) -> str:
+        return f"{self.kiosk.config.station.name}  |  {self.HEADING}"
+
+    def on_mount(self) -> None:
+        self.query_one("#register", DataTable).add_columns("Candidate", "Group", "Deposit")
+        self._refresh_register()
+
+    def _refresh_register(self) -> None:
+        opener, sid = self.opener, self.session["id"]
+        self.call(
+            lambda: self.kiosk.custody.exam_register(opener, sid),
+            lambda rows: fill_register(self.query_one("#register", DataTable), rows),
+        )
+
+    def _say(self, text: str, ok: bool = True) -> None:
+        result = self.query_one("#exam-result", Static)
+        result.update(text)
+        result.set_class(not ok, "refused")
+
+    def card_tapped(self, uid: str) -> bool:
+        """Every tap is ours: a pupil card deposits, any other card is sent to sign-in."""
+        if self.job is not None:
+            self._say("Wait: close the cabinet door for the pupil before you.", ok=False)
+            return True
+        custody, sid = self.kiosk.custody, self.session["id"]
+        self.job = Task("Exam deposit", "exam_deposit")
+
+        def deposit() -> tuple[Any, Any]:
+            pupil = custody.pupil_by_card(None, uid)
+            if pupil is None:
+                return None, None
+            return pupil, custody.exam_deposit(None, session_id=sid, pupil_id=pupil.id)
+
+        self.call(deposit, lambda r: self._deposit(uid, *r), self._refused)
+        return True
+
+    def _refused(self, exc: Exception) -> None:
+        self.job = None
+        self._say(problem_text(exc) + "\nAsk the exams officer.", ok=False)
+
+    def _deposit(self, uid: str, pupil: Any, holding: Any) -> None:
+        if pupil is None:
+            self.job = None
+            self.kiosk.begin_login(uid)  # not a pupil card: a member of staff signing in
+            return
+        assert self.job is not None
+        self.job.what = f"Exam deposit for {pupil.name}"
+        self.job.holding = holding
+        self._say(
+            f"{pupil.name}: POUCH {holding.pouch_number}\n"
+            f"Cabinet {holding.locker} is opening. Put your phone, switched off, in pouch "
+            f"{holding.pouch_number} and close the door."
+        )
+        self.kiosk.run_door(self.job, None, lambda r, e: self._door_done(pupil, r, e))
+
+    def _door_done(self, pupil: Any, result: Any, error: Exception | None) -> None:
+        task, self.job = self.job, None
+        if error is not None or result is None:
+            self._say(problem_text(error or RuntimeError("no result")), ok=False)
+        elif result.ok:
+            self._say(
+                f"Thank you, {pupil.name}: pouch {result.holding.pouch_number} is locked in "
+                f"{result.holding.locker}.\nNext candidate: tap your card."
+            )
+        elif result.outcome == "not_closed" and task is not None and task.holding is not None:
+            # Nobody is signed in to ask: the deposit is undone and the pupil tries again.
+            holding_id = task.holding.id
+            self.call(
+                lambda: self.kiosk.custody.abort_deposit(
+                    None, holding_id, "cabinet door not closed"
+                ),
+                lambda _h: self._refresh_register(),
+            )
+            self._say(
+                "The cabinet door was not closed, so nothing was recorded.\n"
+                "Close the door and tap your card again.",
+                ok=False,
+            )
+        else:
+            self._say(result.message + "\nAsk the exams officer.", ok=False)
+        self._refresh_register()

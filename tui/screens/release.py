@@ -1,0 +1,393 @@
+"""Release: holding -> collector -> ID seen -> decision (with reasons) -> door -> done.
+
+Nobody can hand a phone to the wrong person by mistake: the collector is picked from the
+pupil's own contact list, the policy decision (every reason, clause and citation) is on
+screen before any door opens, and a refusal opens nothing. Only a person with the override
+permission sees the override, and it needs a written reason.
+
+Common case from the home screen: r (1), tap the pupil's card or type a name + Enter (2),
+Enter on the collector (3), Enter on the ID type (4), Enter "open locker" after reading the
+decision (5), close the door (6).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical, VerticalScroll
+from textual.widgets import ContentSwitcher, Input, OptionList, Static
+
+from kiosk.custody import Collector, PolicyRefused
+from kiosk.permissions import Permission
+from tui.screens.base import KioskScreen, problem_text
+from tui.task import Task
+from tui.widgets.decision_panel import DecisionPanel
+from tui.widgets.prompt import TextPrompt
+from tui.widgets.text import Plain, option
+
+#: ID types offered when the profile accepts any photo ID (``release.accepted_id_types = []``).
+DEFAULT_ID_TYPES = ("driving_licence", "passport", "national_id_card", "other_photo_id")
+
+RELEASABLE = ("held", "safeguarding_hold")
+
+
+def id_label(code: str) -> str:
+    return code.replace("_", " ").capitalize()
+
+
+class ReleaseScreen(KioskScreen):
+    HEADING = "Release"
+    BINDINGS = [  # noqa: RUF012
+        Binding("escape", "back", "Back"),
+        Binding("o", "override", "Override (senior)", show=False),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.holdings: list[Any] = []
+        self.shown: list[Any] = []
+        self.holding: Any | None = None
+        self.pupil: Any | None = None
+        self.collector: Collector | None = None
+        self.collector_name = ""
+        self.id_type: str | None = None
+        self.decision: Any | None = None
+        self.job: Task | None = None
+        self._busy = False
+
+    def compose_body(self) -> ComposeResult:
+        with Vertical(id="form"):
+            yield Plain("", id="who")
+            with ContentSwitcher(initial="step-find", id="steps"):
+                with Vertical(id="step-find"):
+                    yield Plain("Tap the pupil's card, or type to filter and pick (Enter)")
+                    yield Input(placeholder="name, tutor group or locker", id="filter")
+                    yield OptionList(id="held")
+                with Vertical(id="step-collector"):
+                    yield Plain("Who is collecting? (only the pupil's contacts are listed)")
+                    yield OptionList(id="collectors")
+                with Vertical(id="step-id"):
+                    yield Plain("Which photo ID did you check? (record the type, never a copy)")
+                    yield OptionList(id="id-types")
+                with VerticalScroll(id="step-decision"):
+                    yield DecisionPanel(id="decision")
+                    yield OptionList(id="decision-options")
+                with Vertical(id="step-door"):
+                    yield Plain("", id="door-text")
+                    yield OptionList(id="door-options")
+            yield Plain("", id="form-error")
+
+    def on_mount(self) -> None:
+        self._step("step-find", "#filter")
+        self._load()
+
+    def _load(self) -> None:
+        who = self.actor
+        self.call(lambda: self.kiosk.custody.holdings(who), self._loaded)
+
+    def _loaded(self, holdings: list[Any]) -> None:
+        self.holdings = [h for h in holdings if h.state in RELEASABLE]
+        self._filter(self.query_one("#filter", Input).value)
+
+    def _step(self, step: str, focus: str) -> None:
+        self.query_one(ContentSwitcher).current = step
+        self.query_one(focus).focus()
+        self.query_one("#form-error", Static).update("")
+
+    def _error(self, text: str) -> None:
+        self.query_one("#form-error", Static).update(text)
+
+    # ------------------------------------------------------------------ find
+    def _filter(self, text: str, pupil_id: int | None = None) -> None:
+        words = text.lower().split()
+        self.shown = [
+            h
+            for h in self.holdings
+            if (pupil_id is None or h.pupil_id == pupil_id)
+            and all(
+                w in f"{h.pupil_name} {h.tutor_group} {h.locker} {h.kind}".lower() for w in words
+            )
+        ]
+        menu = self.query_one("#held", OptionList)
+        menu.clear_options()
+        menu.add_options([option(holding_line(self.kiosk, h), id=str(h.id)) for h in self.shown])
+        if self.shown:
+            menu.highlighted = 0
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        if event.input.id == "filter":
+            self._filter(event.value)
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        if event.input.id == "filter" and self.shown:
+            menu = self.query_one("#held", OptionList)
+            self._holding_chosen(self.shown[menu.highlighted or 0])
+
+    def on_key(self, event: Any) -> None:
+        if event.key in ("down", "up") and self.focused is self.query_one("#filter", Input):
+            event.stop()
+            menu = self.query_one("#held", OptionList)
+            (menu.action_cursor_down if event.key == "down" else menu.action_cursor_up)()
+
+    def pupil_tapped(self, pupil: Any) -> None:
+        step = self.query_one(ContentSwitcher).current
+        if step == "step-find":
+            self._filter("", pupil.id)
+            if len(self.shown) == 1:
+                self._holding_chosen(self.shown[0])
+            elif not self.shown:
+                self._error(f"No phone of {pupil.name} is held.")
+            else:
+                self.query_one("#held", OptionList).focus()
+        elif step == "step-collector" and self.holding and pupil.id == self.holding.pupil_id:
+            self._collector_chosen(Collector("pupil"), f"{pupil.name} (the pupil)")
+
+    def _holding_chosen(self, holding: Any) -> None:
+        self.holding = holding
+        who = self.actor
+
+        def load() -> Any:
+            if holding.pupil_id is None:
+                return None
+            found = self.kiosk.custody.find_pupils(who, holding.pupil_name)
+            return next((p for p in found if p.id == holding.pupil_id), None)
+
+        self.call(load, self._pupil_loaded)
+
+    def _pupil_loaded(self, pupil: Any) -> None:
+        h = self.holding
+        assert h is not None
+        self.pupil = pupil
+        where = f"{h.locker}" + (f" pouch {h.pouch_number}" if h.pouch_number else "")
+        self.query_one("#who", Static).update(
+            f"{h.pupil_name} ({h.tutor_group}): {h.device_description} in {where}, "
+            f"{h.kind.replace('_', ' ')}, {h.state.replace('_', ' ')}"
+        )
+        menu = self.query_one("#collectors", OptionList)
+        menu.clear_options()
+        self._collectors: list[tuple[Collector, str]] = []
+        for c in pupil.contacts if pupil else ():
+            flags = ["may collect" if c.may_collect else "NOT allowed to collect"]
+            if c.parental_responsibility:
+                flags.append("parental responsibility")
+            self._collectors.append((Collector("contact", c.id), f"{c.name} ({c.relationship})"))
+            menu.add_option(option(f"{c.name} - {c.relationship} - {', '.join(flags)}"))
+        if pupil is not None:
+            self._collectors.append((Collector("pupil"), f"{pupil.name} (the pupil)"))
+            menu.add_option(option(f"{pupil.name} - the pupil themself"))
+        menu.highlighted = 0
+        self._step("step-collector", "#collectors")
+
+    # ------------------------------------------------------------------ collector, ID
+    def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
+        event.stop()
+        menu = event.option_list.id
+        if menu == "held":
+            self._holding_chosen(self.shown[event.option_index])
+        elif menu == "collectors":
+            self._collector_chosen(*self._collectors[event.option_index])
+        elif menu == "id-types":
+            self.id_type = event.option.id
+            self._check()
+        elif menu == "decision-options":
+            self._decision_option(event.option.id or "")
+        elif menu == "door-options":
+            self._door_option(event.option.id or "")
+
+    def _collector_chosen(self, collector: Collector, name: str) -> None:
+        self.collector, self.collector_name = collector, name
+        if collector.kind == "pupil":
+            self.id_type = None
+            self._check()
+            return
+        accepted = self.kiosk.profile.release.accepted_id_types.value or DEFAULT_ID_TYPES
+        menu = self.query_one("#id-types", OptionList)
+        menu.clear_options()
+        menu.add_options([option(id_label(code), id=code) for code in accepted])
+        menu.add_option(option("No photo ID shown", id=""))
+        menu.highlighted = 0
+        self._step("step-id", "#id-types")
+
+    # ------------------------------------------------------------------ decision
+    def _check(self) -> None:
+        h, collector, id_type, who = self.holding, self.collector, self.id_type, self.actor
+        assert h is not None and collector is not None
+        self.call(
+            lambda: self.kiosk.custody.check_release(who, h.id, collector, id_type or None),
+            self._decided,
+        )
+
+    def _decided(self, decision: Any) -> None:
+        self.decision = decision
+        h = self.holding
+        assert h is not None
+        head = (
+            f"ALLOWED: {self.collector_name} may collect it"
+            if decision.allowed
+            else f"REFUSED: do not hand this phone to {self.collector_name}"
+        )
+        self.query_one("#decision", DecisionPanel).show(decision, head)
+        menu = self.query_one("#decision-options", OptionList)
+        menu.clear_options()
+        if decision.allowed:
+            menu.add_option(option(f"Open locker {h.locker} and hand it over", id="open"))
+        elif self.actor.can(Permission.OVERRIDE):
+            menu.add_option(option("Override with a written reason (senior)", id="override"))
+        menu.add_option(option("Back: choose another collector", id="back"))
+        menu.highlighted = 0
+        self._step("step-decision", "#decision-options")
+
+    def _decision_option(self, choice: str) -> None:
+        if choice == "open":
+            self._begin(None)
+        elif choice == "override":
+            self.action_override()
+        else:
+            self._step("step-collector", "#collectors")
+
+    def action_override(self) -> None:
+        if self.query_one(ContentSwitcher).current != "step-decision" or self.decision is None:
+            return
+        if self.decision.allowed or not self.actor.can(Permission.OVERRIDE):
+            return
+        minimum = self.kiosk.profile.override.min_reason_chars.value
+
+        def answered(reason: str | None) -> None:
+            if reason:
+                self._begin(reason)
+
+        self.app.push_screen(
+            TextPrompt(
+                "Why is this release overridden? (recorded with your name)",
+                placeholder="e.g. mother collecting, ID checked by phone with father",
+                min_chars=minimum,
+            ),
+            answered,
+        )
+
+    def _begin(self, override_reason: str | None) -> None:
+        if self._busy:
+            return
+        self._busy = True
+        h, collector, id_type, who = self.holding, self.collector, self.id_type, self.actor
+        assert h is not None and collector is not None
+        self.job = self.kiosk.begin_task(f"Release of {h.pupil_name}'s phone", "release")
+        self.call(
+            lambda: self.kiosk.custody.begin_release(
+                who, h.id, collector, id_type or None, override_reason=override_reason
+            ),
+            self._begun,
+            self._refused,
+        )
+
+    def _refused(self, exc: Exception) -> None:
+        self._busy = False
+        self.kiosk.end_task(self.job)
+        if isinstance(exc, PolicyRefused):
+            self.query_one("#decision", DecisionPanel).show(exc.decision)
+        self._error(problem_text(exc))
+
+    def _begun(self, result: tuple[Any, Any]) -> None:
+        self._busy = False
+        holding, _decision = result
+        assert self.job is not None
+        self.job.holding = holding
+        self._open_door()
+
+    # ------------------------------------------------------------------ door
+    def _open_door(self) -> None:
+        assert self.job is not None and self.job.holding is not None
+        h = self.job.holding
+        pouch = f", pouch {h.pouch_number}" if h.pouch_number else ""
+        self.query_one("#door-text", Static).update(
+            f"Locker {h.locker}{pouch} is opening.\n\n"
+            f"Hand the phone to {self.collector_name} and CLOSE THE DOOR."
+        )
+        options = self.query_one("#door-options", OptionList)
+        options.clear_options()
+        options.display = False
+        self._step("step-door", "#door-options")
+        self.kiosk.run_door(self.job, self.actor, self._door_done)
+
+    def _door_done(self, result: Any, error: Exception | None) -> None:
+        if error is not None or result is None:
+            self._error(problem_text(error or RuntimeError("no result")))
+            self._door_choices("The door step failed.")
+            return
+        if result.outcome == "not_closed":
+            self._door_choices(result.message)
+            return
+        self.kiosk.end_task(self.job)
+        text = self.query_one("#door-text", Static)
+        if result.ok:
+            id_seen = f" ID seen: {id_label(self.id_type)}." if self.id_type else ""
+            text.update(f"{result.message} Handed to {self.collector_name}.{id_seen}")
+        else:
+            text.update(result.message)
+        options = self.query_one("#door-options", OptionList)
+        options.clear_options()
+        options.add_option(option("Done", id="done"))
+        options.display = True
+        options.highlighted = 0
+        options.focus()
+
+    def _door_choices(self, message: str) -> None:
+        self.query_one("#door-text", Static).update(message)
+        options = self.query_one("#door-options", OptionList)
+        options.clear_options()
+        options.add_options(
+            [
+                option("Keep waiting: I am closing the door now", id="wait"),
+                option("Cancel: the phone was NOT handed over (it stays held)", id="cancel"),
+            ]
+        )
+        options.display = True
+        options.highlighted = 0
+        options.focus()
+
+    def _door_option(self, choice: str) -> None:
+        if choice == "wait":
+            self._open_door()
+        elif choice == "cancel":
+            assert self.job is not None and self.job.holding is not None
+            who, holding_id = self.actor, self.job.holding.id
+            self.call(
+                lambda: self.kiosk.custody.cancel_release(who, holding_id, "cancelled at hatch"),
+                lambda _h: self._cancelled(),
+            )
+        else:
+            self.app.pop_screen()
+
+    def _cancelled(self) -> None:
+        self.kiosk.end_task(self.job)
+        self.notify("Cancelled: the phone is still held.")
+        self.app.pop_screen()
+
+    def action_back(self) -> None:
+        current = self.query_one(ContentSwitcher).current
+        if current == "step-door":
+            if self.job is not None and self.job.door_running:
+                self.notify("Close the locker door first.", severity="warning")
+            return
+        back = {
+            "step-collector": ("step-find", "#filter"),
+            "step-id": ("step-collector", "#collectors"),
+            "step-decision": ("step-collector", "#collectors"),
+        }
+        if current in back:
+            self._step(*back[current])
+            return
+        self.app.pop_screen()
+
+
+def holding_line(app: Any, h: Any) -> str:
+    since = (h.held_at or h.created_at).astimezone(app.config.tz)
+    where = h.locker + (f"/{h.pouch_number}" if h.pouch_number else "")
+    flag = "  HOLD" if h.state == "safeguarding_hold" else ""
+    kind = {"confiscation": "conf.", "exam_deposit": "exam", "safekeeping": "safe"}.get(
+        h.kind, h.kind
+    )
+    return f"{h.pupil_name:<18} {h.tutor_group:<4} {where:<6} {kind:<5} {since:%a %H:%M}{flag}"

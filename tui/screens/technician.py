@@ -1,0 +1,146 @@
+"""Technician: hardware tests with no pupil data (DESIGN.md, Data protection).
+
+What it shows comes from the hardware layer through the station: reader firmware/health,
+each door sensor, occupancy sensors, and a test pulse on a locker that holds nothing. Locker
+service states are changed through the ledger so the change is audited.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.widgets import DataTable, Static
+
+from kiosk.station import LockerState  # the ledger's locker states, as the station uses them
+from tui.screens.base import KioskScreen
+from tui.widgets.text import Plain
+
+
+class TechnicianScreen(KioskScreen):
+    HEADING = "Technician"
+    BINDINGS = [  # noqa: RUF012
+        Binding("escape", "back", "Back"),
+        Binding("o", "test_open", "Test open"),
+        Binding("f", "mark_fault", "Mark fault"),
+        Binding("v", "in_service", "Back in service"),
+        Binding("r", "reload", "Re-test"),
+    ]
+
+    def compose_body(self) -> ComposeResult:
+        with Vertical(id="tech-body"):
+            yield Plain("Reading the hardware...", id="readers")
+            yield DataTable(id="doors", cursor_type="row", zebra_stripes=False)
+            yield Plain("", id="tech-result")
+
+    def on_mount(self) -> None:
+        table = self.query_one("#doors", DataTable)
+        table.add_columns("Locker", "Record", "Door sensor", "Occupancy")
+        table.focus()
+        self.lockers: list[Any] = []
+        self.action_reload()
+
+    def action_reload(self) -> None:
+        station = self.kiosk.station
+
+        def read() -> tuple[list[str], list[Any], dict[Any, Any], dict[Any, Any]]:
+            readers = []
+            for reader in station.readers:
+                try:
+                    readers.append(f"Reader '{reader.name}': {reader.version()}")
+                except Exception as exc:
+                    readers.append(f"Reader '{reader.name}': unreadable ({exc})")
+            lockers = station.custody.lockers()
+            doors = station.door_states()
+            occupied = {}
+            for lk in lockers:
+                bank = station.banks.get(lk.bank)
+                occupied[(lk.bank, lk.number)] = bank.occupied(lk.number) if bank else None
+            return readers, lockers, doors, occupied
+
+        self.call(read, self._show)
+
+    def _show(self, result: tuple[list[str], list[Any], dict[Any, Any], dict[Any, Any]]) -> None:
+        readers, lockers, doors, occupied = result
+        camera = getattr(self.kiosk.station.hardware, "camera", None)
+        describe = getattr(camera, "describe", None)
+        lines = readers or ["No badge reader configured."]
+        lines.append(f"Camera: {describe() if describe else 'none'}")
+        self.query_one("#readers", Static).update("\n".join(lines))
+        table = self.query_one("#doors", DataTable)
+        keep = table.cursor_row
+        table.clear()
+        self.lockers = lockers
+        for lk in lockers:
+            door = doors.get((lk.bank, lk.number))
+            occ = occupied.get((lk.bank, lk.number))
+            cells = (
+                lk.label,
+                lk.state.replace("_", " "),
+                door.value if door is not None else "no sensor",
+                "no sensor" if occ is None else ("occupied" if occ else "empty"),
+            )
+            table.add_row(*(Text(c) for c in cells))
+        if lockers:
+            table.move_cursor(row=min(keep, len(lockers) - 1))
+
+    def _selected(self) -> Any | None:
+        if not self.lockers:
+            return None
+        return self.lockers[
+            min(self.query_one("#doors", DataTable).cursor_row, len(self.lockers) - 1)
+        ]
+
+    def _say(self, text: str) -> None:
+        self.query_one("#tech-result", Static).update(text)
+
+    def action_test_open(self) -> None:
+        lk = self._selected()
+        if lk is None:
+            return
+        if lk.state == "occupied":
+            self._say(f"{lk.label} holds phones: it is not opened for a test.")
+            return
+        station, who = self.kiosk.station, self.actor
+
+        def pulse() -> str:
+            outcome = station.banks[lk.bank].unlock(lk.number)
+            station.log.record(
+                "hardware.test_unlock",
+                locker=lk.label,
+                outcome=outcome.value,
+                technician=who.staff_id,
+            )
+            return str(outcome.value)
+
+        self._say(f"Pulsing {lk.label}...")
+        self.call(pulse, lambda outcome: self._tested(lk.label, outcome))
+
+    def _tested(self, label: str, outcome: str) -> None:
+        self._say(f"Test open {label}: {outcome.replace('_', ' ')}. Close the door after.")
+        self.action_reload()
+
+    def _set_state(self, state: LockerState, why: str) -> None:
+        lk = self._selected()
+        if lk is None:
+            return
+        log = self.kiosk.station.log
+        self.call(
+            lambda: log.set_locker_state(lk.bank, lk.number, state, why),
+            lambda _r: (
+                self._say(f"{lk.label}: {state.value.replace('_', ' ')}."),
+                self.action_reload(),
+            ),
+        )
+
+    def action_mark_fault(self) -> None:
+        self._set_state(LockerState.FAULT, "marked by technician")
+
+    def action_in_service(self) -> None:
+        self._set_state(LockerState.FREE, "back in service after a test")
+
+    def action_back(self) -> None:
+        self.app.pop_screen()
