@@ -923,9 +923,11 @@ def is_overdue(
     if held <= timedelta(hours=rule.value):
         return None
     hours = int(held.total_seconds() // 3600)
+    kind = holding_kind.replace("_", " ")
+    article = "an" if kind[0] in "aeiou" else "a"
     return Reason(
         "overdue",
-        f"Held for {hours} hours: a {holding_kind.replace('_', ' ')} is "
+        f"Held for {hours} hours: {article} {kind} is "
         f"flagged after {rule.value} hours. Contact the family.",
         f"overdue.{holding_kind}_hours",
         rule.source,
