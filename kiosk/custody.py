@@ -672,9 +672,9 @@ class Custody:
         self, actor: Identity, holding_id: int, collector: Collector, id_type_seen: str | None
     ) -> policies.Decision:
         """The decision, shown to staff *before* any door opens. Changes nothing."""
-        actor.require(Permission.RELEASE)
         with self.sessions() as s:
             h = self._holding(s, holding_id)
+            _require_release(actor, h)
             facts, _ = self._collector_facts(s, h, collector, id_type_seen)
             return self._release_decision(s, h, facts)
 
@@ -692,9 +692,9 @@ class Custody:
         The station then opens the locker and calls :meth:`complete_release`, or
         :meth:`cancel_release` if the door did not open.
         """
-        actor.require(Permission.RELEASE)
         with self._tx() as s:
             h = self._holding(s, holding_id)
+            _require_release(actor, h)
             facts, contact = self._collector_facts(s, h, collector, id_type_seen)
             decision = self._release_decision(s, h, facts)
             if not decision.allowed:
@@ -810,6 +810,14 @@ class Custody:
             self._event(s, "holding.search_authorised", actor, h, reason=reason)
             return decision
 
+    def attach_photo(self, actor: Identity | None, holding_id: int, path: str) -> HoldingView:
+        """Record the tray photo so the retention purge can delete it on schedule."""
+        with self._tx() as s:
+            h = self._holding(s, holding_id)
+            h.photo_path = path
+            self._event(s, "holding.photo_taken", actor, h)
+            return HoldingView.of(h)
+
     def record_parent_informed(
         self, actor: Identity, holding_id: int, how: str = "phone"
     ) -> HoldingView:
@@ -819,6 +827,13 @@ class Custody:
             h.parent_informed_at, h.parent_informed_by_id = self._now(), actor.staff_id
             self._event(s, "holding.parent_informed", actor, h, how=how)
             return HoldingView.of(h)
+
+
+def _require_release(actor: Identity, holding: Holding) -> None:
+    """Releasing needs RELEASE; the exams officer may also hand back exam pouches."""
+    if holding.kind == HoldingKind.EXAM_DEPOSIT and actor.can(Permission.EXAM_SESSION):
+        return
+    actor.require(Permission.RELEASE)
 
 
 # Most senior role first: a policy check acts with the strongest role the person holds.

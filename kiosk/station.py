@@ -37,7 +37,8 @@ from hardware.ports import (
 )
 from kiosk.auth import Identity
 from kiosk.context import KioskContext
-from kiosk.custody import HardwareLog
+from kiosk.custody import CustodyError, HardwareLog
+from kiosk.permissions import Permission
 from kiosk.views import HoldingView
 
 log = logging.getLogger(__name__)
@@ -246,6 +247,47 @@ class Station:
             )
         done = self.custody.complete_release(actor, holding.id)
         return DoorResult(True, outcome.value, f"Released from {holding.locker}.", done)
+
+    # ----------------------------------------------------------------- camera
+    def capture_tray_photo(self, actor: Identity | None, holding: HoldingView) -> str | None:
+        """A still of the deposit tray, recorded against the holding; None with no camera.
+
+        The photo stays on the Pi (``<data_dir>/photos``) and is purged on the profile's
+        ``retention.photo_days``; it is recorded first so the purge always knows about it.
+        """
+        camera = getattr(self.hardware, "camera", None)
+        if camera is None:
+            return None
+        folder = self.ctx.config.station.data_dir / "photos"
+        folder.mkdir(parents=True, exist_ok=True)
+        path = camera.capture_still(folder / f"holding-{holding.id}.jpg")
+        if path is None:
+            return None
+        self.custody.attach_photo(actor, holding.id, str(path))
+        return str(path)
+
+    # ----------------------------------------------------------------- technician
+    def test_unlock(self, actor: Identity, bank: str, number: int) -> UnlockOutcome:
+        """Pulse an empty locker for a hardware test (technicians only), with an event."""
+        actor.require(Permission.HARDWARE)
+        state = {(x.bank, x.number): x.state for x in self.custody.lockers()}.get((bank, number))
+        if state == LockerState.OCCUPIED:
+            raise CustodyError(f"{bank}{number} holds a phone: it is not opened for a test.")
+        outcome = self._unlock(self.banks[bank], number)
+        self.log.record(
+            "hardware.test_unlock",
+            locker=f"{bank}{number}",
+            outcome=outcome.value,
+            technician=actor.staff_id,
+        )
+        return outcome
+
+    def set_locker_service(self, actor: Identity, bank: str, number: int, *, fault: bool) -> None:
+        """Mark a locker as a fault (out of use) or back in service after a repair."""
+        actor.require(Permission.HARDWARE)
+        state = LockerState.FAULT if fault else LockerState.FREE
+        why = "marked by technician" if fault else "back in service after a test"
+        self.log.set_locker_state(bank, number, state, why)
 
     # ----------------------------------------------------------------- start-up
     def reconcile(self) -> list[ReconcileItem]:

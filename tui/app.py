@@ -16,7 +16,6 @@ import logging
 import sys
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 from textual import events, work
@@ -79,7 +78,6 @@ class KioskApp(App[None]):
         lock_check_interval: float = 1.0,
         login_timeout: float = 30.0,
         start_station: bool = True,
-        photo_dir: Path | None = None,
     ) -> None:
         super().__init__()
         self.station = station
@@ -94,7 +92,6 @@ class KioskApp(App[None]):
         )
         self.lock_check_interval = lock_check_interval
         self.login_timeout = login_timeout
-        self.photo_dir = photo_dir or self.config.station.data_dir / "photos"
         self._start_station = start_station
         self.identity: Identity | None = None
         self.badge_uid: str | None = None
@@ -279,21 +276,11 @@ class KioskApp(App[None]):
         self.call_from_thread(self._door_finished, task, actor, result, error, done)
 
     def _tray_photo(self, task: Task) -> None:
-        """Photo of the tray where a camera is fitted (no camera: nothing happens).
-
-        Only taken when the ledger can record it (``Custody.attach_photo``): a photo the
-        retention purge does not know about would never be deleted (DESIGN.md, Data
-        protection), so without that use-case no photo is taken at all.
-        """
-        camera = getattr(self.station.hardware, "camera", None)
-        attach = getattr(self.custody, "attach_photo", None)
-        holding = task.holding
-        if camera is None or attach is None or holding is None or task.kind == "exam_deposit":
+        """Photo of the tray where a camera is fitted (no camera: nothing happens)."""
+        if task.holding is None or task.kind == "exam_deposit":
             return
         try:
-            path = camera.capture_still(self.photo_dir / f"holding-{holding.id}.jpg")
-            if path is not None:
-                attach(None, holding.id, str(path))
+            if self.station.capture_tray_photo(None, task.holding):
                 task.notes.append("Tray photo taken (kept on this kiosk only).")
         except Exception as exc:
             task.notes.append(f"Tray photo not taken: {exc}")

@@ -4,29 +4,15 @@ from __future__ import annotations
 
 import shutil
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
 
 import pytest
+from kiosk_testing import T0, Clock
 from sqlalchemy import func, select
 
 from db.models import Contact, Event, OutboxRow, Pupil, Staff
 from kiosk.auth import Identity
 from kiosk.context import open_context
 from kiosk.demo import demo_config, seed_demo
-
-#: Tuesday 17 November 2026, 12:00 in London (GMT = UTC in winter).
-T0 = datetime(2026, 11, 17, 12, 0, tzinfo=UTC)
-
-
-@dataclass
-class Clock:
-    now: datetime = T0
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def at(self, hh: int, mm: int = 0, days: int = 0) -> None:
-        self.now = T0.replace(hour=hh, minute=mm) + timedelta(days=days)
 
 
 @dataclass

@@ -314,3 +314,14 @@ def test_young_carer_is_not_escalated(demo):
     second, decision = _confiscate(demo, pupil="Grace")
     assert second.offence_number == 2
     assert not decision.requires_parent_collection
+
+
+def test_exams_officer_hands_back_a_pouch_but_not_a_confiscation(demo):
+    sid = _session(demo)
+    demo.custody.end_exam_session(demo.staff["exams"], sid)
+    ella = next(h for h in demo.custody.holdings(None) if h.pupil_id == demo.pupils["Ella"])
+    h, decision = demo.custody.begin_release(demo.staff["exams"], ella.id, Collector("pupil"), None)
+    assert decision.allowed and h.state == "releasing"
+    demo.clock.at(16, 0)
+    with pytest.raises(NotPermitted):
+        _release(demo, "Ben", Collector("contact", demo.contacts["Sarah Hughes"]), who="exams")

@@ -15,7 +15,6 @@ from textual.binding import Binding
 from textual.containers import Vertical
 from textual.widgets import DataTable, Static
 
-from kiosk.station import LockerState  # the ledger's locker states, as the station uses them
 from tui.screens.base import KioskScreen
 from tui.widgets.text import Plain
 
@@ -107,14 +106,7 @@ class TechnicianScreen(KioskScreen):
         station, who = self.kiosk.station, self.actor
 
         def pulse() -> str:
-            outcome = station.banks[lk.bank].unlock(lk.number)
-            station.log.record(
-                "hardware.test_unlock",
-                locker=lk.label,
-                outcome=outcome.value,
-                technician=who.staff_id,
-            )
-            return str(outcome.value)
+            return str(station.test_unlock(who, lk.bank, lk.number).value)
 
         self._say(f"Pulsing {lk.label}...")
         self.call(pulse, lambda outcome: self._tested(lk.label, outcome))
@@ -123,24 +115,24 @@ class TechnicianScreen(KioskScreen):
         self._say(f"Test open {label}: {outcome.replace('_', ' ')}. Close the door after.")
         self.action_reload()
 
-    def _set_state(self, state: LockerState, why: str) -> None:
+    def _set_service(self, fault: bool) -> None:
         lk = self._selected()
         if lk is None:
             return
-        log = self.kiosk.station.log
+        station, who = self.kiosk.station, self.actor
         self.call(
-            lambda: log.set_locker_state(lk.bank, lk.number, state, why),
+            lambda: station.set_locker_service(who, lk.bank, lk.number, fault=fault),
             lambda _r: (
-                self._say(f"{lk.label}: {state.value.replace('_', ' ')}."),
+                self._say(f"{lk.label}: {'fault' if fault else 'in service'}."),
                 self.action_reload(),
             ),
         )
 
     def action_mark_fault(self) -> None:
-        self._set_state(LockerState.FAULT, "marked by technician")
+        self._set_service(fault=True)
 
     def action_in_service(self) -> None:
-        self._set_state(LockerState.FREE, "back in service after a test")
+        self._set_service(fault=False)
 
     def action_back(self) -> None:
         self.app.pop_screen()

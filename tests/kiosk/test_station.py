@@ -1,0 +1,153 @@
+"""The station joins custody to (simulated) hardware: commit first, pulse, confirm by sensor.
+
+Real gpiozero (MockFactory pins) and pyserial (simulated RS-485 board) run underneath.
+"""
+
+from __future__ import annotations
+
+import shutil
+import threading
+import time
+
+import pytest
+from kiosk_testing import Clock
+from sqlalchemy import select
+
+from db.models import Event
+from kiosk.auth import NotPermitted
+from kiosk.custody import Collector, CustodyError
+from kiosk.demo import demo_config
+from kiosk.events import ForcedOpen
+from kiosk.runtime import close_station, open_station
+
+
+@pytest.fixture
+def station(tmp_path, demo_template):
+    target = tmp_path / "st"
+    shutil.copytree(demo_template, target)
+    clock = Clock()
+    config = demo_config(target)
+    # A (simulated) tray camera, so the photo path runs too.
+    config = config.model_copy(
+        update={"hardware": config.hardware.model_copy(update={"camera": "picamera2"})}
+    )
+    st = open_station(config, simulate=True, clock=clock, door_close_timeout=3)
+    st.clock = clock
+    st.sim = st.hardware.simulator
+    yield st
+    close_station(st)
+
+
+def _staff(st, role):
+    return next(x for x in _all_staff(st) if role in x.roles)
+
+
+def _all_staff(st):
+    from db.models import Staff
+    from kiosk.auth import Identity
+
+    with st.ctx.sessions() as s:
+        return [Identity(x.id, x.name, tuple(x.roles)) for x in s.scalars(select(Staff))]
+
+
+def _pupil(st, name):
+    office = _staff(st, "office")
+    return st.custody.find_pupils(office, name)[0]
+
+
+def _events(st, prefix):
+    with st.ctx.sessions() as s:
+        return [e for e in s.scalars(select(Event).order_by(Event.id)) if e.type.startswith(prefix)]
+
+
+def _close_later(st, bank, number, delay=0.2):
+    def close():
+        time.sleep(delay)
+        st.sim.close_door(bank, number)
+
+    threading.Thread(target=close, daemon=True).start()
+
+
+def _start_confiscation(st):
+    office = _staff(st, "office")
+    h, _ = st.custody.confiscate(
+        office,
+        pupil_id=_pupil(st, "Jack").id,
+        category="unauthorised_use",
+        device_description="phone",
+        switched_off_confirmed=True,
+    )
+    return office, h
+
+
+def test_deposit_opens_the_locker_and_the_door_closing_confirms(station):
+    office, h = _start_confiscation(station)
+    assert h.state == "depositing"  # committed before any pulse
+    _close_later(station, h.locker_bank, h.locker_number)
+    result = station.deposit(office, h)
+    assert result.ok and result.holding.state == "held"
+
+
+def test_door_that_does_not_open_aborts_and_marks_a_fault(station):
+    office, h = _start_confiscation(station)
+    station.sim.jam(h.locker_bank, h.locker_number)
+    result = station.deposit(office, h)
+    assert not result.ok and result.outcome in ("did_not_open", "jammed")
+    assert result.holding.state == "aborted"
+    states = {x.label: x.state for x in station.custody.lockers()}
+    assert states[h.locker] == "fault"
+
+
+def test_door_left_open_keeps_the_deposit_pending(station):
+    office, h = _start_confiscation(station)
+    result = station.deposit(office, h, timeout=0.3)
+    assert not result.ok and result.outcome == "not_closed"
+    assert station.custody.holding(office, h.id).state == "depositing"
+    items = station.reconcile()
+    assert [i.holding.id for i in items] == [h.id]
+
+
+def test_release_did_not_open_puts_phone_back_to_held(station):
+    office = _staff(station, "office")
+    station.clock.at(16, 0)
+    ben = next(x for x in station.custody.holdings(office) if x.pupil_name == "Ben Hughes")
+    sarah = next(c for c in _pupil(station, "Ben").contacts if c.name == "Sarah Hughes")
+    h, _ = station.custody.begin_release(office, ben.id, Collector("contact", sarah.id), "passport")
+    station.sim.jam(h.locker_bank, h.locker_number)
+    result = station.release(office, h)
+    assert not result.ok and result.holding.state == "held"
+
+
+def test_forced_door_while_nobody_is_signed_in_is_an_alarm_in_the_ledger(station):
+    seen = []
+    station.subscribe(seen.append)
+    station.start()
+    station.sim.force_open("A", 1)
+    deadline = time.monotonic() + 3
+    while not any(isinstance(e, ForcedOpen) for e in seen) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert any(isinstance(e, ForcedOpen) for e in seen)
+    assert [e.payload for e in _events(station, "alarm.forced_open")] == [
+        {"bank": "A", "number": 1}
+    ]
+
+
+def test_tray_photo_is_recorded_for_the_purge(station):
+    office, h = _start_confiscation(station)
+    path = station.capture_tray_photo(office, h)
+    assert path is not None and path.endswith(f"holding-{h.id}.jpg")
+    assert _events(station, "holding.photo_taken")
+    with station.ctx.sessions() as s:
+        from db.models import Holding
+
+        assert s.get(Holding, h.id).photo_path == path
+
+
+def test_technician_test_unlock_needs_the_hardware_role_and_an_empty_locker(station):
+    tech, office = _staff(station, "technician"), _staff(station, "office")
+    with pytest.raises(NotPermitted):
+        station.test_unlock(office, "A", 8)
+    with pytest.raises(CustodyError, match="holds a phone"):
+        station.test_unlock(tech, "A", 1)
+    assert station.test_unlock(tech, "A", 8).value == "opened"
+    assert _events(station, "hardware.test_unlock")
