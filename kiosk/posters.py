@@ -17,6 +17,7 @@ from pathlib import Path
 from xml.sax.saxutils import escape, quoteattr
 
 import policies
+from kiosk.config import KioskConfig
 
 PAGE_W, PAGE_H = 210.0, 297.0  # A4, millimetres
 MARGIN = 15.0
@@ -447,3 +448,12 @@ def write_posters(profile: policies.Profile, target: Path) -> list[Path]:
     if suffix == ".svg":
         return write_svg_posters(profile, target)
     return write_pdf_posters(profile, target)
+
+
+def print_posters(config: KioskConfig, target: Path) -> list[Path]:
+    """Posters for the station's profile (``kiosk signage --print``); ValueError says why not."""
+    try:
+        profile = policies.load_profile(config.station.profile)
+    except policies.ProfileError as exc:
+        raise ValueError(str(exc)) from None
+    return write_posters(profile, target)

@@ -62,10 +62,10 @@ class KioskApp(App[None]):
     small value and a short ``lock_check_interval`` so auto-lock can be tested in a second.
     """
 
-    CSS_PATH = "app.tcss"
+    CSS_PATH = ["app.tcss", "signage.tcss"]
     TITLE = "Device Amnesty Kiosk"
     ENABLE_COMMAND_PALETTE = False
-    BINDINGS = [  # noqa: RUF012 (Textual's own convention)
+    BINDINGS = [
         Binding("f2", "sim_tap", "Tap a card", show=False, priority=True),
         Binding("f3", "sim_doors", "Doors", show=False, priority=True),
     ]

@@ -193,7 +193,8 @@ def test_001_hampshire_indecent_images_appendix_28() -> None:
     )
     assert p.search.authorising_roles.source == "001_7b7b89267820d3f9.txt §7 Using mobile phones"
     assert p.category("secret_recording").source.startswith("001_")
-    assert p.zones == ()
+    # No zones of its own in seed 001: it inherits the default zones, cited "default:".
+    assert p.zones and all(z.source.startswith("default:") for z in p.zones)
 
 
 def test_002_pioneer_camera_free_zones_are_signed() -> None:
@@ -218,7 +219,7 @@ def test_003_ken_stimpson_break_and_sanction_ladder() -> None:
         ("refer_slt", "inform_parents"),
     )
     assert p.escalation.ladder.source == "003_6ace46d4db1ee7ea.txt §7.2 Sanctions"
-    assert p.zones == ()  # zero zones is legal
+    assert all(z.source.startswith("default:") for z in p.zones)  # inherited, honestly cited
     assert p.category("bullying").follow_ups == (
         "refer_tutor",
         "refer_head_of_house",

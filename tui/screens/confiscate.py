@@ -28,7 +28,7 @@ from tui.widgets.text import Plain, option
 
 class ConfiscateScreen(KioskScreen):
     HEADING = "Confiscate"
-    BINDINGS = [Binding("escape", "back", "Back")]  # noqa: RUF012
+    BINDINGS = [Binding("escape", "back", "Back")]
 
     def __init__(self, pupil: Any | None = None) -> None:
         super().__init__()

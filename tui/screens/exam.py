@@ -31,7 +31,7 @@ class ExamScreen(KioskScreen):
     """Sessions and the live register of the chosen one."""
 
     HEADING = "Exam deposits"
-    BINDINGS = [  # noqa: RUF012
+    BINDINGS = [
         Binding("escape", "back", "Back"),
         Binding("d", "self_service", "Self-service deposits"),
         Binding("n", "end_session", "End session"),

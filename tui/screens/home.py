@@ -37,7 +37,7 @@ MENU: tuple[tuple[str, str, str, tuple[P, ...]], ...] = (
 
 class HomeScreen(KioskScreen):
     HEADING = "Home"
-    BINDINGS = [  # noqa: RUF012
+    BINDINGS = [
         Binding("c", "go('confiscate')", "Confiscate", show=False),
         Binding("r", "go('release')", "Release", show=False),
         Binding("e", "go('exams')", "Exams", show=False),

@@ -6,7 +6,6 @@ saved") and where holdings a crash left half-way are listed, so the next person 
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 
 from textual.app import ComposeResult
@@ -14,29 +13,16 @@ from textual.containers import Vertical
 from textual.widget import Widget
 from textual.widgets import Static
 
+from kiosk.signage import SignageFeed
 from tui.screens.base import KioskScreen
+from tui.signage import SignageView
 from tui.widgets.text import Plain
-
-log = logging.getLogger(__name__)
 
 
 def signage_widget(screen: KioskScreen) -> Widget:
-    """The station's signage (``tui.signage.SignageView``) or, until it exists, its notices.
-
-    Guarded both ways: the idle screen is the one screen that must always come up, so a
-    signage widget that is missing or fails to build falls back to the profile's notices.
-    """
-    profile = screen.kiosk.profile
-    try:
-        from tui.signage import SignageView  # type: ignore[import-not-found,unused-ignore]
-
-        return SignageView(screen.kiosk.station.ctx, id="signage")  # type: ignore[no-any-return]
-    except ModuleNotFoundError:
-        pass  # not part of this build
-    except Exception:
-        log.warning("signage view unavailable; showing the profile's notices", exc_info=True)
-    lines = [f"{n.title}: {n.text}" for n in profile.notices[:2]]
-    return Plain("\n".join(lines) or profile.school_name, id="signage")
+    """The station's public signage (zones, rules, exam notices), rotating."""
+    feed = SignageFeed.for_context(screen.kiosk.station.ctx)
+    return SignageView(feed, compact=True, id="signage")
 
 
 class IdleScreen(KioskScreen):

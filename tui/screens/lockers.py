@@ -36,7 +36,7 @@ class LockerCell(Plain):
 
 class LockersScreen(KioskScreen):
     HEADING = "Lockers"
-    BINDINGS = [Binding("escape", "back", "Back")]  # noqa: RUF012
+    BINDINGS = [Binding("escape", "back", "Back")]
 
     def compose_body(self) -> ComposeResult:
         yield Grid(id="locker-grid")

@@ -23,7 +23,7 @@ class LoginScreen(KioskScreen):
     """Badge UID known; asks for the PIN."""
 
     HEADING = "Sign in"
-    BINDINGS = [Binding("escape", "cancel", "Cancel")]  # noqa: RUF012
+    BINDINGS = [Binding("escape", "cancel", "Cancel")]
 
     def __init__(self, badge_uid: str) -> None:
         super().__init__()

@@ -39,7 +39,7 @@ def id_label(code: str) -> str:
 
 class ReleaseScreen(KioskScreen):
     HEADING = "Release"
-    BINDINGS = [  # noqa: RUF012
+    BINDINGS = [
         Binding("escape", "back", "Back"),
         Binding("o", "override", "Override (senior)", show=False),
     ]

@@ -36,7 +36,7 @@ ACTIONS: tuple[tuple[str, str, str, P], ...] = (
 
 class HoldingsScreen(KioskScreen):
     HEADING = "Holdings and safeguarding"
-    BINDINGS = [  # noqa: RUF012
+    BINDINGS = [
         Binding("escape", "back", "Back"),
         *[Binding(key, action, label) for key, action, label, _ in ACTIONS],
     ]

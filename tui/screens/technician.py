@@ -21,7 +21,7 @@ from tui.widgets.text import Plain
 
 class TechnicianScreen(KioskScreen):
     HEADING = "Technician"
-    BINDINGS = [  # noqa: RUF012
+    BINDINGS = [
         Binding("escape", "back", "Back"),
         Binding("o", "test_open", "Test open"),
         Binding("f", "mark_fault", "Mark fault"),

@@ -18,7 +18,7 @@ from tui.widgets.text import Plain
 class TextPrompt(ModalScreen[str | None]):
     """Enter submits (if long enough), Escape cancels."""
 
-    BINDINGS = [Binding("escape", "cancel", "Cancel")]  # noqa: RUF012
+    BINDINGS = [Binding("escape", "cancel", "Cancel")]
 
     def __init__(self, question: str, *, placeholder: str = "", min_chars: int = 1) -> None:
         super().__init__()

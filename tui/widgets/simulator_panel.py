@@ -32,7 +32,7 @@ class SimulatorStrip(Plain):
 class CardPicker(ModalScreen[None]):
     """Type to filter, Enter taps the highlighted card on the desk reader."""
 
-    BINDINGS = [Binding("escape", "dismiss_picker", "Close")]  # noqa: RUF012
+    BINDINGS = [Binding("escape", "dismiss_picker", "Close")]
 
     def __init__(self) -> None:
         super().__init__()
@@ -118,7 +118,7 @@ def _is_uid(text: str) -> bool:
 class DoorPanel(ModalScreen[None]):
     """Doors with their sensor state; open doors first so "close the door" is one Enter."""
 
-    BINDINGS = [  # noqa: RUF012
+    BINDINGS = [
         Binding("escape", "dismiss_panel", "Close"),
         Binding("enter", "toggle", "Open/close", show=False),
         Binding("f", "force", "Force open"),
