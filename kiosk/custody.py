@@ -598,33 +598,45 @@ class Custody:
             session.state = "ended"
             self._event(s, "exam.ended", actor, None, session_id=session.id)
 
-    def bulk_release_exam_session(self, actor: Identity, session_id: int) -> list[HoldingView]:
-        """Release every held deposit of an ended session to its candidate, in one transaction."""
+    def _session_holdings(self, s: Session, session_id: int, state: HoldingState) -> list[Holding]:
+        if s.get(ExamSession, session_id) is None:
+            raise CustodyError(f"No exam session {session_id}.")
+        query = select(Holding).where(Holding.exam_session_id == session_id, Holding.state == state)
+        return list(s.scalars(query.order_by(Holding.pouch_number)))
+
+    def begin_exam_session_release(self, actor: Identity, session_id: int) -> list[HoldingView]:
+        """Every held pouch of an ended session -> ``releasing`` to its candidate, in one go.
+
+        All or nothing: if policy refuses one (e.g. the session has not ended), none moves.
+        The station then opens the cabinet; :meth:`complete_exam_session_release` follows
+        when its door closes, or :meth:`cancel_release` per pouch if it did not open.
+        """
         actor.require(Permission.EXAM_SESSION)
         with self._tx() as s:
-            session = s.get(ExamSession, session_id)
-            if session is None:
-                raise CustodyError(f"No exam session {session_id}.")
-            released = []
-            for h in s.scalars(
-                select(Holding).where(
-                    Holding.exam_session_id == session_id, Holding.state == HoldingState.HELD
-                )
-            ):
-                decision = self._release_decision(s, h, policies.CollectorFacts(kind="pupil"))
-                if not decision.allowed:
-                    raise PolicyRefused(decision)
-                self._move(s, h, HoldingState.RELEASING, actor, collector="pupil", bulk=True)
+            pouches = self._session_holdings(s, session_id, HoldingState.HELD)
+            for h in pouches:
+                self._release_decision(s, h, policies.CollectorFacts(kind="pupil"), strict=True)
+                self._move(s, h, HoldingState.RELEASING, actor, collector_kind="pupil", bulk=True)
+                h.releasing_at, h.collector_kind = self._now(), "pupil"
+            return [HoldingView.of(h) for h in pouches]
+
+    def complete_exam_session_release(
+        self, actor: Identity | None, session_id: int
+    ) -> list[HoldingView]:
+        """The cabinet was opened and closed again: the pouches went back to the candidates."""
+        with self._tx() as s:
+            pouches = self._session_holdings(s, session_id, HoldingState.RELEASING)
+            for h in pouches:
                 self._move(s, h, HoldingState.RELEASED, actor, bulk=True)
-                h.released_at = h.releasing_at = self._now()
-                h.released_by_id = actor.staff_id
-                h.collector_kind = "pupil"
-                released.append(h)
-            session.state = "released"
-            for h in released:
+                h.released_at = self._now()
+                h.released_by_id = actor.staff_id if actor else None
+            for h in pouches:
                 self._free_locker_if_empty(s, h.locker)
-            self._event(s, "exam.released", actor, None, session_id=session_id, count=len(released))
-            return [HoldingView.of(h) for h in released]
+            session = s.get(ExamSession, session_id)
+            assert session is not None
+            session.state = "released"
+            self._event(s, "exam.released", actor, None, session_id=session_id, count=len(pouches))
+            return [HoldingView.of(h) for h in pouches]
 
     # ------------------------------------------------------------------ release
     def _collector_facts(
@@ -645,7 +657,10 @@ class Custody:
         )
         return facts, contact if on_list else None
 
-    def _release_decision(self, s: Session, h: Holding, facts: Any) -> policies.Decision:
+    def _release_decision(
+        self, s: Session, h: Holding, facts: Any, *, strict: bool = False
+    ) -> policies.Decision:
+        """The policy's answer on releasing ``h`` to ``facts``; ``strict`` raises a refusal."""
         session_ended = None
         if h.exam_session_id is not None:
             es = s.get(ExamSession, h.exam_session_id)
@@ -653,20 +668,18 @@ class Custody:
         pupil_facts = (
             self._pupil_facts(s, h.pupil, exclude=h.id) if h.pupil else policies.PupilFacts()
         )
-        return policies.decide(
-            policies.ReleaseRequest(
-                holding_kind=h.kind,
-                holding_state=h.state,
-                category=h.category,
-                held_since=self._local(h.held_at or h.created_at),
-                now=self._local(self._now()),
-                collector=facts,
-                offence_number=h.offence_number,
-                exam_session_ended=session_ended,
-                pupil=pupil_facts,
-            ),
-            self.profile,
+        request = policies.ReleaseRequest(
+            holding_kind=h.kind,
+            holding_state=h.state,
+            category=h.category,
+            held_since=self._local(h.held_at or h.created_at),
+            now=self._local(self._now()),
+            collector=facts,
+            offence_number=h.offence_number,
+            exam_session_ended=session_ended,
+            pupil=pupil_facts,
         )
+        return self._ask(request) if strict else policies.decide(request, self.profile)
 
     def check_release(
         self, actor: Identity, holding_id: int, collector: Collector, id_type_seen: str | None

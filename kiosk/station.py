@@ -66,6 +66,16 @@ class DoorResult:
 
 
 @dataclass(frozen=True)
+class BulkResult:
+    """How an exam cabinet's release ended."""
+
+    ok: bool
+    outcome: str
+    message: str
+    holdings: list[HoldingView]
+
+
+@dataclass(frozen=True)
 class ReconcileItem:
     """A holding a crash left half-way, with what the sensors say now."""
 
@@ -247,6 +257,42 @@ class Station:
             )
         done = self.custody.complete_release(actor, holding.id)
         return DoorResult(True, outcome.value, f"Released from {holding.locker}.", done)
+
+    def release_exam_session(
+        self, actor: Identity, session_id: int, *, timeout: float | None = None
+    ) -> BulkResult:
+        """Hand back every pouch of an ended session: commit, open the cabinet, confirm.
+
+        The candidates take their pouches while the door is open; the door closing records
+        them as released. A cabinet that does not open leaves every pouch held.
+        """
+        pouches = self.custody.begin_exam_session_release(actor, session_id)
+        if not pouches:
+            return BulkResult(True, "nothing_held", "No pouches are held for this session.", [])
+        bank, number = self._bank(pouches[0])
+        outcome = self._unlock(bank, number)
+        label = pouches[0].locker
+        if outcome in (UnlockOutcome.DID_NOT_OPEN, UnlockOutcome.JAMMED):
+            back = [
+                self.custody.cancel_release(actor, h.id, f"cabinet {outcome.value}")
+                for h in pouches
+            ]
+            return BulkResult(
+                False,
+                outcome.value,
+                f"Cabinet {label} {outcome.value.replace('_', ' ')}: every pouch is still "
+                "held. Call the technician.",
+                back,
+            )
+        if not self._wait_closed(bank, number, timeout or self.door_close_timeout):
+            return BulkResult(
+                False,
+                "not_closed",
+                f"Cabinet {label} is open: hand out the pouches, then close the door.",
+                pouches,
+            )
+        done = self.custody.complete_exam_session_release(actor, session_id)
+        return BulkResult(True, outcome.value, f"{len(done)} pouch(es) handed back.", done)
 
     # ----------------------------------------------------------------- camera
     def capture_tray_photo(self, actor: Identity | None, holding: HoldingView) -> str | None:

@@ -253,7 +253,9 @@ def test_exam_phone_goes_back_to_the_candidate_only_after_the_session(demo):
     with pytest.raises(PolicyRefused):
         demo.custody.begin_release(demo.staff["office"], ella.id, Collector("pupil"), None)
     demo.custody.end_exam_session(demo.staff["exams"], sid)
-    released = demo.custody.bulk_release_exam_session(demo.staff["exams"], sid)
+    releasing = demo.custody.begin_exam_session_release(demo.staff["exams"], sid)
+    assert [h.state for h in releasing] == ["releasing"] * 3
+    released = demo.custody.complete_exam_session_release(demo.staff["exams"], sid)
     assert len(released) == 3 and all(h.state == "released" for h in released)
     assert {x.label: x.state for x in demo.custody.lockers()}["B4"] == "free"
 
@@ -325,3 +327,12 @@ def test_exams_officer_hands_back_a_pouch_but_not_a_confiscation(demo):
     demo.clock.at(16, 0)
     with pytest.raises(NotPermitted):
         _release(demo, "Ben", Collector("contact", demo.contacts["Sarah Hughes"]), who="exams")
+
+
+def test_session_release_before_the_end_moves_nothing(demo):
+    sid = _session(demo)
+    demo.clock.at(14, 0)
+    before = demo.counts()
+    with pytest.raises(PolicyRefused):
+        demo.custody.begin_exam_session_release(demo.staff["exams"], sid)
+    assert demo.counts() == before

@@ -151,3 +151,26 @@ def test_technician_test_unlock_needs_the_hardware_role_and_an_empty_locker(stat
         station.test_unlock(tech, "A", 1)
     assert station.test_unlock(tech, "A", 8).value == "opened"
     assert _events(station, "hardware.test_unlock")
+
+
+def _end_session(st):
+    exams = _staff(st, "exams")
+    sid = st.custody.exam_sessions()[0]["id"]
+    st.custody.end_exam_session(exams, sid)
+    return exams, sid
+
+
+def test_exam_cabinet_opens_once_and_closing_hands_back_every_pouch(station):
+    exams, sid = _end_session(station)
+    _close_later(station, "B", 4)
+    result = station.release_exam_session(exams, sid)
+    assert result.ok and len(result.holdings) == 3
+    assert {h.state for h in result.holdings} == {"released"}
+    assert station.custody.exam_sessions()[0]["state"] == "released"
+
+
+def test_exam_cabinet_that_will_not_open_keeps_every_pouch_held(station):
+    exams, sid = _end_session(station)
+    station.sim.jam("B", 4)
+    result = station.release_exam_session(exams, sid)
+    assert not result.ok and {h.state for h in result.holdings} == {"held"}

@@ -463,6 +463,8 @@ async def test_exam_session_end_and_bulk_release(make_app: Any) -> None:
         await pilot.press("n")
         await wait_for(pilot, lambda: "release all" in text_of(app, "#exam-status"))
         await pilot.press("b")
+        # The cabinet opens once; the officer hands out the pouches and closes it.
+        await close_door_when_open(pilot, app, "B", 4)
         await wait_for(
             pilot,
             lambda: not [h for h in app.custody.holdings(None) if h.kind == "exam_deposit"],

@@ -120,14 +120,12 @@ class ExamScreen(KioskScreen):
     def action_bulk_release(self) -> None:
         if self.session is None or not self.actor.can(Permission.EXAM_SESSION):
             return
-        who, sid = self.actor, self.session["id"]
-        self.call(lambda: self.kiosk.custody.bulk_release_exam_session(who, sid), self._released)
+        who, sid, station = self.actor, self.session["id"], self.kiosk.station
+        self.notify("Opening the cabinet: hand out the pouches, then close its door.")
+        self.call(lambda: station.release_exam_session(who, sid), self._released)
 
-    def _released(self, released: list[Any]) -> None:
-        self.notify(
-            f"{len(released)} pouch(es) released to their candidates. Hand each pouch out "
-            "from the cabinet."
-        )
+    def _released(self, result: Any) -> None:
+        self.notify(result.message, severity="information" if result.ok else "error")
         self._load()
 
     def action_back(self) -> None:
