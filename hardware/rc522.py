@@ -32,7 +32,8 @@ import types
 from collections.abc import Callable
 from typing import Any
 
-from hardware.ports import BadgeTapped, EventSink, ReaderFault, ReaderRecovered
+from hardware.ports import BadgeTapped
+from hardware.reader_thread import ReaderThread
 
 log = logging.getLogger(__name__)
 
@@ -68,7 +69,7 @@ def describe_version(value: int | None) -> str:
     return f"{KNOWN_VERSIONS.get(value, 'unknown chip')} (0x{value:02X})"
 
 
-class RC522Reader:
+class RC522Reader(ReaderThread):
     """:class:`hardware.ports.BadgeReader` for an RC522 on SPI."""
 
     def __init__(
@@ -87,7 +88,7 @@ class RC522Reader:
         spi_factory: Callable[[], Any] | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self.name = name
+        super().__init__(name)
         self.bus, self.device, self.rst_pin = bus, device, rst_pin
         self.spi_speed_hz = spi_speed_hz
         self.poll_interval_s = poll_interval_s
@@ -99,10 +100,6 @@ class RC522Reader:
         self._clock = clock
         self._dev: Any = None
         self._io = threading.RLock()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-        self._on_event: EventSink | None = None
-        self.faulted = False
         self.current_uid: str | None = None
         self.polls = 0
         self.soft_resets = 0
@@ -190,41 +187,16 @@ class RC522Reader:
             log.warning("reader %s: RST pulse failed: %s", self.name, exc)
 
     # -- thread ------------------------------------------------------------------------------
-    def start(self, on_event: EventSink) -> None:
-        if self._thread is not None:
-            return
-        self._on_event = on_event
-        self._stop.clear()
-        self._thread = threading.Thread(target=self._run, name=f"rc522-{self.name}", daemon=True)
-        self._thread.start()
+    thread_prefix = "rc522"
 
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=2)
-            self._thread = None
+    def _close(self) -> None:
         with self._io:
             if self._dev is not None:
                 try:
                     self._dev.spi.close()
                     self._gpio.cleanup(self.rst_pin)  # only our pin, not GPIO.cleanup()
-                except Exception as exc:
-                    log.debug("reader %s: close: %s", self.name, exc)
-                self._dev = None
-
-    def _emit(self, event: object) -> None:
-        if self._on_event is None:
-            return
-        try:
-            self._on_event(event)
-        except Exception:
-            log.exception("reader %s: event handler raised", self.name)
-
-    def _fault(self, detail: str) -> None:
-        if not self.faulted:
-            self.faulted = True
-            log.warning("reader %s fault: %s", self.name, detail)
-            self._emit(ReaderFault(self.name, detail))
+                finally:
+                    self._dev = None
 
     def _healthy(self) -> tuple[bool, str]:
         value = self.read_version()
@@ -246,10 +218,9 @@ class RC522Reader:
                 if now >= next_recovery:
                     next_recovery = now + self.recovery_interval_s
                     if self._try_recover():
-                        self.faulted = False
                         last_health = now
                         misses = 0
-                        self._emit(ReaderRecovered(self.name))
+                        self._recovered()
                 self._stop.wait(self.poll_interval_s)
                 continue
             if now - last_health >= self.health_check_s:

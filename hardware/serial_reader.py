@@ -16,14 +16,14 @@ is a new tap.
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from collections.abc import Callable
 from typing import Any
 
 import serial
 
-from hardware.ports import BadgeTapped, EventSink, ReaderFault, ReaderRecovered
+from hardware.ports import BadgeTapped
+from hardware.reader_thread import ReaderThread
 
 log = logging.getLogger(__name__)
 
@@ -116,7 +116,7 @@ class BadgeFrameParser:
         return out
 
 
-class SerialBadgeReader:
+class SerialBadgeReader(ReaderThread):
     """:class:`hardware.ports.BadgeReader` for an RDM6300-style UART reader."""
 
     def __init__(
@@ -130,7 +130,7 @@ class SerialBadgeReader:
         serial_factory: Callable[..., Any] = serial.serial_for_url,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self.name = name
+        super().__init__(name)
         self.port = port
         self.baudrate = baudrate
         self.repeat_window_s = repeat_window_s
@@ -139,10 +139,6 @@ class SerialBadgeReader:
         self._clock = clock
         self._ser: Any = None
         self._parser = BadgeFrameParser()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-        self._on_event: EventSink | None = None
-        self.faulted = False
         self._last_uid: str | None = None
         self._last_seen = 0.0
 
@@ -159,39 +155,22 @@ class SerialBadgeReader:
             self._ser = self._serial_factory(self.port, baudrate=self.baudrate, timeout=0.05)
         return self._ser
 
-    def start(self, on_event: EventSink) -> None:
-        if self._thread is not None:
-            return
-        self._on_event = on_event
-        self._stop.clear()
+    thread_prefix = "uart"
+
+    def _before_thread(self) -> None:
         try:
             # Open now, not in the thread: pyserial flushes input on open, so a badge presented
             # right after start() would otherwise be lost. Failures are reported by the thread.
             self._open()
         except Exception as exc:
             log.debug("reader %s: open at start failed: %s", self.name, exc)
-        self._thread = threading.Thread(target=self._run, name=f"uart-{self.name}", daemon=True)
-        self._thread.start()
 
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=2)
-            self._thread = None
+    def _close(self) -> None:
         if self._ser is not None:
             try:
                 self._ser.close()
-            except Exception as exc:
-                log.debug("reader %s: close: %s", self.name, exc)
-            self._ser = None
-
-    def _emit(self, event: object) -> None:
-        if self._on_event is None:
-            return
-        try:
-            self._on_event(event)
-        except Exception:
-            log.exception("reader %s: event handler raised", self.name)
+            finally:
+                self._ser = None
 
     def handle_uid(self, uid: str) -> None:
         """Debounce one decoded frame (public for tests)."""
@@ -206,19 +185,13 @@ class SerialBadgeReader:
                 ser = self._open()
                 chunk = ser.read(max(1, getattr(ser, "in_waiting", 0) or 1))
             except Exception as exc:  # unplugged USB adapter, permissions, etc.
-                if not self.faulted:
-                    self.faulted = True
-                    self._emit(ReaderFault(self.name, f"serial port {self.port}: {exc}"))
-                if self._ser is not None:
-                    try:
-                        self._ser.close()
-                    except Exception as close_exc:
-                        log.debug("reader %s: close after error: %s", self.name, close_exc)
-                    self._ser = None
+                self._fault(f"serial port {self.port}: {exc}")
+                try:
+                    self._close()
+                except Exception as close_exc:
+                    log.debug("reader %s: close after error: %s", self.name, close_exc)
                 self._stop.wait(self.reopen_interval_s)
                 continue
-            if self.faulted:
-                self.faulted = False
-                self._emit(ReaderRecovered(self.name))
+            self._recovered()
             for uid in self._parser.feed(chunk):
                 self.handle_uid(uid)
