@@ -444,15 +444,23 @@ class Custody:
         if ends_at <= starts_at:
             raise CustodyError("The exam must end after it starts.")
         with self._tx() as s:
-            cabinet = (
-                s.get(Locker, locker_id)
+            cabinets = (
+                [s.get(Locker, locker_id)]
                 if locker_id
-                else s.scalars(
-                    select(Locker).where(Locker.capacity > 1).order_by(Locker.id).limit(1)
-                ).first()
+                else list(s.scalars(select(Locker).where(Locker.capacity > 1).order_by(Locker.id)))
             )
-            if cabinet is None or cabinet.capacity <= 1:
+            cabinets = [c for c in cabinets if c is not None and c.capacity > 1]
+            if not cabinets:
                 raise CustodyError("No exam cabinet (a locker with capacity > 1) is configured.")
+            # One session per cabinet: handing back one session's pouches opens the door on
+            # every pouch inside, so a cabinet still holding another session's is not used.
+            free = [c for c in cabinets if not self._cabinet_in_use(s, c)]
+            if not free:
+                raise CustodyError(
+                    f"Cabinet {cabinets[0].label} is still in use by another exam session: hand "
+                    "its pouches back first, or configure another cabinet."
+                )
+            cabinet = free[0]
             session = ExamSession(
                 name=name,
                 room=room,
@@ -475,6 +483,24 @@ class Custody:
                 candidates=len(session.candidates),
             )
             return session.id
+
+    def _cabinet_in_use(self, s: Session, cabinet: Locker) -> bool:
+        open_session = s.scalar(
+            select(func.count(ExamSession.id)).where(
+                ExamSession.locker_id == cabinet.id, ExamSession.state == "open"
+            )
+        )
+        return bool(open_session) or bool(self._open_in_locker(s, cabinet.id))
+
+    def _open_in_locker(self, s: Session, locker_id: int) -> list[Holding]:
+        return list(
+            s.scalars(
+                select(Holding).where(
+                    Holding.locker_id == locker_id,
+                    Holding.state.in_([x.value for x in OPEN_STATES]),
+                )
+            )
+        )
 
     def exam_sessions(self) -> list[dict[str, Any]]:
         """Sessions with their times (no pupil data), for the signage and the exams screen."""
@@ -614,11 +640,23 @@ class Custody:
         actor.require(Permission.EXAM_SESSION)
         with self._tx() as s:
             pouches = self._session_holdings(s, session_id, HoldingState.HELD)
+            # A hand-back whose door was not closed in time is picked up again.
+            resumed = self._session_holdings(s, session_id, HoldingState.RELEASING)
+            batch = {h.id for h in pouches + resumed}
+            for h in pouches + resumed:
+                others = [x for x in self._open_in_locker(s, h.locker_id or 0) if x.id not in batch]
+                if others:
+                    raise CustodyError(
+                        f"Cabinet {h.locker.label if h.locker else '?'} also holds "
+                        f"{len(others)} pouch(es) not being handed back (another session, a "
+                        "safeguarding hold or an unfinished deposit): opening it would hand "
+                        "those over too. Release or settle them first."
+                    )
             for h in pouches:
                 self._release_decision(s, h, policies.CollectorFacts(kind="pupil"), strict=True)
                 self._move(s, h, HoldingState.RELEASING, actor, collector_kind="pupil", bulk=True)
                 h.releasing_at, h.collector_kind = self._now(), "pupil"
-            return [HoldingView.of(h) for h in pouches]
+            return [HoldingView.of(h) for h in pouches + resumed]
 
     def complete_exam_session_release(
         self, actor: Identity | None, session_id: int
@@ -874,16 +912,30 @@ class HardwareLog:
         with self._custody._tx() as s:
             self._custody._event(s, type, None, None, **payload)
 
+    def _empty_locker(self, s: Session, bank: str, number: int, doing: str) -> Locker:
+        """The locker, refusing if any phone is recorded in it (whatever its state says)."""
+        locker = s.scalars(
+            select(Locker).where(Locker.bank == bank, Locker.number == number)
+        ).one_or_none()
+        if locker is None:
+            raise CustodyError(f"No locker {bank}{number}.")
+        inside = s.scalar(
+            select(func.count(Holding.id)).where(
+                Holding.locker_id == locker.id,
+                Holding.state.in_([x.value for x in OPEN_STATES]),
+            )
+        )
+        if inside:
+            raise CustodyError(
+                f"Locker {bank}{number} holds {inside} phone(s) on record: it cannot be "
+                f"{doing}. Release or settle them first."
+            )
+        return locker
+
     def set_locker_state(self, bank: str, number: int, state: LockerState, why: str) -> None:
-        """Mark a locker fault / out of service / free again, with an event."""
+        """Mark an empty locker fault / out of service / free again, with an event."""
         with self._custody._tx() as s:
-            locker = s.scalars(
-                select(Locker).where(Locker.bank == bank, Locker.number == number)
-            ).one_or_none()
-            if locker is None:
-                raise CustodyError(f"No locker {bank}{number}.")
-            if state == LockerState.FREE and locker.state == LockerState.OCCUPIED:
-                raise CustodyError(f"Locker {bank}{number} holds a phone; it is not free.")
+            locker = self._empty_locker(s, bank, number, f"marked {state.value}")
             previous, locker.state = locker.state, state
             self._custody._event(
                 s,
@@ -894,4 +946,17 @@ class HardwareLog:
                 previous=previous,
                 state=state.value,
                 why=why,
+            )
+
+    def begin_test_unlock(self, bank: str, number: int, technician_id: int) -> None:
+        """Record a technician's test pulse *before* it is sent; refuses a locker in use."""
+        with self._custody._tx() as s:
+            self._empty_locker(s, bank, number, "opened for a test")
+            self._custody._event(
+                s,
+                "hardware.test_unlock",
+                None,
+                None,
+                locker=f"{bank}{number}",
+                technician=technician_id,
             )

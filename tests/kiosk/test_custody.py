@@ -6,6 +6,8 @@ change); every change writes one event with one outbox row.
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 
 from kiosk.auth import NotPermitted
@@ -336,3 +338,30 @@ def test_session_release_before_the_end_moves_nothing(demo):
     with pytest.raises(PolicyRefused):
         demo.custody.begin_exam_session_release(demo.staff["exams"], sid)
     assert demo.counts() == before
+
+
+def test_a_cabinet_in_use_is_not_given_to_a_second_session(demo):
+    start = demo.clock.now + timedelta(days=1)
+    with pytest.raises(CustodyError, match="still in use"):
+        demo.custody.open_exam_session(
+            demo.staff["exams"], name="French", starts_at=start, ends_at=start + timedelta(hours=1)
+        )
+
+
+def test_hand_back_refused_while_the_cabinet_holds_pouches_outside_the_batch(demo):
+    sid = _session(demo)
+    ella = next(h for h in demo.custody.holdings(None) if h.pupil_id == demo.pupils["Ella"])
+    demo.custody.place_hold(demo.staff["dsl"], ella.id, "Disclosure during the exam")
+    demo.custody.end_exam_session(demo.staff["exams"], sid)
+    before = demo.counts()
+    with pytest.raises(CustodyError, match="would hand those over"):
+        demo.custody.begin_exam_session_release(demo.staff["exams"], sid)
+    assert demo.counts() == before
+
+
+def test_hand_back_resumes_pouches_left_releasing(demo):
+    sid = _session(demo)
+    demo.custody.end_exam_session(demo.staff["exams"], sid)
+    first = demo.custody.begin_exam_session_release(demo.staff["exams"], sid)
+    again = demo.custody.begin_exam_session_release(demo.staff["exams"], sid)
+    assert sorted(h.id for h in again) == sorted(h.id for h in first)

@@ -147,7 +147,7 @@ def test_technician_test_unlock_needs_the_hardware_role_and_an_empty_locker(stat
     tech, office = _staff(station, "technician"), _staff(station, "office")
     with pytest.raises(NotPermitted):
         station.test_unlock(office, "A", 8)
-    with pytest.raises(CustodyError, match="holds a phone"):
+    with pytest.raises(CustodyError, match="holds 1 phone"):
         station.test_unlock(tech, "A", 1)
     assert station.test_unlock(tech, "A", 8).value == "opened"
     assert _events(station, "hardware.test_unlock")
@@ -174,3 +174,15 @@ def test_exam_cabinet_that_will_not_open_keeps_every_pouch_held(station):
     station.sim.jam("B", 4)
     result = station.release_exam_session(exams, sid)
     assert not result.ok and {h.state for h in result.holdings} == {"held"}
+
+
+def test_technician_cannot_take_a_locker_with_a_phone_out_of_or_back_into_service(station):
+    tech = _staff(station, "technician")
+    # A2 holds Dylan's phone on safeguarding hold.
+    with pytest.raises(CustodyError, match="holds 1 phone"):
+        station.set_locker_service(tech, "A", 2, fault=True)
+    with pytest.raises(CustodyError, match="holds 1 phone"):
+        station.set_locker_service(tech, "A", 2, fault=False)
+    with pytest.raises(CustodyError):
+        station.test_unlock(tech, "A", 2)
+    assert {x.label: x.state for x in station.custody.lockers()}["A2"] == "occupied"
