@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.orm import Session, sessionmaker
 
 BUSY_TIMEOUT_MS = 5000
@@ -25,6 +25,9 @@ def sqlite_url(path: Path | str) -> str:
 
 
 def _set_sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    # Take transaction control from the sqlite3 module (which would only BEGIN at the first
+    # INSERT/UPDATE); :func:`_begin_immediate` starts every transaction instead.
+    dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=FULL")
@@ -33,11 +36,24 @@ def _set_sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+def _begin_immediate(conn: Connection) -> None:
+    """Take SQLite's write lock when a transaction starts, not at its first write.
+
+    The hash chain reads the station's newest event and writes the next one; two writers
+    (the UI and the door-alarm thread) that both read before either writes would both take
+    the same sequence number and one alarm would be lost. ``BEGIN IMMEDIATE`` makes the
+    second writer wait (``busy_timeout``) until the first commits. This is the recipe in
+    SQLAlchemy's pysqlite documentation ("Serializable isolation / Savepoints").
+    """
+    conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
 def make_engine(url: str) -> Engine:
-    """Create an engine; SQLite URLs get the durability pragmas on every connection."""
+    """Create an engine; SQLite URLs get the durability pragmas and immediate transactions."""
     engine = create_engine(url)
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _set_sqlite_pragmas)
+        event.listen(engine, "begin", _begin_immediate)
     return engine
 
 

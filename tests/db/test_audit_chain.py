@@ -107,3 +107,39 @@ def test_reordered_rows_are_detected(sessions):
         report = verify_chain(s)
     assert not report.ok
     assert report.problem.event_id == 2
+
+
+def test_concurrent_writers_never_share_a_sequence_number(sessions):
+    """The UI holds a write transaction while the alarm thread appends: nothing is lost."""
+    import threading
+    import time
+
+    errors: list[BaseException] = []
+
+    def ui() -> None:
+        try:
+            with sessions.begin() as s:
+                append_event(s, station_id="st-1", type="auth.signed_out", occurred_at=T0)
+                time.sleep(0.4)  # a slow use-case still inside its transaction
+        except BaseException as exc:
+            errors.append(exc)
+
+    def alarm() -> None:
+        try:
+            with sessions.begin() as s:
+                append_event(s, station_id="st-1", type="alarm.forced_open", occurred_at=T0)
+        except BaseException as exc:
+            errors.append(exc)
+
+    first = threading.Thread(target=ui)
+    first.start()
+    time.sleep(0.1)
+    second = threading.Thread(target=alarm)
+    second.start()
+    first.join()
+    second.join()
+    assert errors == []
+    with sessions() as s:
+        types = [e.type for e in s.scalars(select(Event).order_by(Event.seq))]
+        assert verify_chain(s).ok
+    assert types[-2:] == ["auth.signed_out", "alarm.forced_open"]

@@ -63,9 +63,12 @@ def test_corrupt_database_is_refused(tmp_path):
     path = tmp_path / "bad.db"
     engine = make_engine(f"sqlite:///{path}")
     upgrade(engine)
-    with engine.begin() as conn:
-        conn.execute(text("PRAGMA journal_mode=DELETE"))
     engine.dispose()
+    import sqlite3
+
+    raw = sqlite3.connect(path)  # leave WAL so the whole database is in the one file
+    raw.execute("PRAGMA journal_mode=DELETE")
+    raw.close()
     data = bytearray(path.read_bytes())
     # Scribble over the second page (a table b-tree page) but keep the header valid.
     for i in range(4096 + 8, 4096 + 600):

@@ -54,8 +54,13 @@ def test_hash_chain_on_postgres_detects_tampering(pg_engine):
     t0 = datetime(2026, 11, 2, 9, tzinfo=UTC)
     with sessions.begin() as s:
         for i in range(4):
-            append_event(s, station_id="pg", type="holding.held",
-                         occurred_at=t0 + timedelta(seconds=i), payload={"i": i})
+            append_event(
+                s,
+                station_id="pg",
+                type="holding.held",
+                occurred_at=t0 + timedelta(seconds=i),
+                payload={"i": i},
+            )
     with sessions() as s:
         assert verify_chain(s).ok
     with sessions.begin() as s:
