@@ -49,7 +49,7 @@ def schema_drift(engine: Engine) -> list[object]:
         return list(compare_metadata(ctx, Base.metadata))
 
 
-def new_revision(message: str) -> None:
+def new_revision(message: str, rev_id: str | None = None) -> None:
     """Autogenerate a migration against a scratch database built to head (for contributors)."""
     import tempfile
 
@@ -60,12 +60,12 @@ def new_revision(message: str) -> None:
         engine = make_engine(url)
         upgrade(engine)
         engine.dispose()
-        command.revision(alembic_config(url), message=message, autogenerate=True)
+        command.revision(alembic_config(url), message=message, autogenerate=True, rev_id=rev_id)
 
 
 if __name__ == "__main__":
     import sys
 
-    if len(sys.argv) != 3 or sys.argv[1] != "revision":
-        sys.exit('usage: python -m db.migrate revision "what changed"')
-    new_revision(sys.argv[2])
+    if len(sys.argv) not in (3, 4) or sys.argv[1] != "revision":
+        sys.exit('usage: python -m db.migrate revision "what changed" [REV_ID]')
+    new_revision(sys.argv[2], sys.argv[3] if len(sys.argv) == 4 else None)

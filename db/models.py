@@ -181,6 +181,11 @@ class Holding(Base):
     hold_placed_at: Mapped[datetime | None]
     hold_placed_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
     hold_reason: Mapped[str | None] = mapped_column(Text)
+    hold_lift_reason: Mapped[str | None] = mapped_column(Text)
+    #: A senior leader's written reason for overriding a refusal (kept here, not in the
+    #: event chain: free text may name people, and events are never purged).
+    override_reason: Mapped[str | None] = mapped_column(Text)
+    override_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
     search_authorised_at: Mapped[datetime | None]
     search_authorised_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
     search_reason: Mapped[str | None] = mapped_column(Text)

@@ -86,8 +86,13 @@ def db_upgrade(ctx: click.Context) -> None:
     upgrade(engine)
     after = current_revision(engine)
     with make_session_factory(engine).begin() as s:
-        report = sync_lockers(s, config.hardware, config.lockers.exam_cabinets,
-                              station_id=config.station.id, now=datetime.now(UTC))
+        report = sync_lockers(
+            s,
+            config.hardware,
+            config.lockers.exam_cabinets,
+            station_id=config.station.id,
+            now=datetime.now(UTC),
+        )
     engine.dispose()
     click.echo(f"database {config.database_url}: schema {before or 'empty'} -> {after}")
     click.echo(str(report))

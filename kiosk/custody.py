@@ -752,19 +752,24 @@ class Custody:
                 if override_reason is None:
                     raise PolicyRefused(decision)
                 actor.require(Permission.OVERRIDE)
-                override = policies.decide(
-                    policies.OverrideRequest(actor_role=_best_role(actor), reason=override_reason),
-                    self.profile,
+                # The engine refuses overrides of a safeguarding hold or a category that
+                # forces one; custody adds the state machine's own guard on top.
+                self._ask(
+                    policies.OverrideRequest(
+                        actor_role=_best_role(actor),
+                        reason=override_reason,
+                        holding_state=h.state,
+                        category=h.category,
+                    )
                 )
-                blocking = h.state != HoldingState.HELD or h.forbids_viewing
-                if not override.allowed or blocking:
-                    raise PolicyRefused(override if not override.allowed else decision)
+                if h.state != HoldingState.HELD or h.forbids_viewing:
+                    raise PolicyRefused(decision)
+                h.override_reason, h.override_by_id = override_reason, actor.staff_id
                 self._event(
                     s,
                     "policy.override",
                     actor,
                     h,
-                    reason=override_reason,
                     overridden=[r.code for r in decision.reasons],
                 )
             if (
@@ -812,7 +817,7 @@ class Custody:
         with self._tx() as s:
             h = self._holding(s, holding_id)
             self._ask(policies.HoldRequest(actor_role=_best_role(actor), reason=reason))
-            self._move(s, h, HoldingState.SAFEGUARDING_HOLD, actor, reason=reason)
+            self._move(s, h, HoldingState.SAFEGUARDING_HOLD, actor)
             h.hold_placed_at, h.hold_placed_by_id, h.hold_reason = (
                 self._now(),
                 actor.staff_id,
@@ -829,7 +834,8 @@ class Custody:
                     actor_role=_best_role(actor), reason=reason, category=h.category
                 )
             )
-            self._move(s, h, HoldingState.HELD, actor, reason=reason)
+            self._move(s, h, HoldingState.HELD, actor)
+            h.hold_lift_reason = reason
             return HoldingView.of(h)
 
     def police_handover(self, actor: Identity, holding_id: int, reference: str) -> HoldingView:
@@ -858,7 +864,7 @@ class Custody:
                 actor.staff_id,
                 reason,
             )
-            self._event(s, "holding.search_authorised", actor, h, reason=reason)
+            self._event(s, "holding.search_authorised", actor, h)
             return decision
 
     def attach_photo(self, actor: Identity | None, holding_id: int, path: str) -> HoldingView:

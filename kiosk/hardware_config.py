@@ -76,9 +76,12 @@ class GpioBankConfig(_Model):
         numbers = [lk.number for lk in self.locks]
         if len(numbers) != len(set(numbers)):
             raise ValueError(f"bank {self.name}: locker numbers repeat: {numbers}")
-        pins = [p for lk in self.locks
-                for p in (lk.lock_pin, lk.door_pin, lk.occupancy_pin, lk.latch_pin)
-                if p is not None]
+        pins = [
+            p
+            for lk in self.locks
+            for p in (lk.lock_pin, lk.door_pin, lk.occupancy_pin, lk.latch_pin)
+            if p is not None
+        ]
         dup = sorted({p for p in pins if pins.count(p) > 1})
         if dup:
             raise ValueError(f"bank {self.name}: BCM pins used twice: {dup}")
@@ -133,8 +136,10 @@ class HardwareConfig(_Model):
 
     @model_validator(mode="after")
     def _names_unique(self) -> HardwareConfig:
-        for what, names in (("reader", [r.name for r in self.readers]),
-                            ("lock bank", [b.name for b in self.lock_banks])):
+        for what, names in (
+            ("reader", [r.name for r in self.readers]),
+            ("lock bank", [b.name for b in self.lock_banks]),
+        ):
             if len(names) != len(set(names)):
                 raise ValueError(f"{what} names repeat: {names}")
         return self
@@ -144,43 +149,67 @@ class HardwareConfig(_Model):
         readers: list[RC522Spec | SerialReaderSpec] = []
         for r in self.readers:
             if isinstance(r, RC522ReaderConfig):
-                readers.append(RC522Spec(
-                    r.name, r.spi_bus, r.spi_device, r.rst_pin,
-                    poll_interval_s=r.poll_interval_ms / 1000,
-                    soft_reset_minutes=r.soft_reset_minutes,
-                ))
+                readers.append(
+                    RC522Spec(
+                        r.name,
+                        r.spi_bus,
+                        r.spi_device,
+                        r.rst_pin,
+                        poll_interval_s=r.poll_interval_ms / 1000,
+                        soft_reset_minutes=r.soft_reset_minutes,
+                    )
+                )
             else:
                 readers.append(SerialReaderSpec(r.name, r.port, r.baud))
         banks: list[GpioBankSpec | RS485BankSpec] = []
         for b in self.lock_banks:
             if isinstance(b, GpioBankConfig):
-                banks.append(GpioBankSpec(b.name, tuple(
-                    GpioLockSpec(
-                        number=lk.number, lock_pin=lk.lock_pin, door_pin=lk.door_pin,
-                        lock_active_high=lk.lock_active == "high",
-                        door_pull_up=lk.door_pull == "up",
-                        door_closed_high=lk.door_closed == "high",
-                        occupancy_pin=lk.occupancy_pin, occupied_high=lk.occupied == "high",
-                        latch_pin=lk.latch_pin, latch_locked_high=lk.latch_locked == "high",
+                banks.append(
+                    GpioBankSpec(
+                        b.name,
+                        tuple(
+                            GpioLockSpec(
+                                number=lk.number,
+                                lock_pin=lk.lock_pin,
+                                door_pin=lk.door_pin,
+                                lock_active_high=lk.lock_active == "high",
+                                door_pull_up=lk.door_pull == "up",
+                                door_closed_high=lk.door_closed == "high",
+                                occupancy_pin=lk.occupancy_pin,
+                                occupied_high=lk.occupied == "high",
+                                latch_pin=lk.latch_pin,
+                                latch_locked_high=lk.latch_locked == "high",
+                            )
+                            for lk in b.locks
+                        ),
                     )
-                    for lk in b.locks
-                )))
+                )
             else:
-                banks.append(RS485BankSpec(b.name, b.port, b.baud, tuple(
-                    BoardSpec(bd.address, bd.locks, bd.door_closed_bit, bd.occupied_bit)
-                    for bd in b.boards
-                )))
+                banks.append(
+                    RS485BankSpec(
+                        b.name,
+                        b.port,
+                        b.baud,
+                        tuple(
+                            BoardSpec(bd.address, bd.locks, bd.door_closed_bit, bd.occupied_bit)
+                            for bd in b.boards
+                        ),
+                    )
+                )
         ind = self.indicators
         return HardwareSpec(
             readers=tuple(readers),
             banks=tuple(banks),
             camera=self.camera,
-            indicators=IndicatorSpec(ind.green_pin, ind.red_pin, ind.buzzer_pin,
-                                     ind.buzzer_active == "high"),
-            lock_timings=LockTimings(t.pulse_ms / 1000, t.confirm_timeout_ms / 1000,
-                                     t.sensor_poll_ms / 1000),
-            bus_timings=BusTimings(t.bus_reply_timeout_ms / 1000, t.bus_spacing_ms / 1000,
-                                   t.bus_retries),
+            indicators=IndicatorSpec(
+                ind.green_pin, ind.red_pin, ind.buzzer_pin, ind.buzzer_active == "high"
+            ),
+            lock_timings=LockTimings(
+                t.pulse_ms / 1000, t.confirm_timeout_ms / 1000, t.sensor_poll_ms / 1000
+            ),
+            bus_timings=BusTimings(
+                t.bus_reply_timeout_ms / 1000, t.bus_spacing_ms / 1000, t.bus_retries
+            ),
             left_open_limit_s=t.left_open_limit_s,
             unlock_grace_s=t.unlock_grace_s,
             monitor_interval_s=t.monitor_interval_ms / 1000,
@@ -198,13 +227,18 @@ def default_config() -> HardwareConfig:
     return HardwareConfig(
         readers=[RC522ReaderConfig(name="desk")],
         lock_banks=[
-            GpioBankConfig(name="A", locks=[
-                GpioLockConfig(number=i + 1, lock_pin=lp, door_pin=dp)
-                for i, (lp, dp) in enumerate(zip(_DEFAULT_LOCK_PINS, _DEFAULT_DOOR_PINS,
-                                                 strict=True))
-            ]),
-            RS485BankConfig(name="B", port="/dev/ttyUSB0",
-                            boards=[RS485BoardConfig(address=0, locks=4)]),
+            GpioBankConfig(
+                name="A",
+                locks=[
+                    GpioLockConfig(number=i + 1, lock_pin=lp, door_pin=dp)
+                    for i, (lp, dp) in enumerate(
+                        zip(_DEFAULT_LOCK_PINS, _DEFAULT_DOOR_PINS, strict=True)
+                    )
+                ],
+            ),
+            RS485BankConfig(
+                name="B", port="/dev/ttyUSB0", boards=[RS485BoardConfig(address=0, locks=4)]
+            ),
         ],
         camera="none",
         indicators=IndicatorConfig(green_pin=2, red_pin=3, buzzer_pin=14),

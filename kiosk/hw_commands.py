@@ -70,22 +70,39 @@ def hw_list(ctx: click.Context) -> None:
                 )
     click.echo(f"Camera: {cfg.camera}")
     ind = cfg.indicators
-    click.echo(
-        f"Indicators: green={ind.green_pin} red={ind.red_pin} buzzer={ind.buzzer_pin}"
-    )
+    click.echo(f"Indicators: green={ind.green_pin} red={ind.red_pin} buzzer={ind.buzzer_pin}")
 
 
 @hw.command("test")
 @click.option("--simulate", is_flag=True, help="Run against the simulator, not the Pi.")
-@click.option("--tap-timeout", type=float, default=15.0, show_default=True,
-              help="Seconds to wait for a badge on each reader.")
-@click.option("--close-timeout", type=float, default=30.0, show_default=True,
-              help="Seconds to wait for each door to be shut again after it opens.")
-@click.option("--sim-jam", multiple=True, metavar="BANK:N",
-              help="(simulation) jam a locker before testing, to see a failure.")
+@click.option(
+    "--tap-timeout",
+    type=float,
+    default=15.0,
+    show_default=True,
+    help="Seconds to wait for a badge on each reader.",
+)
+@click.option(
+    "--close-timeout",
+    type=float,
+    default=30.0,
+    show_default=True,
+    help="Seconds to wait for each door to be shut again after it opens.",
+)
+@click.option(
+    "--sim-jam",
+    multiple=True,
+    metavar="BANK:N",
+    help="(simulation) jam a locker before testing, to see a failure.",
+)
 @click.pass_context
-def hw_test(ctx: click.Context, simulate: bool, tap_timeout: float, close_timeout: float,
-            sim_jam: tuple[str, ...]) -> None:
+def hw_test(
+    ctx: click.Context,
+    simulate: bool,
+    tap_timeout: float,
+    close_timeout: float,
+    sim_jam: tuple[str, ...],
+) -> None:
     """Test every reader, lock, door sensor, the camera and the indicators."""
     cfg = _config(ctx)
     bundle = build_hardware(cfg, simulate=simulate)
@@ -117,8 +134,9 @@ def _test_readers(bundle, tap_timeout: float) -> list[Check]:  # type: ignore[no
     sim = bundle.simulator
     for reader in bundle.readers:
         version = reader.version()
-        checks.append(Check(f"reader {reader.name} version", not version.startswith("unreadable"),
-                            version))
+        checks.append(
+            Check(f"reader {reader.name} version", not version.startswith("unreadable"), version)
+        )
         events: queue.Queue[object] = queue.Queue()
         reader.start(events.put)
         try:
@@ -140,8 +158,13 @@ def _test_readers(bundle, tap_timeout: float) -> list[Check]:  # type: ignore[no
                 sim.remove_card(reader.name)
         finally:
             reader.stop()
-        checks.append(Check(f"reader {reader.name} tap", got is not None,
-                            f"read {got.uid}" if got else "no badge read"))
+        checks.append(
+            Check(
+                f"reader {reader.name} tap",
+                got is not None,
+                f"read {got.uid}" if got else "no badge read",
+            )
+        )
     return checks
 
 
@@ -162,16 +185,22 @@ def _test_locks(bundle, close_timeout: float) -> list[Check]:  # type: ignore[no
             item = f"lock {bank.name}{n}"
             before = bank.door_state(n)
             if before is not DoorState.CLOSED:
-                hint = ("sensor unreadable" if before is DoorState.UNKNOWN else
-                        "reads OPEN: shut the door; if it is shut, the sensor polarity is "
-                        "inverted (docs/hardware.md, calibrating)")
+                hint = (
+                    "sensor unreadable"
+                    if before is DoorState.UNKNOWN
+                    else "reads OPEN: shut the door; if it is shut, the sensor polarity is "
+                    "inverted (docs/hardware.md, calibrating)"
+                )
                 checks.append(Check(f"{item} sensor before", False, hint))
                 continue
             outcome = bank.unlock(n)
             detail = outcome.value
             extra = getattr(bank, "last_detail", "")
-            checks.append(Check(f"{item} unlock", outcome is UnlockOutcome.OPENED,
-                                f"{detail} {extra}".strip()))
+            checks.append(
+                Check(
+                    f"{item} unlock", outcome is UnlockOutcome.OPENED, f"{detail} {extra}".strip()
+                )
+            )
             if outcome is not UnlockOutcome.OPENED:
                 continue
             if sim is not None:
@@ -179,9 +208,15 @@ def _test_locks(bundle, close_timeout: float) -> list[Check]:  # type: ignore[no
             else:
                 click.echo(f"Locker {bank.name}{n} is open: shut it ({close_timeout:.0f} s)...")
             after = _wait_state(bank, n, DoorState.CLOSED, close_timeout if sim is None else 1.0)
-            checks.append(Check(f"{item} sensor polarity", after is DoorState.CLOSED,
-                                "open then closed as expected" if after is DoorState.CLOSED
-                                else f"still reads {after.value} after shutting"))
+            checks.append(
+                Check(
+                    f"{item} sensor polarity",
+                    after is DoorState.CLOSED,
+                    "open then closed as expected"
+                    if after is DoorState.CLOSED
+                    else f"still reads {after.value} after shutting",
+                )
+            )
     return checks
 
 

@@ -218,8 +218,17 @@ def import_pupils(session: Session, path: Path, **kw: Any) -> ImportResult:
         else:
             updated += 1
         pupil.given_name, pupil.family_name = r["given_name"], r["family_name"]
-        pupil.year_group, pupil.tutor_group = r["year_group"], r.get("tutor_group", "")
-        pupil.card_uid, pupil.exemptions = uid, exemptions
+        pupil.year_group = r["year_group"]
+        # Optional columns only change what the file actually has: an export without a card
+        # column must not wipe every card, nor one without exemptions every adjustment.
+        if "tutor_group" in mapping:
+            pupil.tutor_group = r["tutor_group"]
+        elif pupil.tutor_group is None:
+            pupil.tutor_group = ""
+        if "card_uid" in mapping:
+            pupil.card_uid = uid
+        if "exemptions" in mapping or pupil.exemptions is None:
+            pupil.exemptions = exemptions
     return ImportResult("pupils", added, updated)
 
 
@@ -321,7 +330,9 @@ def import_staff(
             added += 1
         else:
             updated += 1
-        staff.name, staff.roles, staff.badge_uid = r["name"], roles, uid
+        staff.name, staff.roles = r["name"], roles
+        if "badge_uid" in mapping:
+            staff.badge_uid = uid
         if pin:
             staff.pin_hash = hasher(pin)
     return ImportResult("staff", added, updated)

@@ -246,11 +246,11 @@ def poster_svg(zone: policies.Zone, profile: policies.Profile) -> str:
         '<?xml version="1.0" encoding="UTF-8"?>\n'
         '<svg xmlns="http://www.w3.org/2000/svg" width="210mm" height="297mm" '
         'viewBox="0 0 210 297" role="img" aria-labelledby="title desc">\n'
-        f"  <title id=\"title\">{escape(zone.name)}</title>\n"
-        f"  <desc id=\"desc\">{escape(zone.rule)}</desc>\n"
-        f'  <metadata data-source={quoteattr(zone.source)}/>\n'
+        f'  <title id="title">{escape(zone.name)}</title>\n'
+        f'  <desc id="desc">{escape(zone.rule)}</desc>\n'
+        f"  <metadata data-source={quoteattr(zone.source)}/>\n"
         f'  <rect width="210" height="297" fill="{WHITE}"/>\n'
-        '  <g font-family="Helvetica, Arial, \'Liberation Sans\', \'DejaVu Sans\', sans-serif" '
+        "  <g font-family=\"Helvetica, Arial, 'Liberation Sans', 'DejaVu Sans', sans-serif\" "
         'text-anchor="middle">\n'
         f"  {body}\n"
         "  </g>\n"
@@ -381,8 +381,7 @@ def _pdf_objects(pages: list[str]) -> list[bytes]:
         b"<< /Type /Catalog /Pages 2 0 R >>",
         f"<< /Type /Pages /Kids [{kids}] /Count {n} >>".encode(),
         b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /Encoding /WinAnsiEncoding >>",
-        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica-Bold "
-        b"/Encoding /WinAnsiEncoding >>",
+        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica-Bold /Encoding /WinAnsiEncoding >>",
     ]
     media = f"[0 0 {PAGE_W * _PT:.2f} {PAGE_H * _PT:.2f}]"
     for i, content in enumerate(pages):
@@ -392,9 +391,7 @@ def _pdf_objects(pages: list[str]) -> list[bytes]:
             f"/Resources << /Font << /F1 3 0 R /F2 4 0 R >> >> "
             f"/Contents {first_page + 2 * i + 1} 0 R >>".encode()
         )
-        objs.append(
-            f"<< /Length {len(stream)} >>\nstream\n".encode() + stream + b"\nendstream"
-        )
+        objs.append(f"<< /Length {len(stream)} >>\nstream\n".encode() + stream + b"\nendstream")
     return objs
 
 

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 import policies
 from db.audit import append_event
-from db.models import Holding, Incident
+from db.models import OPEN_STATES, Holding, Incident
 
 
 @dataclass
@@ -40,16 +40,24 @@ def purge(
 ) -> PurgeReport:
     """Find (and unless ``dry_run``, delete) what is past retention. Caller commits."""
     report = PurgeReport()
+    # Tray photos only prove the phone went in: their clock starts when it went in, open or not.
+    for h in session.scalars(select(Holding).where(Holding.photo_path.is_not(None))):
+        assert h.photo_path is not None
+        if policies.retention_expired(h.held_at or h.created_at, "photo", now, profile):
+            report.photos.append(h.photo_path)
     closed = session.scalars(select(Holding).where(Holding.closed_at.is_not(None)))
     doomed: list[Holding] = []
     for h in closed:
         assert h.closed_at is not None
-        if h.photo_path and policies.retention_expired(h.closed_at, "photo", now, profile):
-            report.photos.append(h.photo_path)
         if policies.retention_expired(h.closed_at, "holding", now, profile):
             report.holdings.append(h.id)
             doomed.append(h)
+    open_ids = set(
+        session.scalars(select(Holding.id).where(Holding.state.in_([x.value for x in OPEN_STATES])))
+    )
     for inc in session.scalars(select(Incident)):
+        if inc.holding_id in open_ids:
+            continue  # an incident stays while its phone is still held
         if policies.retention_expired(inc.created_at, "incident", now, profile):
             report.incidents.append(inc.id)
     if dry_run or report.total == 0:

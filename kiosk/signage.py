@@ -96,8 +96,7 @@ def exam_notices(
                     starts,
                     SignNotice(
                         code=f"exam_soon:{session.get('id', name)}",
-                        title=f"Exam starting at {_hhmm(starts, tz)} in {room}: "
-                        "deposit phones now",
+                        title=f"Exam starting at {_hhmm(starts, tz)} in {room}: deposit phones now",
                         text=f"{name}. {exam.text}",
                         source=f"{lead_source}; {exam.source}",
                         kind="exam_soon",
@@ -217,7 +216,8 @@ class SignageFeed:
             return
         try:
             self._profile = policies.load_profile(self._path)
-        except policies.ProfileError as exc:
+        except (policies.ProfileError, OSError, UnicodeDecodeError) as exc:
+            # e.g. half-saved, or saved in the wrong encoding: never blank the public screen.
             self.error = str(exc)
             log.warning("signage keeps the last good profile: %s", exc)
             return  # try again when the file changes next

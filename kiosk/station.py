@@ -309,7 +309,11 @@ class Station:
         path = camera.capture_still(folder / f"holding-{holding.id}.jpg")
         if path is None:
             return None
-        self.custody.attach_photo(actor, holding.id, str(path))
+        try:
+            self.custody.attach_photo(actor, holding.id, str(path))
+        except Exception:
+            path.unlink(missing_ok=True)  # a photo the ledger does not know would never be purged
+            raise
         return str(path)
 
     # ----------------------------------------------------------------- technician

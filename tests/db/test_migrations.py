@@ -78,3 +78,39 @@ def test_corrupt_database_is_refused(tmp_path):
     with pytest.raises(DatabaseCorrupt, match="integrity check"):
         check_integrity(engine)
     engine.dispose()
+
+
+def test_older_database_with_data_is_brought_to_head(tmp_path):
+    """`kiosk db upgrade` on a database left at the first schema keeps its rows."""
+    from datetime import UTC, datetime
+
+    from db.audit import verify_chain
+    from db.engine import make_session_factory
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'old.db'}")
+    upgrade(engine, "0001")
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO pupils (mis_id, given_name, family_name, year_group, tutor_group, "
+                "exemptions) VALUES ('X1', 'Ann', 'Lee', '9', '9B', '[]')"
+            )
+        )
+    from db.audit import append_event
+
+    with make_session_factory(engine).begin() as s:
+        append_event(
+            s,
+            station_id="old",
+            type="holding.held",
+            occurred_at=datetime(2026, 1, 5, 9, tzinfo=UTC),
+        )
+    upgrade(engine)
+    assert current_revision(engine) == head_revision()
+    cols = {c["name"] for c in inspect(engine).get_columns("holdings")}
+    assert {"override_reason", "override_by_id", "hold_lift_reason"} <= cols
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT given_name FROM pupils")).scalar() == "Ann"
+    with make_session_factory(engine)() as s:
+        assert verify_chain(s).ok
+    engine.dispose()

@@ -31,15 +31,17 @@ class Clock:
 
 
 def rig(factory: MockFactory) -> tuple[GpioLockBank, DoorMonitor, list[object], Clock]:
-    bank = GpioLockBank("A", [GpioLockSpec(1, 5, 17), GpioLockSpec(2, 6, 27)], FAST,
-                        pin_factory=factory)
+    bank = GpioLockBank(
+        "A", [GpioLockSpec(1, 5, 17), GpioLockSpec(2, 6, 27)], FAST, pin_factory=factory
+    )
     _banks.append(bank)
     factory.pin(17).drive_low()
     factory.pin(27).drive_low()
     clock = Clock()
     events: list[object] = []
-    monitor = DoorMonitor([bank], events.append, left_open_limit_s=30, unlock_grace_s=2,
-                          clock=clock)
+    monitor = DoorMonitor(
+        [bank], events.append, left_open_limit_s=30, unlock_grace_s=2, clock=clock
+    )
     monitor.poll()  # baseline
     return bank, monitor, events, clock
 

@@ -90,7 +90,9 @@ def test_unreadable_sensor_is_unknown_never_a_guess(mock_factory: MockFactory) -
 
 def test_door_polarity_high_means_closed(mock_factory: MockFactory) -> None:
     bank = GpioLockBank(
-        "P", [GpioLockSpec(1, 5, 17, door_pull_up=False, door_closed_high=True)], FAST,
+        "P",
+        [GpioLockSpec(1, 5, 17, door_pull_up=False, door_closed_high=True)],
+        FAST,
         pin_factory=mock_factory,
     )
     assert bank.door_state(1) is DoorState.OPEN  # pulled down = reed open = door open

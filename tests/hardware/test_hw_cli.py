@@ -10,8 +10,15 @@ from kiosk.hw_commands import hw
 
 def fast_config() -> HardwareConfig:
     return default_config().model_copy(
-        update={"timings": TimingConfig(pulse_ms=20, confirm_timeout_ms=200, sensor_poll_ms=5,
-                                        bus_reply_timeout_ms=30, bus_spacing_ms=1)}
+        update={
+            "timings": TimingConfig(
+                pulse_ms=20,
+                confirm_timeout_ms=200,
+                sensor_poll_ms=5,
+                bus_reply_timeout_ms=30,
+                bus_spacing_ms=1,
+            )
+        }
     )
 
 

@@ -17,10 +17,17 @@ from hardware.rs485 import (
 from hardware.serial_reader import BadgeFrameParser, encode_frame
 
 reply_frames = st.one_of(
-    st.builds(lambda b, d, o: status_frame(b, d, o), st.integers(0, 15), st.integers(0, 0xFFFF),
-              st.integers(0, 0xFFFF)),
-    st.builds(lambda a, rc: Frame(a, CMD_UNLOCK, bytes([rc])), st.integers(0, 255),
-              st.sampled_from([0, 1])),
+    st.builds(
+        lambda b, d, o: status_frame(b, d, o),
+        st.integers(0, 15),
+        st.integers(0, 0xFFFF),
+        st.integers(0, 0xFFFF),
+    ),
+    st.builds(
+        lambda a, rc: Frame(a, CMD_UNLOCK, bytes([rc])),
+        st.integers(0, 255),
+        st.sampled_from([0, 1]),
+    ),
 )
 # Garbage without STX: any frame found must then be one we embedded, so "every frame is found"
 # is exact. Garbage *with* STX is covered by the no-exception property below.
@@ -36,8 +43,11 @@ def feed_in_chunks(parser, data: bytes, cuts: list[int]) -> list:  # type: ignor
 
 
 @settings(max_examples=300, deadline=None)
-@given(st.lists(st.tuples(no_stx, reply_frames), max_size=8), no_stx,
-       st.lists(st.integers(0, 10_000), max_size=10))
+@given(
+    st.lists(st.tuples(no_stx, reply_frames), max_size=8),
+    no_stx,
+    st.lists(st.integers(0, 10_000), max_size=10),
+)
 def test_rs485_every_embedded_frame_found(parts, tail, cuts) -> None:  # type: ignore[no-untyped-def]
     data = b"".join(g + f.encode() for g, f in parts) + tail
     found = feed_in_chunks(FrameParser(Direction.REPLY), data, cuts)
@@ -55,8 +65,11 @@ badge_data = st.binary(min_size=5, max_size=5).map(lambda b: b.hex().upper())
 
 
 @settings(max_examples=300, deadline=None)
-@given(st.lists(st.tuples(no_stx, badge_data, st.booleans()), max_size=8), no_stx,
-       st.lists(st.integers(0, 10_000), max_size=10))
+@given(
+    st.lists(st.tuples(no_stx, badge_data, st.booleans()), max_size=8),
+    no_stx,
+    st.lists(st.integers(0, 10_000), max_size=10),
+)
 def test_badge_every_embedded_frame_found(parts, tail, cuts) -> None:  # type: ignore[no-untyped-def]
     data = b"".join(g + encode_frame(uid, crlf=crlf) for g, uid, crlf in parts) + tail
     assert feed_in_chunks(BadgeFrameParser(), data, cuts) == [uid for _, uid, _ in parts]

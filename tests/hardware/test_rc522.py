@@ -19,7 +19,10 @@ def rig() -> Iterator[tuple[FakeMFRC522Chip, RC522Reader, queue.Queue[object]]]:
     install_fake_rpi()
     chip = FakeMFRC522Chip()
     reader = RC522Reader(
-        "desk", poll_interval_s=0.005, health_check_s=0.03, recovery_interval_s=0.02,
+        "desk",
+        poll_interval_s=0.005,
+        health_check_s=0.03,
+        recovery_interval_s=0.02,
         spi_factory=chip.spi_factory,
     )
     events: queue.Queue[object] = queue.Queue()
@@ -80,8 +83,9 @@ def test_spi_errors_are_a_fault_not_a_crash(rig) -> None:  # type: ignore[no-unt
 def test_periodic_soft_reset() -> None:
     install_fake_rpi()
     chip = FakeMFRC522Chip()
-    reader = RC522Reader("r", poll_interval_s=0.005, soft_reset_s=0.05,
-                         spi_factory=chip.spi_factory)
+    reader = RC522Reader(
+        "r", poll_interval_s=0.005, soft_reset_s=0.05, spi_factory=chip.spi_factory
+    )
     reader.start(lambda e: None)
     try:
         assert wait_for(lambda: reader.soft_resets >= 2, 2)

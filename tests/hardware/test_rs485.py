@@ -30,7 +30,10 @@ def rig() -> Iterator[tuple[FakeRS485Bus, RS485LockBank]]:
     fake = FakeRS485Bus([FakeBoard(0, locks=4), FakeBoard(1, locks=2, door_closed_bit=0)])
     bus = RS485Bus(fake.port, 19200, BUS)
     bank = RS485LockBank(
-        "B", bus, [BoardSpec(0, 4), BoardSpec(1, 2, door_closed_bit=0)], FAST,
+        "B",
+        bus,
+        [BoardSpec(0, 4), BoardSpec(1, 2, door_closed_bit=0)],
+        FAST,
         status_max_age_s=0,
     )
     yield fake, bank

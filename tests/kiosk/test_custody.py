@@ -365,3 +365,25 @@ def test_hand_back_resumes_pouches_left_releasing(demo):
     first = demo.custody.begin_exam_session_release(demo.staff["exams"], sid)
     again = demo.custody.begin_exam_session_release(demo.staff["exams"], sid)
     assert sorted(h.id for h in again) == sorted(h.id for h in first)
+
+
+def test_free_text_reasons_stay_off_the_event_chain(demo):
+    """Reasons may name people; events are synced and never purged, so they carry none."""
+    demo.clock.at(11, 0)
+    ben = demo.held("Ben")
+    secret = "Disclosure by Ben about his uncle"
+    demo.custody.place_hold(demo.staff["dsl"], ben.id, secret)
+    demo.custody.lift_hold(demo.staff["dsl"], ben.id, secret + " reviewed")
+    demo.custody.authorise_search(demo.staff["senior"], ben.id, secret + " search")
+    sarah = Collector("contact", demo.contacts["Sarah Hughes"])
+    _release(demo, "Ben", sarah, who="senior", override_reason=secret + " override")
+    from sqlalchemy import select
+
+    from db.models import Event, Holding
+
+    with demo.ctx.sessions() as s:
+        payloads = " ".join(str(e.payload) for e in s.scalars(select(Event)))
+        row = s.get(Holding, ben.id)
+        assert (row.hold_reason, row.override_reason) == (secret, secret + " override")
+        assert row.search_reason == secret + " search"
+    assert "uncle" not in payloads

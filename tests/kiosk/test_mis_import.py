@@ -145,3 +145,27 @@ def test_staff_unknown_role_and_bad_pin(sessions, tmp_path):
 def test_empty_file(sessions, tmp_path):
     with pytest.raises(ImportRejected, match="empty"):
         _import(sessions, "staff", _write(tmp_path, "e.csv", ""))
+
+
+def test_export_without_optional_columns_keeps_cards_exemptions_and_badges(sessions, tmp_path):
+    _import(sessions, "pupils", DEMO_DATA / "pupils.csv")
+    _import(sessions, "staff", DEMO_DATA / "staff.csv")
+    _import(
+        sessions,
+        "pupils",
+        _write(tmp_path, "p.csv", "UPN,Forename,Surname,Year\nA100000000005,Ella,Nowak,11\n"),
+    )
+    _import(
+        sessions,
+        "staff",
+        _write(tmp_path, "s.csv", "Staff Code,Name,Roles\nOFF1,Pat Morgan,office\n"),
+    )
+    with sessions() as s:
+        ella = s.scalars(select(Pupil).where(Pupil.mis_id == "A100000000005")).one()
+        assert (ella.card_uid, ella.exemptions, ella.tutor_group) == (
+            "04A1B2C7",
+            ["medical"],
+            "11A",
+        )
+        office = s.scalars(select(Staff).where(Staff.staff_code == "OFF1")).one()
+        assert office.badge_uid == "AB000001"

@@ -39,3 +39,24 @@ def test_purge_deletes_expired_closed_holdings_only_and_chain_still_verifies(dem
     assert all(h.state != "released" for h in remaining)  # open ones are never purged
     with demo.ctx.sessions() as s:
         assert verify_chain(s).ok
+
+
+def test_photo_of_a_phone_still_held_goes_after_photo_days(demo):
+    ben = demo.held("Ben")
+    photo = demo.ctx.config.station.data_dir / "photos" / "holding-x.jpg"
+    photo.parent.mkdir(parents=True, exist_ok=True)
+    photo.write_bytes(b"jpeg")
+    demo.custody.attach_photo(None, ben.id, str(photo))
+    report = _purge(demo, 30, dry_run=False)
+    assert report.photos == [str(photo)] and not photo.exists()
+    assert demo.custody.holding(None, ben.id).state == "held"
+
+
+def test_incident_of_a_phone_still_held_is_kept(demo):
+    report = _purge(demo, 3000, dry_run=True)
+    open_ids = {h.id for h in demo.custody.holdings(None)}
+    from db.models import Incident
+
+    with demo.ctx.sessions() as s:
+        for inc_id in report.incidents:
+            assert s.get(Incident, inc_id).holding_id not in open_ids
