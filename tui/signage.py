@@ -137,9 +137,9 @@ class SignageView(Vertical):
         if self.refresh_every > 0:
             self.set_interval(self.refresh_every, self.reload)
 
-    @work(thread=True, exclusive=True, group="signage-feed")
+    @work(thread=True, exclusive=True, group="signage-feed", exit_on_error=False)
     def reload(self) -> None:
-        """Ask the feed (database, profile file) off the UI thread."""
+        """Ask the feed (database, profile file) off the UI thread; a failure keeps the screen."""
         notices = list(self.feed())
         self.app.call_from_thread(self.set_notices, notices)
 
