@@ -16,7 +16,7 @@ import logging
 import sys
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 from textual import events, work
 from textual.app import App
@@ -36,13 +36,15 @@ from kiosk.events import (
 )
 from kiosk.permissions import Permission
 from kiosk.runtime import close_station, open_station, simulator_of
-from kiosk.station import DoorResult, Station
+from kiosk.station import Station
 from tui.messages import HardwareEvent, StationStarted
 from tui.task import Task
 
 log = logging.getLogger(__name__)
 
-DoorCallback = Callable[[DoorResult | None, Exception | None], None]
+T = TypeVar("T")
+#: Gets a DoorResult (or, for an exam hand-back, a BulkResult) or the error, on the UI thread.
+DoorCallback = Callable[[Any, Exception | None], None]
 
 
 class ConsoleScrollBarRender(ScrollBarRender):
@@ -98,6 +100,7 @@ class KioskApp(App[None]):
         self.job: Task | None = None
         self.alarms: dict[str, str] = {}
         self.idle_notes: list[str] = []
+        self._pending_notes: dict[int, str] = {}
         self.reconcile: list[Any] = []
         self.sim_jammed: set[tuple[str, int]] = set()
         self._last_activity = time.monotonic()
@@ -175,7 +178,11 @@ class KioskApp(App[None]):
         self.to_idle()
 
     def lock(self, why: str) -> None:
-        """Sign out, undo or settle the task in hand, and show the idle screen saying so."""
+        """Sign out, settle the task in hand as far as is safe, and show the idle screen.
+
+        The idle screen faces the public: every note names the work by holding number and
+        locker only (:meth:`Task.public_name`), never the pupil.
+        """
         who = self.identity
         notes = [why]
         if who is not None:
@@ -183,20 +190,37 @@ class KioskApp(App[None]):
         self.identity, self.badge_uid = None, None
         task, self.job = self.job, None
         if task is not None:
-            if task.door_running:
-                task.lock_pending = True
-                self.job = task
-                notes.append(
-                    f"{task.what}: the locker is open. It is confirmed when the door closes, "
-                    "or rolled back if it does not."
-                )
-            elif task.committed:
-                notes.append(f"{task.what}: rolling back...")
-                self._rollback(task, who, why)
-            else:
-                notes.append(f"{task.what} was not saved.")
+            notes.append(self._lock_task(task, who, why))
         self.idle_notes = notes
+        self.clear_notifications()  # toasts of the last screen may name a pupil
         self.to_idle()
+
+    def _lock_task(self, task: Task, who: Identity | None, why: str) -> str:
+        """What a lock does to the task in hand; returns the note for the idle screen.
+
+        Never a rollback by guessing: once the lock pulse has opened the door (or a door step
+        failed part-way) the holding stays ``depositing``/``releasing`` for staff to settle.
+        Only work whose door was never pulsed is rolled back here.
+        """
+        saving, committed = task.take_over(who, why)
+        name = task.public_name()
+        if task.door_running:
+            self.job = task  # the door worker reports when the door step ends
+            note = (
+                f"{name}: the locker is open. It is confirmed when the door closes; if it "
+                "is not closed in time it is left for staff to check and settle."
+            )
+        elif task.door_opened:
+            return unfinished_note(task)
+        elif committed:
+            note = f"{name}: rolling back (its locker was never opened)..."
+            self._rollback(task)
+        elif saving:
+            note = f"{name} was being saved: undoing it (its locker was never opened)..."
+        else:
+            return f"{name} was not saved."
+        self._pending_notes[id(task)] = note
+        return note
 
     def to_idle(self) -> None:
         """Pop every screen down to the idle screen."""
@@ -213,9 +237,13 @@ class KioskApp(App[None]):
             if isinstance(screen, IdleScreen):
                 screen.refresh_notes()
 
-    def add_idle_note(self, note: str) -> None:
-        self.idle_notes = [n for n in self.idle_notes if not n.endswith("rolling back...")]
-        self.idle_notes.append(note)
+    def add_idle_note(self, note: str, task: Task | None = None) -> None:
+        """A late note for the idle screen; it replaces ``task``'s "rolling back..." note."""
+        pending = self._pending_notes.pop(id(task), None) if task is not None else None
+        if pending is not None and pending in self.idle_notes:
+            self.idle_notes[self.idle_notes.index(pending)] = note
+        else:
+            self.idle_notes.append(note)
         self.refresh_idle()
 
     @work(thread=True, group="session", exit_on_error=False)
@@ -226,54 +254,121 @@ class KioskApp(App[None]):
             log.exception("sign-out event not written")
 
     @work(thread=True, group="rollback", exit_on_error=False)
-    def _rollback(self, task: Task, who: Identity | None, why: str) -> None:
-        """Put a committed step back: abort a deposit, or return a release to ``held``."""
-        holding = task.holding
+    def _rollback(self, task: Task) -> None:
+        """Put back a step whose door was never pulsed (worker thread)."""
+        note = self._rollback_now(task)
+        self.call_from_thread(self.add_idle_note, note, task)
+
+    def _rollback_now(self, task: Task) -> str:
+        """Abort a deposit or return a release to ``held``; runs on a worker thread.
+
+        Only for a holding whose locker was never opened, so nothing can be in (or missing
+        from) the locker that the record does not say.
+        """
+        holding, who, why = task.holding, task.lock_actor, task.lock_why
         assert holding is not None
+        name = task.public_name()
         try:
             if task.kind == "release":
                 self.custody.cancel_release(who, holding.id, f"locked mid-task: {why}")
-                note = f"{task.what} was rolled back: the phone is still held in {holding.locker}."
-            else:
-                self.custody.abort_deposit(who, holding.id, f"locked mid-task: {why}")
-                note = (
-                    f"{task.what} was rolled back: nothing is recorded as deposited and "
-                    f"{holding.locker} is free again. If a phone is in {holding.locker}, "
-                    "take it out and log it again."
+                return f"{name} was rolled back: the phone is still held in {holding.locker}."
+            self.custody.abort_deposit(who, holding.id, f"locked mid-task: {why}")
+            return (
+                f"{name} was rolled back: its locker was never opened, nothing is recorded "
+                f"as deposited and {holding.locker} is free again."
+            )
+        except Exception:
+            log.exception("rollback after a lock failed")
+            return (
+                f"{name} could not be rolled back: check the locker, then settle it on the "
+                "Holdings screen."
+            )
+
+    def commit_step(self, task: Task, fn: Callable[[], T], holding_of: Callable[[T], Any]) -> T:
+        """Run ``fn`` (confiscate / begin_release) on the calling worker thread.
+
+        The holding it writes is recorded on ``task`` here, on the worker, before the
+        result goes back to the screen; so a lock always knows a holding exists. If a lock
+        landed while saving, the holding is rolled back at once (its door never opened)
+        and the idle screen says so; the screen's callback is dropped with the screen.
+        A lock that landed before the worker started means nothing is written at all.
+        """
+        task.start_saving()  # raises TaskLocked after a lock: nothing written
+        try:
+            result = fn()
+        except Exception:
+            if not task.saved(None):
+                self.call_from_thread(
+                    self.add_idle_note, f"{task.public_name()} was not saved.", task
                 )
-        except Exception as exc:
-            note = f"{task.what} could not be rolled back ({exc}); it is listed for review."
-        self.call_from_thread(self.add_idle_note, note)
+            raise
+        if not task.saved(holding_of(result)):
+            note = self._rollback_now(task)
+            self.call_from_thread(self.add_idle_note, note, task)
+        return result
 
     # ------------------------------------------------------------------ doors
-    def begin_task(self, what: str, kind: str) -> Task:
-        self.job = Task(what, kind)
+    def begin_task(self, kind: str) -> Task:
+        self.job = Task(kind)
         return self.job
 
     def end_task(self, task: Task | None = None) -> None:
         if task is None or self.job is task:
             self.job = None
 
-    def run_door(self, task: Task, actor: Identity | None, done: DoorCallback) -> None:
-        """Open the task's locker in a worker; ``done`` gets the result on the UI thread."""
+    def run_door(self, task: Task, actor: Identity | None, done: DoorCallback) -> bool:
+        """Open the task's locker in a worker; ``done`` gets the result on the UI thread.
+
+        Refused (False) once a lock has taken the task over: nothing opens after a lock.
+        """
+        if task.lock_pending:
+            return False
         task.door_running = True
+        self.touch()
         self._door_worker(task, actor, done)
+        return True
 
     @work(thread=True, group="door", exit_on_error=False)
     def _door_worker(self, task: Task, actor: Identity | None, done: DoorCallback) -> None:
-        result: DoorResult | None = None
+        result: Any = None
         error: Exception | None = None
         try:
-            assert task.holding is not None
-            if task.kind == "release":
-                result = self.station.release(actor, task.holding)
+            if task.kind == "exam_release":
+                assert actor is not None and task.session_id is not None
+                result = self.station.release_exam_session(actor, task.session_id)
             else:
-                self._tray_photo(task)
-                result = self.station.deposit(actor, task.holding)
+                assert task.holding is not None
+                if task.kind == "release":
+                    result = self.station.release(actor, task.holding)
+                else:
+                    self._tray_photo(task)
+                    result = self.station.deposit(actor, task.holding)
         except Exception as exc:
             log.exception("door step failed")
             error = exc
-        self.call_from_thread(self._door_finished, task, actor, result, error, done)
+        unsettled = self._unsettled(task) if error is not None else None
+        self.call_from_thread(self._door_finished, task, actor, result, error, done, unsettled)
+
+    def _unsettled(self, task: Task) -> list[Any] | None:
+        """After a failed door step: what the ledger says is still half-way (worker thread).
+
+        The door may or may not have opened; the ledger is read, not guessed. None if it
+        could not be read (treated as unsettled by the caller).
+        """
+        try:
+            if task.kind == "exam_release":
+                return [
+                    h
+                    for h in self.custody.holdings(None, open_only=True)
+                    if h.exam_session_id == task.session_id and h.state == "releasing"
+                ]
+            if task.holding is None:
+                return []
+            now = self.custody.holding(None, task.holding.id)
+            return [now] if now.state in ("depositing", "releasing") else []
+        except Exception:
+            log.exception("ledger not readable after a failed door step")
+            return None
 
     def _tray_photo(self, task: Task) -> None:
         """Photo of the tray where a camera is fitted (no camera: nothing happens)."""
@@ -289,24 +384,30 @@ class KioskApp(App[None]):
         self,
         task: Task,
         actor: Identity | None,
-        result: DoorResult | None,
+        result: Any,
         error: Exception | None,
         done: DoorCallback,
+        unsettled: list[Any] | None = None,
     ) -> None:
         task.door_running = False
         self.touch()
+        if result is not None:
+            if isinstance(getattr(result, "holdings", None), list):
+                task.holdings = list(result.holdings) or task.holdings
+            elif result.holding is not None and result.outcome != "not_closed":
+                task.holding = result.holding
+            # "not_closed": the pulse opened the door and nobody closed it in time.
+            task.door_opened = result.outcome == "not_closed"
+        else:
+            # The step failed part-way: the door may have opened. Unsettled if the ledger
+            # still has it half-way (or could not be read).
+            if task.kind == "exam_release" and unsettled:
+                task.holdings = unsettled
+            task.door_opened = unsettled is None or bool(unsettled)
         if task.lock_pending:
             self.end_task(task)
-            if result is not None and result.ok:
-                self.add_idle_note(f"{task.what}: {result.message} (after the lock)")
-            elif result is not None and result.outcome != "not_closed":
-                self.add_idle_note(f"{task.what}: {result.message}")
-            else:
-                self.add_idle_note(f"{task.what}: rolling back...")
-                self._rollback(task, actor, "door not closed after the lock")
+            self.add_idle_note(after_lock_note(task, result), task)
             return
-        if result is not None and result.holding is not None:
-            task.holding = result.holding if result.outcome != "not_closed" else task.holding
         done(result, error)
 
     # ------------------------------------------------------------------ hardware events
@@ -426,6 +527,42 @@ class KioskApp(App[None]):
 
         if self.simulator is not None and not isinstance(self.screen, DoorPanel):
             self.push_screen(DoorPanel())
+
+
+def unfinished_note(task: Task) -> str:
+    """A door opened and the step was not settled: where staff settle it (no pupil names)."""
+    if task.kind == "exam_release":
+        ids = ", ".join(f"#{h.id}" for h in task.holdings)
+        pouches = f" (pouches {ids})" if ids else ""
+        return (
+            f"{task.public_name()} is unfinished{pouches}: check the cabinet, then settle "
+            "them on the Holdings screen, or press b on the Exam screen to open it again."
+        )
+    h = task.holding
+    if h is None:  # a door step always has its holding; kept safe for the public screen
+        return f"{task.public_name()} is unfinished: check the Holdings screen."
+    return (
+        f"{task.noun} #{h.id} in {h.locker} is unfinished: check the locker, then settle it "
+        "on the Holdings screen."
+    )
+
+
+def after_lock_note(task: Task, result: Any) -> str:
+    """How a door step that outlived a lock ended, for the public idle screen."""
+    name = task.public_name()
+    if task.door_opened:
+        return unfinished_note(task)
+    if result is None:
+        return f"{name}: the door step stopped with an error; nothing is left half-way."
+    if result.ok:
+        return f"{name}: {result.message} (the door was closed after the lock)"
+    undone = {
+        "deposit": "nothing is recorded as deposited",
+        "exam_deposit": "nothing is recorded as deposited",
+        "release": "the phone is still held",
+        "exam_release": "every pouch is still held",
+    }.get(task.kind, "nothing was changed")
+    return f"{name}: the locker did not open ({result.outcome.replace('_', ' ')}); {undone}."
 
 
 def run_app(config: KioskConfig, *, simulate: bool) -> None:

@@ -19,6 +19,7 @@ from textual.widgets import Footer
 
 from kiosk.auth import AuthError, Identity, NotPermitted
 from kiosk.custody import CustodyError, PolicyRefused
+from tui.task import TaskLocked
 from tui.widgets.alarm_banner import AlarmBanner
 from tui.widgets.simulator_panel import SimulatorStrip
 from tui.widgets.text import Plain
@@ -30,7 +31,7 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 #: Errors whose message is written for staff and is shown as is.
-STAFF_ERRORS = (CustodyError, NotPermitted, AuthError)
+STAFF_ERRORS = (CustodyError, NotPermitted, AuthError, TaskLocked)
 
 
 class KioskScreen(Screen[None]):

@@ -74,8 +74,7 @@ class ConfiscateScreen(KioskScreen):
             yield Plain("", id="form-hint")
 
     def on_mount(self) -> None:
-        self.kiosk.begin_task("Confiscation", "deposit")
-        self.job = self.kiosk.job
+        self.job = self.kiosk.begin_task("deposit")
         if self.pupil is not None:
             self._pupil_chosen(self.pupil)
         else:
@@ -130,8 +129,6 @@ class ConfiscateScreen(KioskScreen):
 
     def _pupil_chosen(self, pupil: Any) -> None:
         self.pupil = pupil
-        if self.job is not None:
-            self.job.what = f"Confiscation for {pupil.name}"
         self.query_one("#who", Static).update(
             f"Pupil: {pupil.name}  {pupil.tutor_group}  (year {pupil.year_group})"
         )
@@ -191,14 +188,22 @@ class ConfiscateScreen(KioskScreen):
         self._busy = True
         who, pupil, category, device = self.actor, self.pupil, self.category, self.device
         off = not self._hold_only()
+        job, custody = self.job, self.kiosk.custody
+        assert job is not None
+        # The worker records the holding on the task before returning (a lock may land
+        # while it is saving: the app then rolls it back, its door never opened).
         self.call(
-            lambda: self.kiosk.custody.confiscate(
-                who,
-                pupil_id=pupil.id,
-                category=category.code,
-                device_description=device,
-                switched_off_confirmed=off,
-                locker_id=locker_id,
+            lambda: self.kiosk.commit_step(
+                job,
+                lambda: custody.confiscate(
+                    who,
+                    pupil_id=pupil.id,
+                    category=category.code,
+                    device_description=device,
+                    switched_off_confirmed=off,
+                    locker_id=locker_id,
+                ),
+                lambda result: result[0],
             ),
             self._committed,
             self._refused,
@@ -212,9 +217,9 @@ class ConfiscateScreen(KioskScreen):
     def _committed(self, result: tuple[Any, Any]) -> None:
         self._busy = False
         holding, decision = result
+        if self.job is None or self.job.lock_pending or self.kiosk.job is not self.job:
+            return  # a lock took the task over: the app rolled it back
         self.holding, self.decision = holding, decision
-        assert self.job is not None
-        self.job.holding = holding
         self._open_door()
 
     # ------------------------------------------------------------------ door
@@ -229,7 +234,8 @@ class ConfiscateScreen(KioskScreen):
         options.clear_options()
         options.display = False
         self._step("step-door", "#door-options")
-        self.kiosk.run_door(self.job, self.actor, self._door_done)
+        if not self.kiosk.run_door(self.job, self.actor, self._door_done):
+            self._error("The kiosk was locked: nothing was opened.")
 
     def _door_done(self, result: Any, error: Exception | None) -> None:
         if not self.is_attached:
@@ -248,8 +254,7 @@ class ConfiscateScreen(KioskScreen):
             return
         # did_not_open / jammed: the station rolled the deposit back and marked a fault.
         self.kiosk.end_task(self.job)
-        self.kiosk.begin_task(f"Confiscation for {self.pupil.name}", "deposit")
-        self.job = self.kiosk.job
+        self.job = self.kiosk.begin_task("deposit")
         self._error(result.message)
         self._confirm_step(keep_error=True)
 

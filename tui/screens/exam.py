@@ -42,6 +42,7 @@ class ExamScreen(KioskScreen):
         super().__init__()
         self.sessions: list[dict[str, Any]] = []
         self.session: dict[str, Any] | None = None
+        self.job: Task | None = None  # the cabinet hand-back in progress
 
     def compose_body(self) -> ComposeResult:
         with Vertical(id="exam-body"):
@@ -118,18 +119,51 @@ class ExamScreen(KioskScreen):
         self.call(lambda: self.kiosk.custody.end_exam_session(who, sid), lambda _r: self._load())
 
     def action_bulk_release(self) -> None:
+        """Open the cabinet once as a door step of the app (the lock knows it is open).
+
+        Pressing ``b`` again after a door that was not closed in time opens it again: the
+        station picks up the pouches already ``releasing``.
+        """
         if self.session is None or not self.actor.can(Permission.EXAM_SESSION):
             return
-        who, sid, station = self.actor, self.session["id"], self.kiosk.station
-        self.notify("Opening the cabinet: hand out the pouches, then close its door.")
-        self.call(lambda: station.release_exam_session(who, sid), self._released)
+        if self.job is not None and self.job.door_running:
+            self.notify("The cabinet is open: hand out the pouches and close its door.")
+            return
+        self.kiosk.end_task(self.job)
+        job = self.job = self.kiosk.begin_task("exam_release")
+        job.session_id = self.session["id"]
+        if self.kiosk.run_door(job, self.actor, self._released):
+            self.notify("Opening the cabinet: hand out the pouches, then close its door.")
 
-    def _released(self, result: Any) -> None:
-        self.notify(result.message, severity="information" if result.ok else "error")
+    def _released(self, result: Any, error: Exception | None) -> None:
+        job = self.job
+        if job is not None and not job.door_opened:
+            self.kiosk.end_task(job)  # settled: confirmed, or the station put every pouch back
+            self.job = None
+        if error is not None or result is None:
+            self.show_problem(error or RuntimeError("no result"))
+        elif result.outcome == "not_closed":
+            self.notify(
+                f"{result.message} Press b to open it again; the pouches are recorded as "
+                "back when its door closes.",
+                severity="warning",
+                timeout=10,
+            )
+        else:
+            self.notify(result.message, severity="information" if result.ok else "error")
         self._load()
 
     def action_back(self) -> None:
+        if self.job is not None and self.job.door_running:
+            self.notify("The cabinet is open: close its door first.", severity="warning")
+            return
         self.app.pop_screen()
+
+    def on_unmount(self) -> None:
+        # Left with a hand-back unfinished (door not closed): the pouches stay "releasing"
+        # and are listed on Holdings for staff to settle; nothing is rolled back.
+        if self.job is not None and not self.job.door_running:
+            self.kiosk.end_task(self.job)
 
 
 def fill_register(table: DataTable[Any], rows: list[tuple[Any, Any]]) -> None:
@@ -190,7 +224,7 @@ class ExamDepositScreen(KioskScreen):
             self._say("Wait: close the cabinet door for the pupil before you.", ok=False)
             return True
         custody, sid = self.kiosk.custody, self.session["id"]
-        self.job = Task("Exam deposit", "exam_deposit")
+        self.job = Task("exam_deposit")
 
         def deposit() -> tuple[Any, Any]:
             pupil = custody.pupil_by_card(None, uid)
@@ -211,7 +245,6 @@ class ExamDepositScreen(KioskScreen):
             self.kiosk.begin_login(uid)  # not a pupil card: a member of staff signing in
             return
         assert self.job is not None
-        self.job.what = f"Exam deposit for {pupil.name}"
         self.job.holding = holding
         self._say(
             f"{pupil.name}: POUCH {holding.pouch_number}\n"
@@ -221,7 +254,7 @@ class ExamDepositScreen(KioskScreen):
         self.kiosk.run_door(self.job, None, lambda r, e: self._door_done(pupil, r, e))
 
     def _door_done(self, pupil: Any, result: Any, error: Exception | None) -> None:
-        task, self.job = self.job, None
+        self.job = None
         if error is not None or result is None:
             self._say(problem_text(error or RuntimeError("no result")), ok=False)
         elif result.ok:
@@ -229,18 +262,12 @@ class ExamDepositScreen(KioskScreen):
                 f"Thank you, {pupil.name}: pouch {result.holding.pouch_number} is locked in "
                 f"{result.holding.locker}.\nNext candidate: tap your card."
             )
-        elif result.outcome == "not_closed" and task is not None and task.holding is not None:
-            # Nobody is signed in to ask: the deposit is undone and the pupil tries again.
-            holding_id = task.holding.id
-            self.call(
-                lambda: self.kiosk.custody.abort_deposit(
-                    None, holding_id, "cabinet door not closed"
-                ),
-                lambda _h: self._refresh_register(),
-            )
+        elif result.outcome == "not_closed":
+            # The pouch may well be inside: never undo it by guessing. It stays "depositing"
+            # on the register for the exams officer to settle (Holdings screen, k / x).
             self._say(
-                "The cabinet door was not closed, so nothing was recorded.\n"
-                "Close the door and tap your card again.",
+                "The cabinet door was not closed. Close it now and ask the exams officer to "
+                "check your pouch.",
                 ok=False,
             )
         else:

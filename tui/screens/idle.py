@@ -1,7 +1,8 @@
 """The idle screen: the station's public signage and "tap your badge".
 
-It is also where a lock explains itself ("locked after 90 s; the confiscation for Ben was not
-saved") and where holdings a crash left half-way are listed, so the next person sees them.
+It is also where a lock explains itself ("locked after 90 s; a confiscation in progress was
+not saved") and where holdings a crash left half-way are listed, so the next person sees them.
+It faces the public: notes name work by holding number and locker, never a pupil.
 """
 
 from __future__ import annotations

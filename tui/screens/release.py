@@ -274,10 +274,17 @@ class ReleaseScreen(KioskScreen):
         self._busy = True
         h, collector, id_type, who = self.holding, self.collector, self.id_type, self.actor
         assert h is not None and collector is not None
-        self.job = self.kiosk.begin_task(f"Release of {h.pupil_name}'s phone", "release")
+        job = self.job = self.kiosk.begin_task("release")
+        custody = self.kiosk.custody
+        # The worker records the holding on the task before returning (a lock may land
+        # while it is saving: the app then rolls it back, its door never opened).
         self.call(
-            lambda: self.kiosk.custody.begin_release(
-                who, h.id, collector, id_type or None, override_reason=override_reason
+            lambda: self.kiosk.commit_step(
+                job,
+                lambda: custody.begin_release(
+                    who, h.id, collector, id_type or None, override_reason=override_reason
+                ),
+                lambda result: result[0],
             ),
             self._begun,
             self._refused,
@@ -292,9 +299,8 @@ class ReleaseScreen(KioskScreen):
 
     def _begun(self, result: tuple[Any, Any]) -> None:
         self._busy = False
-        holding, _decision = result
-        assert self.job is not None
-        self.job.holding = holding
+        if self.job is None or self.job.lock_pending or self.kiosk.job is not self.job:
+            return  # a lock took the task over: the app rolled it back
         self._open_door()
 
     # ------------------------------------------------------------------ door
@@ -310,7 +316,8 @@ class ReleaseScreen(KioskScreen):
         options.clear_options()
         options.display = False
         self._step("step-door", "#door-options")
-        self.kiosk.run_door(self.job, self.actor, self._door_done)
+        if not self.kiosk.run_door(self.job, self.actor, self._door_done):
+            self._error("The kiosk was locked: nothing was opened.")
 
     def _door_done(self, result: Any, error: Exception | None) -> None:
         if error is not None or result is None:
