@@ -167,6 +167,14 @@ class Custody:
             exemptions=frozenset(pupil.exemptions or ()), prior_offences_this_term=prior
         )
 
+    def _start_deposit(
+        self, s: Session, holding: Holding, actor: Identity | None, **payload: Any
+    ) -> None:
+        """Add a new ``depositing`` holding and its event (the door is pulsed after commit)."""
+        s.add(holding)
+        s.flush()
+        self._event(s, "holding.depositing", actor, holding, **payload)
+
     def _free_locker(self, s: Session, locker_id: int | None) -> Locker:
         if locker_id is not None:
             locker = s.get(Locker, locker_id)
@@ -339,13 +347,10 @@ class Custody:
                 created_at=self._now(),
                 created_by_id=actor.staff_id,
             )
-            s.add(holding)
-            s.flush()
-            self._event(
+            self._start_deposit(
                 s,
-                "holding.depositing",
-                actor,
                 holding,
+                actor,
                 kind=holding.kind,
                 category=category,
                 locker=locker.label,
@@ -400,11 +405,7 @@ class Custody:
                 created_at=self._now(),
                 created_by_id=actor.staff_id,
             )
-            s.add(holding)
-            s.flush()
-            self._event(
-                s, "holding.depositing", actor, holding, kind=holding.kind, locker=locker.label
-            )
+            self._start_deposit(s, holding, actor, kind=holding.kind, locker=locker.label)
             return HoldingView.of(holding)
 
     def confirm_deposit(self, actor: Identity | None, holding_id: int) -> HoldingView:
@@ -600,13 +601,10 @@ class Custody:
                 created_at=self._now(),
                 created_by_id=actor.staff_id if actor else None,
             )
-            s.add(holding)
-            s.flush()
-            self._event(
+            self._start_deposit(
                 s,
-                "holding.depositing",
-                actor,
                 holding,
+                actor,
                 kind=holding.kind,
                 session_id=session.id,
                 pouch=holding.pouch_number,

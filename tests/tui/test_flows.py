@@ -20,6 +20,7 @@ from tui_helpers import (
     SENIOR,
     TECHNICIAN,
     close_door_when_open,
+    open_exam_screen,
     run_async,
     screen_name,
     sign_in,
@@ -281,10 +282,7 @@ async def test_badge_tapped_again_signs_out(make_app: Any) -> None:
 async def test_exam_self_service_deposit(make_app: Any) -> None:
     app = make_app()
     async with app.run_test(size=(80, 24)) as pilot:
-        await sign_in(pilot, app, EXAMS)
-        await pilot.press("e")
-        await wait_for(pilot, lambda: screen_name(app) == "ExamScreen")
-        await wait_for(pilot, lambda: "3 of 6 deposited" in text_of(app, "#exam-status"))
+        await open_exam_screen(pilot, app)
         await pilot.press("d")
         await wait_for(pilot, lambda: screen_name(app) == "ExamDepositScreen")
         assert app.identity is None  # the officer is signed out; candidates use it alone
@@ -457,10 +455,7 @@ async def test_locker_grid_and_simulator_door_panel(make_app: Any) -> None:
 async def test_exam_session_end_and_bulk_release(make_app: Any) -> None:
     app = make_app()
     async with app.run_test(size=(80, 24)) as pilot:
-        await sign_in(pilot, app, EXAMS)
-        await pilot.press("e")
-        await wait_for(pilot, lambda: screen_name(app) == "ExamScreen")
-        await wait_for(pilot, lambda: "3 of 6 deposited" in text_of(app, "#exam-status"))
+        await open_exam_screen(pilot, app)
         await pilot.press("n")
         await wait_for(pilot, lambda: "release all" in text_of(app, "#exam-status"))
         await pilot.press("b")

@@ -102,3 +102,11 @@ async def close_door_when_open(pilot: Any, app: KioskApp, bank: str, number: int
     )
     assert app.simulator is not None
     app.simulator.close_door(bank, number)
+
+
+async def open_exam_screen(pilot: Any, app: KioskApp) -> None:
+    """The exams officer signs in and opens today's session (3 of 6 deposited in the demo)."""
+    await sign_in(pilot, app, EXAMS)
+    await pilot.press("e")
+    await wait_for(pilot, lambda: screen_name(app) == "ExamScreen")
+    await wait_for(pilot, lambda: "3 of 6 deposited" in text_of(app, "#exam-status"))
