@@ -114,21 +114,36 @@ def db_status(ctx: click.Context) -> None:
 @main.command("import")
 @click.argument("kind", type=click.Choice(sorted(IMPORTERS)))
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--deactivate-missing",
+    is_flag=True,
+    help="Staff only: FILE is the whole staff list; anyone not in it can no longer sign in.",
+)
 @click.pass_context
-def import_cmd(ctx: click.Context, kind: str, file: Path) -> None:
+def import_cmd(ctx: click.Context, kind: str, file: Path, deactivate_missing: bool) -> None:
     """Import pupils, contacts or staff from an MIS CSV export (all or nothing).
 
     Column names accepted are listed in docs/mis-import.md.
     """
+    if deactivate_missing and kind != "staff":
+        _fail("--deactivate-missing is for `kiosk import staff` only")
     with _open(ctx) as k:
         try:
             with k.sessions.begin() as s:
                 result = run_import(
-                    s, kind, file, station_id=k.config.station.id, now=datetime.now(UTC)
+                    s,
+                    kind,
+                    file,
+                    station_id=k.config.station.id,
+                    now=datetime.now(UTC),
+                    deactivate_missing=deactivate_missing,
                 )
         except ImportRejected as exc:
             _fail(str(exc))
-    click.echo(f"{file}: {kind}: {result.added} added, {result.updated} updated")
+    summary = f"{file}: {kind}: {result.added} added, {result.updated} updated"
+    if deactivate_missing:
+        summary += f", {result.deactivated} deactivated (no longer in the staff list)"
+    click.echo(summary)
 
 
 # --------------------------------------------------------------------------- holdings

@@ -97,6 +97,7 @@ class ImportResult:
     kind: str
     added: int
     updated: int
+    deactivated: int = 0
 
 
 def _norm(header: str) -> str:
@@ -287,8 +288,15 @@ def import_contacts(session: Session, path: Path, **kw: Any) -> ImportResult:
 
 
 def import_staff(
-    session: Session, path: Path, *, hasher: Callable[[str], str] = hash_pin, **kw: Any
+    session: Session,
+    path: Path,
+    *,
+    hasher: Callable[[str], str] = hash_pin,
+    deactivate_missing: bool = False,
+    **kw: Any,
 ) -> ImportResult:
+    """Staff and their roles. ``deactivate_missing``: the file is the whole staff list, so
+    anyone not in it (a leaver) can no longer sign in; their history stays."""
     rows, mapping, problems = _read(path, STAFF_COLUMNS, "staff")
     valid_roles = {r.value for r in Role}
     parsed = []
@@ -335,7 +343,15 @@ def import_staff(
             staff.badge_uid = uid
         if pin:
             staff.pin_hash = hasher(pin)
-    return ImportResult("staff", added, updated)
+        staff.active = True
+    deactivated = 0
+    if deactivate_missing:
+        listed = {r["staff_code"] for _line, r, *_ in parsed}
+        for code, staff in existing.items():
+            if code not in listed and staff.active:
+                staff.active = False
+                deactivated += 1
+    return ImportResult("staff", added, updated, deactivated)
 
 
 IMPORTERS: dict[str, Callable[..., ImportResult]] = {
@@ -346,16 +362,29 @@ IMPORTERS: dict[str, Callable[..., ImportResult]] = {
 
 
 def run_import(
-    session: Session, kind: str, path: Path, *, station_id: str, now: datetime
+    session: Session,
+    kind: str,
+    path: Path,
+    *,
+    station_id: str,
+    now: datetime,
+    deactivate_missing: bool = False,
 ) -> ImportResult:
     """Import inside the caller's transaction and log an event; the caller commits."""
-    result = IMPORTERS[kind](session, path)
+    if deactivate_missing and kind != "staff":
+        raise ValueError("only a staff import can deactivate people missing from the file")
+    result = IMPORTERS[kind](session, path, deactivate_missing=deactivate_missing)
     session.flush()
     append_event(
         session,
         station_id=station_id,
         type=f"import.{kind}",
         occurred_at=now,
-        payload={"file": path.name, "added": result.added, "updated": result.updated},
+        payload={
+            "file": path.name,
+            "added": result.added,
+            "updated": result.updated,
+            "deactivated": result.deactivated,
+        },
     )
     return result

@@ -169,3 +169,17 @@ def test_export_without_optional_columns_keeps_cards_exemptions_and_badges(sessi
         )
         office = s.scalars(select(Staff).where(Staff.staff_code == "OFF1")).one()
         assert office.badge_uid == "AB000001"
+
+
+def test_full_staff_list_deactivates_leavers_who_then_cannot_sign_in(sessions, tmp_path):
+    from kiosk.auth import AuthError, sign_in
+
+    _import(sessions, "staff", DEMO_DATA / "staff.csv")
+    short = _write(tmp_path, "s.csv", "Staff Code,Name,Roles\nOFF1,Pat Morgan,office\n")
+    with sessions.begin() as s:
+        result = run_import(s, "staff", short, station_id="t", now=NOW, deactivate_missing=True)
+    assert result.deactivated == 5
+    with sessions() as s, pytest.raises(AuthError, match="not registered"):
+        sign_in(s, badge_uid="AB000002", pin="2222", now=NOW, station_id="t")
+    with sessions() as s:
+        assert s.scalars(select(Staff).where(Staff.staff_code == "OFF1")).one().active
