@@ -12,8 +12,8 @@ src=$(cd "$(dirname "$0")/.." && pwd)
 
 echo "==> packages (python3-venv, libcamera for the optional tray camera)"
 apt-get update -q
-apt-get install -y -q python3-venv python3-dev build-essential python3-libcamera python3-kms++ || \
-    apt-get install -y -q python3-venv python3-dev build-essential
+apt-get install -y -q rsync python3-venv python3-dev build-essential python3-libcamera python3-kms++ || \
+    apt-get install -y -q rsync python3-venv python3-dev build-essential
 
 echo "==> SPI on (RC522 reader) and serial port free for the RS-485 adapter"
 if command -v raspi-config >/dev/null; then
