@@ -300,6 +300,20 @@ async def test_exam_self_service_deposit(make_app: Any) -> None:
         await wait_for(pilot, lambda: screen_name(app) == "HomeScreen")
 
 
+@run_async
+async def test_exam_cabinet_not_closed_leaves_the_pouch_for_the_officer(make_app: Any) -> None:
+    """The pouch may be inside: it is never undone by guessing, it waits on the register."""
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await open_exam_screen(pilot, app)
+        await pilot.press("d")
+        await wait_for(pilot, lambda: screen_name(app) == "ExamDepositScreen")
+        await tap(pilot, app, HARRY)
+        await wait_for(pilot, lambda: "not closed" in text_of(app, "#exam-result"), timeout=5)
+        harry = [h for h in app.custody.holdings(None) if h.pupil_name == "Harry Lewis"]
+        assert [h.state for h in harry] == ["depositing"]
+
+
 # ---------------------------------------------------------------------------- safeguarding
 @run_async
 async def test_dsl_places_hold_and_senior_cannot_lift(make_app: Any) -> None:
