@@ -8,8 +8,11 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import warnings
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
+
+from gpiozero.exc import BadPinFactory, PinFactoryFallback, PinUnknownPi
 
 from hardware.camera import NullCamera, PiCamera2Camera
 from hardware.door_monitor import DoorMonitor, MonitoredLockBank
@@ -129,6 +132,10 @@ class HardwareBundle:
             self.simulator.close()
 
 
+class HardwareUnavailable(RuntimeError):
+    """The real hardware cannot be driven here; the message says what to do."""
+
+
 def build_hardware(spec: HardwareSpec, simulate: bool = False) -> HardwareBundle:
     """Build real adapters (on a Pi) or the simulator's lowest-layer fakes."""
     if simulate:
@@ -137,6 +144,9 @@ def build_hardware(spec: HardwareSpec, simulate: bool = False) -> HardwareBundle
         return Simulator(spec).bundle
     readers: list[BadgeReader] = []
     banks: list[LockBank] = []
+    # gpiozero warns once per pin factory it tries; the outcome (or HardwareUnavailable) is
+    # what matters, and the warnings would land on the staff UI's terminal.
+    warnings.simplefilter("ignore", PinFactoryFallback)
     try:
         for r in spec.readers:
             if isinstance(r, RC522Spec):
@@ -144,7 +154,10 @@ def build_hardware(spec: HardwareSpec, simulate: bool = False) -> HardwareBundle
 
                 readers.append(
                     RC522Reader(
-                        r.name, bus=r.spi_bus, device=r.spi_device, rst_pin=r.rst_pin,
+                        r.name,
+                        bus=r.spi_bus,
+                        device=r.spi_device,
+                        rst_pin=r.rst_pin,
                         poll_interval_s=r.poll_interval_s,
                         soft_reset_s=r.soft_reset_minutes * 60,
                         health_check_s=r.health_check_s,
@@ -163,16 +176,24 @@ def build_hardware(spec: HardwareSpec, simulate: bool = False) -> HardwareBundle
         ind = spec.indicators
         indicators: Indicators = (
             GpioIndicators(
-                ind.green_pin, ind.red_pin, ind.buzzer_pin,
+                ind.green_pin,
+                ind.red_pin,
+                ind.buzzer_pin,
                 buzzer_active_high=ind.buzzer_active_high,
             )
             if any(p is not None for p in (ind.green_pin, ind.red_pin, ind.buzzer_pin))
             else NullIndicators()
         )
-    except Exception:
+    except Exception as exc:
         for bank in banks:
             with contextlib.suppress(Exception):
                 bank.close()
+        if isinstance(exc, BadPinFactory | PinUnknownPi):
+            raise HardwareUnavailable(
+                "no Raspberry Pi GPIO on this machine (gpiozero found no pin factory). On a Pi, "
+                "install the `pi` extra (it brings rpi-lgpio, needed on a Pi 5); elsewhere use "
+                "`kiosk run --simulate` or `kiosk demo`."
+            ) from exc
         raise
     camera: Camera = PiCamera2Camera() if spec.camera == "picamera2" else NullCamera()
     return assemble(spec, readers, banks, camera, indicators, None)

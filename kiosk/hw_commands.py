@@ -8,6 +8,7 @@ use the default simulated layout so the command is usable on a bare checkout.
 from __future__ import annotations
 
 import queue
+import sys
 import tempfile
 import time
 from dataclasses import dataclass
@@ -15,6 +16,7 @@ from pathlib import Path
 
 import click
 
+from hardware.bundle import HardwareUnavailable
 from hardware.camera import CameraUnavailable, NullCamera
 from hardware.ports import BadgeTapped, DoorState, UnlockOutcome
 from kiosk.hardware_config import HardwareConfig, build_hardware, default_config
@@ -105,7 +107,11 @@ def hw_test(
 ) -> None:
     """Test every reader, lock, door sensor, the camera and the indicators."""
     cfg = _config(ctx)
-    bundle = build_hardware(cfg, simulate=simulate)
+    try:
+        bundle = build_hardware(cfg, simulate=simulate)
+    except HardwareUnavailable as exc:
+        click.echo(f"kiosk: {exc}", err=True)
+        sys.exit(2)
     sim = bundle.simulator
     checks: list[Check] = []
     try:
