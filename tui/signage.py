@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from rich.text import Text
 from textual import work
 from textual.app import App, ComposeResult
 from textual.containers import Horizontal, Vertical
@@ -72,17 +73,32 @@ BANNER = {
 }
 
 
-def pictogram(notice: SignNotice) -> str:
-    """The pictogram for a notice: phone or camera for zones, a clock for exams."""
+def _struck(art: tuple[str, ...]) -> Text:
+    """The art with a red prohibition bar from top left to bottom right over it."""
+    drawn = list(art)
+    while drawn and not drawn[-1].strip():
+        drawn.pop()  # the bar spans the drawing, not its blank padding
+    rows, cols = len(drawn), max(len(line) for line in drawn)
+    text = Text()
+    for r, line in enumerate(drawn):
+        col = round(r * (cols - 1) / (rows - 1))
+        line = line.ljust(cols)
+        text.append(line[:col])
+        text.append("\\", style="bold red")
+        text.append(line[col + 1 :] + ("\n" if r < rows - 1 else ""))
+    return text
+
+
+def pictogram(notice: SignNotice) -> Text:
+    """The pictogram for a notice: a struck-out phone or camera for zones and phone rules
+    (the sign's "no phones" meaning), a clock for exams, the school for the welcome."""
     if notice.kind == "zone":
-        art = CAMERA if notice.zone_kind == "camera_free" else PHONE
-    elif notice.kind in ("exam_now", "exam_soon"):
-        art = CLOCK
-    elif notice.kind == "school":
-        art = SCHOOL
-    else:
-        art = PHONE
-    return "\n".join(art)
+        return _struck(CAMERA if notice.zone_kind == "camera_free" else PHONE)
+    if notice.kind in ("exam_now", "exam_soon"):
+        return Text("\n".join(CLOCK))
+    if notice.kind == "school":
+        return Text("\n".join(SCHOOL))
+    return _struck(PHONE)
 
 
 def banner(notice: SignNotice) -> str:
