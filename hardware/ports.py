@@ -202,6 +202,9 @@ class Camera(Protocol):
     def capture_still(self, path: Path) -> Path | None:
         """Capture one still to ``path``; None when no camera is fitted."""
 
+    def describe(self) -> str:
+        """What is fitted, for the technician screen (no image is taken)."""
+
 
 @runtime_checkable
 class Indicators(Protocol):

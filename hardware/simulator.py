@@ -66,6 +66,9 @@ class SimPin(MockPin):
 class SimCamera:
     """Writes a tiny placeholder image (PPM) so the capture path can be exercised."""
 
+    def describe(self) -> str:
+        return "simulated tray camera"
+
     def capture_still(self, path: Path) -> Path | None:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(b"P6\n2 2\n255\n" + bytes(12))

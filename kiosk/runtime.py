@@ -52,16 +52,14 @@ def close_station(station: Station) -> None:
     """
     with contextlib.suppress(Exception):
         station.stop()
-    close = getattr(station.hardware, "close", None)
-    if close is not None:
-        with contextlib.suppress(Exception):
-            close()
+    with contextlib.suppress(Exception):
+        station.hardware.close()
     station.ctx.close()
 
 
 def simulator_of(station: Station) -> Any | None:
     """The hardware simulator driving this station, or None on real hardware."""
-    return getattr(station.hardware, "simulator", None)
+    return station.hardware.simulator
 
 
 @dataclass(frozen=True)

@@ -21,11 +21,10 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 from db.models import LockerState
+from hardware.bundle import HardwareBundle
 from hardware.ports import (
-    BadgeReader,
     DoorState,
     ForcedOpen,
     LeftOpen,
@@ -85,20 +84,13 @@ class ReconcileItem:
     advice: str
 
 
-def _banks(hardware: Any) -> dict[str, LockBank]:
-    banks = hardware.lock_banks
-    if isinstance(banks, dict):
-        return dict(banks)
-    return {bank.name: bank for bank in banks}
-
-
 class Station:
     """One kiosk: ledger + lock banks + readers + indicators."""
 
     def __init__(
         self,
         ctx: KioskContext,
-        hardware: Any,
+        hardware: HardwareBundle,
         *,
         door_close_timeout: float = 90.0,
         poll_interval: float = 0.1,
@@ -106,8 +98,8 @@ class Station:
         self.ctx = ctx
         self.custody = ctx.custody
         self.hardware = hardware
-        self.banks = _banks(hardware)
-        self.readers: list[BadgeReader] = list(getattr(hardware, "readers", []))
+        # Unlocks go through the monitor-guarded banks, so only uncommanded openings alarm.
+        self.banks: dict[str, LockBank] = {bank.name: bank for bank in hardware.lock_banks}
         self.log = HardwareLog(ctx.custody)
         self.door_close_timeout = door_close_timeout
         self.poll_interval = poll_interval
@@ -128,22 +120,15 @@ class Station:
         self._stopping.clear()
         self._thread = threading.Thread(target=self._pump, name="station-events", daemon=True)
         self._thread.start()
-        for reader in self.readers:
-            reader.start(self._events.put)
-        monitor = getattr(self.hardware, "monitor", None)
-        if monitor is not None and hasattr(monitor, "start"):
-            # hardware.door_monitor.DoorMonitor takes its sink as an attribute, not an argument.
-            monitor.on_event = self._events.put
-            monitor.start()
+        self.hardware.start(self._events.put)
         self.log.record("station.started", banks=sorted(self.banks))
         return self.reconcile()
 
     def stop(self) -> None:
-        for reader in self.readers:
+        """Stop readers, monitor and the event thread; pins stay claimed (see close_station)."""
+        for reader in self.hardware.readers:
             reader.stop()
-        monitor = getattr(self.hardware, "monitor", None)
-        if monitor is not None and hasattr(monitor, "stop"):
-            monitor.stop()
+        self.hardware.monitor.stop()
         for bank in self.banks.values():
             bank.all_off()
         self._stopping.set()
@@ -163,9 +148,8 @@ class Station:
                     self.log.record(ledger_type, **payload)
                 except Exception:  # the alarm must still reach the screen
                     log.exception("could not write %s to the ledger", ledger_type)
-                indicators = getattr(self.hardware, "indicators", None)
-                if indicators is not None and isinstance(event, ForcedOpen | LeftOpen):
-                    indicators.alarm(True)
+                if isinstance(event, ForcedOpen | LeftOpen):
+                    self.hardware.indicators.alarm(True)
             for listener in list(self._listeners):
                 try:
                     listener(event)
@@ -184,12 +168,6 @@ class Station:
             for number, state in bank.door_states().items():
                 states[(name, number)] = state
         return states
-
-    def _unlock(self, bank: LockBank, number: int) -> UnlockOutcome:
-        monitor = getattr(self.hardware, "monitor", None)
-        if monitor is not None and hasattr(monitor, "unlock"):
-            return monitor.unlock(bank.name, number)
-        return bank.unlock(number)
 
     def _wait_closed(self, bank: LockBank, number: int, timeout: float) -> bool:
         deadline = time.monotonic() + timeout
@@ -210,7 +188,7 @@ class Station:
     ) -> DoorResult:
         """Open the reserved locker, wait for the door to close on the phone, confirm it."""
         bank, number = self._bank(holding)
-        outcome = self._unlock(bank, number)
+        outcome = bank.unlock(number)
         if outcome in (UnlockOutcome.DID_NOT_OPEN, UnlockOutcome.JAMMED):
             self.custody.abort_deposit(actor, holding.id, f"locker {outcome.value}")
             if holding.kind != "exam_deposit":
@@ -238,7 +216,7 @@ class Station:
     ) -> DoorResult:
         """Open the locker of a ``releasing`` holding; the door closing completes the release."""
         bank, number = self._bank(holding)
-        outcome = self._unlock(bank, number)
+        outcome = bank.unlock(number)
         if outcome in (UnlockOutcome.DID_NOT_OPEN, UnlockOutcome.JAMMED):
             back = self.custody.cancel_release(actor, holding.id, f"locker {outcome.value}")
             return DoorResult(
@@ -270,7 +248,7 @@ class Station:
         if not pouches:
             return BulkResult(True, "nothing_held", "No pouches are held for this session.", [])
         bank, number = self._bank(pouches[0])
-        outcome = self._unlock(bank, number)
+        outcome = bank.unlock(number)
         label = pouches[0].locker
         if outcome in (UnlockOutcome.DID_NOT_OPEN, UnlockOutcome.JAMMED):
             back = [
@@ -301,9 +279,7 @@ class Station:
         The photo stays on the Pi (``<data_dir>/photos``) and is purged on the profile's
         ``retention.photo_days``; it is recorded first so the purge always knows about it.
         """
-        camera = getattr(self.hardware, "camera", None)
-        if camera is None:
-            return None
+        camera = self.hardware.camera
         folder = self.ctx.config.station.data_dir / "photos"
         folder.mkdir(parents=True, exist_ok=True)
         path = camera.capture_still(folder / f"holding-{holding.id}.jpg")
@@ -321,7 +297,7 @@ class Station:
         """Pulse an empty locker for a hardware test (technicians only), with an event."""
         actor.require(Permission.HARDWARE)
         self.log.begin_test_unlock(bank, number, actor.staff_id)
-        outcome = self._unlock(self.banks[bank], number)
+        outcome = self.banks[bank].unlock(number)
         self.log.record(
             "hardware.test_unlock_result", locker=f"{bank}{number}", outcome=outcome.value
         )

@@ -47,7 +47,7 @@ class TechnicianScreen(KioskScreen):
 
         def read() -> tuple[list[str], list[Any], dict[Any, Any], dict[Any, Any]]:
             readers = []
-            for reader in station.readers:
+            for reader in station.hardware.readers:
                 try:
                     readers.append(f"Reader '{reader.name}': {reader.version()}")
                 except Exception as exc:
@@ -64,10 +64,8 @@ class TechnicianScreen(KioskScreen):
 
     def _show(self, result: tuple[list[str], list[Any], dict[Any, Any], dict[Any, Any]]) -> None:
         readers, lockers, doors, occupied = result
-        camera = getattr(self.kiosk.station.hardware, "camera", None)
-        describe = getattr(camera, "describe", None)
         lines = readers or ["No badge reader configured."]
-        lines.append(f"Camera: {describe() if describe else 'none'}")
+        lines.append(f"Camera: {self.kiosk.station.hardware.camera.describe()}")
         self.query_one("#readers", Static).update("\n".join(lines))
         table = self.query_one("#doors", DataTable)
         keep = table.cursor_row
