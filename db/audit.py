@@ -8,34 +8,29 @@ Every event also gets its outbox row in the same transaction (the caller commits
 
 from __future__ import annotations
 
-import hashlib
-import json
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from db.models import ChainHead, Event, OutboxRow
-
-GENESIS_HASH = "0" * 64
+from wire.chain import GENESIS_HASH, event_digest
 
 
 def event_hash(event: Event) -> str:
-    """SHA-256 over a canonical JSON form (sorted keys, fixed separators, UTC ISO time)."""
-    body = {
-        "station_id": event.station_id,
-        "seq": event.seq,
-        "type": event.type,
-        "occurred_at": event.occurred_at.astimezone(UTC).isoformat(),
-        "actor_id": event.actor_id,
-        "holding_id": event.holding_id,
-        "payload": event.payload,
-        "prev_hash": event.prev_hash,
-    }
-    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
-    return hashlib.sha256(canonical.encode()).hexdigest()
+    """The event's digest, computed the one way the central log computes it too."""
+    return event_digest(
+        station_id=event.station_id,
+        seq=event.seq,
+        type=event.type,
+        occurred_at=event.occurred_at,
+        actor_id=event.actor_id,
+        holding_id=event.holding_id,
+        payload=event.payload,
+        prev_hash=event.prev_hash,
+    )
 
 
 def append_event(
