@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import JSON, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import false as sa_false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from db.base import Base
@@ -110,6 +111,15 @@ class Staff(Base):
     failed_attempts: Mapped[int] = mapped_column(default=0)
     locked_until: Mapped[datetime | None]
     active: Mapped[bool] = mapped_column(default=True)
+    #: Rounds of too many wrong PINs since the last good sign-in; each locks for longer, and
+    #: the round after the last configured stage locks until a senior unlocks (issue 9).
+    lockout_level: Mapped[int] = mapped_column(default=0, server_default="0")
+    #: A senior reset or forced a change: the next sign-in must choose a new PIN first.
+    pin_must_change: Mapped[bool] = mapped_column(default=False, server_default=sa_false())
+    #: One-time enrolment code (Argon2 hash, never the code) and when it stops working.
+    #: Set only while ``pin_hash`` is empty: a person has one credential hash at a time.
+    enrolment_code_hash: Mapped[str | None] = mapped_column(String(255))
+    enrolment_code_expires_at: Mapped[datetime | None]
 
 
 class Locker(Base):

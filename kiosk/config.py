@@ -62,6 +62,28 @@ class AuthConfig(_Strict):
     max_failed_pins: int = Field(5, ge=1, le=20)
     lockout_minutes: int = Field(15, ge=1, le=24 * 60)
     idle_lock_seconds: int = Field(90, ge=10, le=3600)
+    # Issue 9 (kiosk.auth, kiosk.pin_rules): the next round of wrong PINs locks for this long,
+    # and the round after that until a senior leader or office administrator unlocks.
+    second_lockout_minutes: int = Field(60, ge=1, le=7 * 24 * 60)
+    pin_min_length: int = Field(4, ge=4, le=12)
+    pin_max_length: int = Field(8, ge=4, le=12)
+    #: Senior leaders and DSLs (holds, overrides, role grants) need a longer PIN.
+    privileged_pin_length: int = Field(6, ge=4, le=12)
+    #: How long a one-time enrolment code (first sign-in, PIN reset) works.
+    enrolment_code_hours: int = Field(72, ge=1, le=14 * 24)
+    #: Argon2id cost (OWASP minimum row m=12 MiB, t=3), measured by bench/argon2_params.py.
+    argon2_memory_kib: int = Field(12 * 1024, ge=7 * 1024, le=256 * 1024)
+    argon2_time_cost: int = Field(3, ge=1, le=10)
+    argon2_parallelism: int = Field(1, ge=1, le=4)
+
+    @model_validator(mode="after")
+    def _pin_lengths_in_order(self) -> AuthConfig:
+        if not self.pin_min_length <= self.privileged_pin_length <= self.pin_max_length:
+            raise ValueError(
+                "auth: need pin_min_length <= privileged_pin_length <= pin_max_length, got "
+                f"{self.pin_min_length}, {self.privileged_pin_length}, {self.pin_max_length}"
+            )
+        return self
 
 
 class LockersConfig(_Strict):

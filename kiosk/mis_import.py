@@ -13,7 +13,7 @@ import io
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -22,8 +22,9 @@ from sqlalchemy.orm import Session
 
 from db.audit import append_event
 from db.models import Contact, Pupil, Staff
-from kiosk.auth import hash_pin
-from kiosk.permissions import Role
+from kiosk.auth import Identity, NotPermitted, authorise
+from kiosk.permissions import PRIVILEGED_ROLES, Permission, Role
+from kiosk.staff_admin import active_seniors
 
 #: field -> accepted header variants (normalised: lower case, letters and digits only).
 PUPIL_COLUMNS: dict[str, tuple[str, ...]] = {
@@ -287,17 +288,55 @@ def import_contacts(session: Session, path: Path, **kw: Any) -> ImportResult:
     return ImportResult("contacts", len(parsed), removed)
 
 
+def _staff_actor_check(session: Session, path: Path, actor: Identity | None) -> bool:
+    """Who may import staff: a signed-in senior, or nobody at all on a station with no senior.
+
+    Returns True for that first, bootstrap import (a new school has nobody to sign in yet;
+    once any active senior exists, a staff import needs a senior's sign-in, issue 9).
+    """
+    if actor is not None:
+        authorise(session, actor, Permission.IMPORT_STAFF)
+        return False
+    if active_seniors(session):
+        raise NotPermitted(
+            f"{path}: importing staff needs a senior leader's sign-in (badge and PIN); "
+            "nothing imported.",
+            permission=Permission.IMPORT_STAFF,
+        )
+    return True
+
+
 def import_staff(
     session: Session,
     path: Path,
     *,
-    hasher: Callable[[str], str] = hash_pin,
+    actor: Identity | None = None,
+    station_id: str = "",
+    now: datetime | None = None,
     deactivate_missing: bool = False,
     **kw: Any,
 ) -> ImportResult:
-    """Staff and their roles. ``deactivate_missing``: the file is the whole staff list, so
-    anyone not in it (a leaver) can no longer sign in; their history stays."""
+    """Staff and their roles; no PINs (issue 9). ``deactivate_missing``: the file is the whole
+    staff list, so anyone not in it (a leaver) can no longer sign in; their history stays.
+
+    New staff get no PIN: a senior or office administrator issues each an enrolment code
+    (:mod:`kiosk.staff_admin`). Role changes are recorded one event per person naming the
+    importing senior; a senior, DSL or office-administrator grant is its own event. An import
+    that would leave no active senior, or deactivate or demote the importing senior, is
+    refused naming who.
+    """
+    bootstrap = _staff_actor_check(session, path, actor)
     rows, mapping, problems = _read(path, STAFF_COLUMNS, "staff")
+    if "pin" in mapping:
+        problems.append(
+            Problem(
+                1,
+                mapping["pin"],
+                "a staff file must not carry PINs: delete this column (and any copies of the "
+                "file). Staff choose their own PIN at first sign-in with an enrolment code "
+                "from a senior leader or office administrator",
+            )
+        )
     valid_roles = {r.value for r in Role}
     parsed = []
     for line, r in rows:
@@ -313,44 +352,94 @@ def import_staff(
                     )
                 )
         uid = _check_uid(r.get("badge_uid", ""), line, mapping.get("badge_uid", ""), problems)
-        pin = r.get("pin", "")
-        if pin and not (pin.isdigit() and 4 <= len(pin) <= 8):
-            problems.append(Problem(line, mapping["pin"], "a PIN is 4 to 8 digits"))
-        parsed.append((line, r, roles, uid, pin))
+        parsed.append((line, r, list(dict.fromkeys(roles)), uid))
     _unique(
         [(ln, r.get("staff_code")) for ln, r, *_ in parsed],
         mapping.get("staff_code", ""),
         "staff code",
         problems,
     )
-    _unique(
-        [(ln, u) for ln, _, _, u, _ in parsed], mapping.get("badge_uid", ""), "badge UID", problems
-    )
+    _unique([(ln, u) for ln, _, _, u in parsed], mapping.get("badge_uid", ""), "badge UID", problems)
     if problems:
         raise ImportRejected(path, problems)
+
     existing = {s.staff_code: s for s in session.scalars(select(Staff))}
+    listed = {r["staff_code"]: roles for _line, r, roles, _uid in parsed}
+    # Who is an active senior once this file is applied, before anything is written.
+    seniors_before = [s for s in existing.values() if s.active and Role.SENIOR in s.roles]
+    seniors_after = {code for code, roles in listed.items() if Role.SENIOR in roles}
+    if not deactivate_missing:
+        seniors_after |= {s.staff_code for s in seniors_before if s.staff_code not in listed}
+    lockout: list[Problem] = []
+    if actor is not None:
+        me = session.get(Staff, actor.staff_id)
+        if me is not None and me.staff_code not in seniors_after:
+            why = "deactivate" if me.staff_code not in listed else "remove the senior role from"
+            lockout.append(
+                Problem(0, "", f"this import would {why} you ({me.name}), the senior importing it")
+            )
+    if not seniors_after:
+        names = ", ".join(s.name for s in seniors_before) or "nobody is senior now"
+        lockout.append(
+            Problem(
+                0,
+                mapping.get("roles", ""),
+                f"after this import no active member of staff would be senior ({names}); "
+                "give at least one person the senior role",
+            )
+        )
+    if lockout:
+        raise ImportRejected(path, lockout)
+
+    occurred = now or datetime.now(UTC)
+    actor_id = actor.staff_id if actor is not None else None
+
+    def record(type: str, **payload: Any) -> None:
+        if station_id:
+            if bootstrap:
+                payload["bootstrap"] = True
+            append_event(
+                session,
+                station_id=station_id,
+                type=type,
+                occurred_at=occurred,
+                actor_id=actor_id,
+                payload=payload,
+            )
+
     added = updated = 0
-    for _line, r, roles, uid, pin in parsed:
+    for _line, r, roles, uid in parsed:
         staff = existing.get(r["staff_code"])
+        before: list[str] = []
         if staff is None:
-            staff = Staff(staff_code=r["staff_code"])
+            staff = Staff(staff_code=r["staff_code"], roles=[], active=True)
             session.add(staff)
             added += 1
         else:
             updated += 1
+            before = list(staff.roles) if staff.active else []
+            if not staff.active:
+                staff.active = True
         staff.name, staff.roles = r["name"], roles
         if "badge_uid" in mapping:
             staff.badge_uid = uid
-        if pin:
-            staff.pin_hash = hasher(pin)
-        staff.active = True
+        session.flush()
+        granted = [x for x in roles if x not in before]
+        revoked = [x for x in before if x not in roles]
+        for role in granted:
+            if role in PRIVILEGED_ROLES:
+                record("staff.privileged_role_granted", staff=staff.id, role=role, roles=roles)
+        if granted or revoked:
+            record(
+                "staff.roles_changed", staff=staff.id, granted=granted, revoked=revoked, roles=roles
+            )
     deactivated = 0
     if deactivate_missing:
-        listed = {r["staff_code"] for _line, r, *_ in parsed}
         for code, staff in existing.items():
             if code not in listed and staff.active:
                 staff.active = False
                 deactivated += 1
+                record("staff.deactivated", staff=staff.id)
     return ImportResult("staff", added, updated, deactivated)
 
 
@@ -369,17 +458,26 @@ def run_import(
     station_id: str,
     now: datetime,
     deactivate_missing: bool = False,
+    actor: Identity | None = None,
 ) -> ImportResult:
     """Import inside the caller's transaction and log an event; the caller commits."""
     if deactivate_missing and kind != "staff":
         raise ValueError("only a staff import can deactivate people missing from the file")
-    result = IMPORTERS[kind](session, path, deactivate_missing=deactivate_missing)
+    result = IMPORTERS[kind](
+        session,
+        path,
+        deactivate_missing=deactivate_missing,
+        actor=actor,
+        station_id=station_id,
+        now=now,
+    )
     session.flush()
     append_event(
         session,
         station_id=station_id,
         type=f"import.{kind}",
         occurred_at=now,
+        actor_id=actor.staff_id if actor is not None else None,
         payload={
             "file": path.name,
             "added": result.added,

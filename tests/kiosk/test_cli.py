@@ -45,7 +45,7 @@ def test_demo_seed_only_then_commands(tmp_path):
     target = tmp_path / "fresh"
     result = run("demo", "--seed-only", "--dir", target)
     assert result.exit_code == 0, result.output
-    assert "AB000001/1111" in result.output
+    assert "AB000001/3917" in result.output
     cfg = target / "kiosk.toml"
     listing = run("--config", cfg, "holdings")
     assert "Ben Hughes" in listing.output and "safeguarding_hold" in listing.output

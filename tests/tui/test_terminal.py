@@ -86,7 +86,7 @@ def test_kiosk_demo_confiscation_by_keystrokes(demo: tuple[Terminal, Path]) -> N
     term.type("AB000001")
     term.keys("Enter")
     term.wait_for("Type your PIN")
-    term.type("1111")
+    term.type("3917")
     term.keys("Enter")
     term.wait_for("Confiscate a phone")
     # Ben's card on the reader starts the confiscation with Ben chosen.
