@@ -169,12 +169,12 @@ class AuthSettings:
     #: Lock lengths for the first, second, ... round of ``max_failures`` wrong PINs; the
     #: round after the last stage locks until a senior leader or office administrator unlocks.
     lockout_stages: tuple[timedelta, ...] = (timedelta(minutes=15), timedelta(hours=1))
-    pin_lengths: PinLengths = PinLengths()
+    pin_lengths: PinLengths = field(default_factory=PinLengths)
     enrolment_code_ttl: timedelta = timedelta(hours=72)
     enrolment_code_digits: int = 8
     pin_change_ttl: timedelta = timedelta(minutes=5)
     refusal_event_interval: timedelta = timedelta(minutes=1)
-    argon2: Argon2Params = Argon2Params()
+    argon2: Argon2Params = field(default_factory=Argon2Params)
 
     @classmethod
     def from_config(cls, auth: AuthConfig) -> AuthSettings:
@@ -469,7 +469,13 @@ class AuthService:
     ) -> None:
         count = self._refusals.hit(f"{type}:{key}", now)
         if count is not None:
-            self._event(session, type, now, attempts=count, **payload)
+            append_event(
+                session,
+                station_id=self.station_id,
+                type=type,
+                occurred_at=now,
+                payload={"attempts": count, **payload},
+            )
 
     def staff_lock_message(self, staff: Staff, now: datetime | None = None) -> str | None:
         """Why ``staff`` cannot sign in right now, or None if they are not locked out."""
@@ -480,7 +486,11 @@ class AuthService:
         staff.failed_attempts += 1
         if staff.failed_attempts < self.settings.max_failures:
             self._event(
-                session, "auth.failed", now, actor_id=staff.id, failed_attempts=staff.failed_attempts
+                session,
+                "auth.failed",
+                now,
+                actor_id=staff.id,
+                failed_attempts=staff.failed_attempts,
             )
             return self._failure_message(staff.lockout_level, just_locked=False)
         staff.failed_attempts = 0
@@ -504,9 +514,7 @@ class AuthService:
         self._unknown[uid] = tries  # most recent last; oldest forgotten first
         while len(self._unknown) > 1024:
             self._unknown.popitem(last=False)
-        self._record_refusal(
-            session, uid, "auth.unknown_badge", now, badge=self.badge_digest(uid)
-        )
+        self._record_refusal(session, uid, "auth.unknown_badge", now, badge=self.badge_digest(uid))
         locked = self._locked_message(tries.level, tries.locked_until, now)
         if locked:
             return AuthError(locked)
@@ -636,7 +644,9 @@ class AuthService:
         staff.pin_hash = self.hasher.hash(new_pin)
         staff.enrolment_code_hash, staff.enrolment_code_expires_at = None, None
         staff.pin_must_change = False
-        self._event(session, "staff.pin_set", now, actor_id=staff.id, staff=staff.id, reason=ticket.reason)
+        self._event(
+            session, "staff.pin_set", now, actor_id=staff.id, staff=staff.id, reason=ticket.reason
+        )
         return self._signed_in(session, staff, now)
 
     def change_pin(

@@ -15,7 +15,6 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from db.audit import append_event
-
 from db.models import Contact, Pupil, Staff
 from kiosk.auth import AuthService, AuthSettings, Identity
 from kiosk.config import KioskConfig, parse_config

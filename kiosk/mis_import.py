@@ -359,7 +359,9 @@ def import_staff(
         "staff code",
         problems,
     )
-    _unique([(ln, u) for ln, _, _, u in parsed], mapping.get("badge_uid", ""), "badge UID", problems)
+    _unique(
+        [(ln, u) for ln, _, _, u in parsed], mapping.get("badge_uid", ""), "badge UID", problems
+    )
     if problems:
         raise ImportRejected(path, problems)
 

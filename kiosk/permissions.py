@@ -104,9 +104,7 @@ PERMISSIONS: dict[Permission, Rule] = {
     P.EXAM_HAND_BACK: Rule(
         frozenset({R.EXAMS, R.SENIOR}), "000: phones must not go into exams; exams officer"
     ),
-    P.PARENT_INFORMED: Rule(
-        frozenset({R.OFFICE, R.DSL, R.SENIOR}), "003 §7.2: inform parents"
-    ),
+    P.PARENT_INFORMED: Rule(frozenset({R.OFFICE, R.DSL, R.SENIOR}), "003 §7.2: inform parents"),
     P.SAFEGUARDING_HOLD: Rule(
         frozenset({R.DSL, R.SENIOR}), "001 appendix §28: inform DSL, keep as evidence"
     ),

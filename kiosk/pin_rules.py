@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from itertools import pairwise
 
 #: Roles whose PIN must be at least ``privileged_length`` long (issue 9: "default 6 for
 #: senior and DSL"): they can place safeguarding holds, override refusals and grant roles.
@@ -57,7 +58,7 @@ class PinLengths:
 
 def _constant_step(pin: str) -> bool:
     """All steps between neighbouring digits equal, modulo 10 (covers 1111, 1234, 8901, 2468)."""
-    steps = {(int(b) - int(a)) % 10 for a, b in zip(pin, pin[1:], strict=False)}
+    steps = {(int(b) - int(a)) % 10 for a, b in pairwise(pin)}
     return len(steps) <= 1
 
 

@@ -143,9 +143,7 @@ class StaffAdmin:
         ]
 
     # ------------------------------------------------------------------ badges
-    def enrol_badge(
-        self, session: Session, admin: Identity, staff_id: int, badge_uid: str
-    ) -> None:
+    def enrol_badge(self, session: Session, admin: Identity, staff_id: int, badge_uid: str) -> None:
         """Give ``staff_id`` the badge just tapped on the reader (replacing any old one)."""
         staff = self._target(session, admin, staff_id, self_allowed=True)
         uid = normalise_uid(badge_uid)
@@ -237,7 +235,9 @@ class StaffAdmin:
         if wanted in staff.roles:
             raise StaffAdminError(f"{staff.name} already has the role {wanted}.")
         staff.roles = [*staff.roles, wanted.value]
-        kind = "staff.privileged_role_granted" if wanted in PRIVILEGED_ROLES else "staff.role_granted"
+        kind = (
+            "staff.privileged_role_granted" if wanted in PRIVILEGED_ROLES else "staff.role_granted"
+        )
         self._event(session, kind, admin, staff=staff.id, role=wanted.value, roles=staff.roles)
 
     def revoke_role(self, session: Session, admin: Identity, staff_id: int, role: str) -> None:
@@ -255,7 +255,12 @@ class StaffAdmin:
             )
         staff.roles = [r for r in staff.roles if r != wanted]
         self._event(
-            session, "staff.role_revoked", admin, staff=staff.id, role=wanted.value, roles=staff.roles
+            session,
+            "staff.role_revoked",
+            admin,
+            staff=staff.id,
+            role=wanted.value,
+            roles=staff.roles,
         )
 
 

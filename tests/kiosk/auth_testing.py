@@ -22,7 +22,9 @@ SETTINGS = AuthSettings(argon2=CHEAP)
 GOOD_PIN = "482915"
 
 
-def auth_service(clock: Callable[[], datetime], station_id: str = "t", **settings: Any) -> AuthService:
+def auth_service(
+    clock: Callable[[], datetime], station_id: str = "t", **settings: Any
+) -> AuthService:
     return AuthService(replace(SETTINGS, **settings), station_id=station_id, clock=clock)
 
 

@@ -47,14 +47,12 @@ def outcome(call: Callable[[Identity], object], identity: Identity) -> bool:
         call(identity)
     except NotPermitted:
         return False
-    except Exception:  # noqa: BLE001 - any other failure happened after the check
+    except Exception:
         return True
     return True
 
 
-def mismatches(
-    cases: Mapping[str, UseCase], identity_for: Callable[[Role], Identity]
-) -> list[str]:
+def mismatches(cases: Mapping[str, UseCase], identity_for: Callable[[Role], Identity]) -> list[str]:
     """Every (use-case, role) whose outcome differs from the table, in words."""
     wrong = []
     for name, role, allowed in (p.values for p in role_cases(cases)):
@@ -67,7 +65,9 @@ def mismatches(
     return wrong
 
 
-def unmapped(service: object, cases: Mapping[str, object], *, ignore: Iterable[str] = ()) -> list[str]:
+def unmapped(
+    service: object, cases: Mapping[str, object], *, ignore: Iterable[str] = ()
+) -> list[str]:
     """Public methods of ``service`` with no entry in ``cases`` (new use-cases must add one)."""
     skip = set(ignore)
     return sorted(

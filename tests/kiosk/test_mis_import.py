@@ -5,12 +5,12 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
+from auth_testing import auth_service, sign_in_as
 from sqlalchemy import func, select
 
 from db.engine import make_engine, make_session_factory
 from db.migrate import upgrade
 from db.models import Contact, Event, Pupil, Staff
-from auth_testing import auth_service, sign_in_as
 from kiosk.demo import DEMO_DATA
 from kiosk.mis_import import ImportRejected, run_import
 

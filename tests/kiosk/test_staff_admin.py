@@ -38,7 +38,11 @@ def sessions(tmp_path, clock):
     with factory.begin() as s:
         run_import(s, "staff", DEMO_DATA / "staff.csv", station_id="t", now=clock.now)
         s.add(Staff(staff_code="ADM1", name="Val Okafor (admin)", roles=["office_admin"]))
-        s.add(Pupil(mis_id="P1", given_name="Ben", family_name="H", year_group="9", card_uid="04A1B2C9"))
+        s.add(
+            Pupil(
+                mis_id="P1", given_name="Ben", family_name="H", year_group="9", card_uid="04A1B2C9"
+            )
+        )
     yield factory
     engine.dispose()
 
@@ -108,7 +112,9 @@ def test_pin_column_refused_with_what_to_do(sessions, head, tmp_path):
     assert "must not carry PINs" in problem.message and "enrolment code" in problem.message
     assert "nothing imported" in str(err.value)
     with sessions() as s:
-        assert s.scalar(select(func.count()).select_from(Staff).where(Staff.staff_code == "X1")) == 0
+        assert (
+            s.scalar(select(func.count()).select_from(Staff).where(Staff.staff_code == "X1")) == 0
+        )
 
 
 def test_import_needs_a_signed_in_senior_once_one_exists(sessions, auth, tmp_path):
