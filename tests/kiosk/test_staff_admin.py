@@ -368,3 +368,55 @@ def test_staff_admin_use_cases_match_the_table_for_every_role(sessions, auth, ad
     from permission_cases import unmapped
 
     assert unmapped(admin, cases) == []
+
+
+# ---------------------------------------------------------------------------- PostgreSQL
+@pytest.fixture
+def pg_sessions(clock):
+    """The same school on PostgreSQL (the lockout columns and booleans of migration 0003)."""
+    import os
+    import uuid
+
+    from sqlalchemy import create_engine, text
+
+    url = os.environ.get("KIOSK_TEST_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+    admin_engine = create_engine(url)
+    schema = f"kiosk_auth_{uuid.uuid4().hex[:10]}"
+    try:
+        with admin_engine.begin() as conn:
+            conn.execute(text(f"CREATE SCHEMA {schema}"))
+    except Exception as exc:  # any connection failure means "no server"
+        admin_engine.dispose()
+        if os.environ.get("CI"):
+            pytest.fail(f"PostgreSQL at {url} is required in CI and is not reachable: {exc}")
+        pytest.skip(f"no PostgreSQL at {url}: {type(exc).__name__}")
+    engine = create_engine(url, connect_args={"options": f"-csearch_path={schema}"})
+    upgrade(engine)
+    factory = make_session_factory(engine)
+    with factory.begin() as s:
+        run_import(s, "staff", DEMO_DATA / "staff.csv", station_id="pg", now=clock.now)
+    yield factory
+    engine.dispose()
+    with admin_engine.begin() as conn:
+        conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
+    admin_engine.dispose()
+
+
+@pytest.mark.postgres
+def test_enrolment_lockout_and_unlock_on_postgres(pg_sessions, auth, admin, clock):
+    head = sign_in_as(pg_sessions, auth, "HT1")
+    tch = staff_id(pg_sessions, "TCH1")
+    with pg_sessions.begin() as s:
+        issued = admin.issue_enrolment_code(s, head, tch)
+    got = attempt(pg_sessions, auth, "AB000005", issued.code)
+    assert isinstance(got, PinChangeRequired)
+    with pg_sessions.begin() as s:
+        auth.complete_pin_change(s, got.ticket, "6294")
+    for _ in range(3):
+        for _ in range(5):
+            attempt(pg_sessions, auth, "AB000005", "5082")
+        clock.now += timedelta(hours=2)
+    assert "must unlock" in str(attempt(pg_sessions, auth, "AB000005", "6294"))
+    with pg_sessions.begin() as s:
+        admin.unlock_badge(s, head, tch)
+    assert isinstance(attempt(pg_sessions, auth, "AB000005", "6294"), Identity)
