@@ -64,8 +64,6 @@ __all__ = [
     "PinChangeTicket",
     "PinRejected",
     "authorise",
-    "hash_pin",
-    "pin_matches",
     "sign_in",
     "sign_out",
     "system_identity",
@@ -703,17 +701,6 @@ def _duration(delta: timedelta) -> str:
 # --------------------------------------------------------------------------- compatibility
 _default_hasher = Argon2PinHasher()
 _services: dict[tuple[str, LockoutPolicy], AuthService] = {}
-
-
-def hash_pin(pin: str) -> str:
-    """Hash a PIN with the default parameters (format checked, not the bank rules)."""
-    if not (pin.isdigit() and 4 <= len(pin) <= 12):
-        raise ValueError("a PIN is 4 to 12 digits")
-    return _default_hasher.hash(pin)
-
-
-def pin_matches(pin_hash: str | None, pin: str) -> bool:
-    return bool(pin_hash) and _default_hasher.verify(pin_hash or "", pin)
 
 
 def sign_in(
