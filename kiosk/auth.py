@@ -598,6 +598,27 @@ class AuthService:
             )
         sign_out(identity)
 
+    def record_not_permitted(
+        self, session: Session, refusal: NotPermitted, *, now: datetime | None = None
+    ) -> None:
+        """Record a refused use-case (who, which permission), at most once a minute each.
+
+        Call it in its own transaction after :func:`authorise` raised: the use-case's own
+        transaction is rolled back with the refusal.
+        """
+        now = self._now(now)
+        key = f"{refusal.staff_id}:{refusal.permission}"
+        count = self._refusals.hit(f"auth.not_permitted:{key}", now)
+        if count is not None:
+            append_event(
+                session,
+                station_id=self.station_id,
+                type="auth.not_permitted",
+                occurred_at=now,
+                actor_id=refusal.staff_id,
+                payload={"permission": str(refusal.permission), "attempts": count},
+            )
+
     # ------------------------------------------------------------------ PINs
     def check_new_pin(self, staff: Staff, pin: str) -> None:
         """Raise :class:`PinRejected` if ``pin`` breaks the rules for this person."""

@@ -320,6 +320,22 @@ def test_signed_out_identity_is_refused(sessions, auth):
     assert events(sessions)[-1][:2] == ("auth.signed_out", ann.staff_id)
 
 
+def test_refused_use_cases_are_recorded_once_a_minute(sessions, auth, clock):
+    ann = attempt(sessions, auth, ANN_PIN)
+    for _ in range(4):  # at 0, 25, 50 and 75 s
+        with sessions() as s:
+            with pytest.raises(NotPermitted) as refused:
+                authorise(s, ann, Permission.OVERRIDE)
+            auth.record_not_permitted(s, refused.value)
+            s.commit()
+        clock.now += timedelta(seconds=25)
+    got = [(a, p) for _t, a, p in events(sessions, "auth.not_permitted")]
+    assert got == [
+        (ann.staff_id, {"permission": "override", "attempts": 1}),
+        (ann.staff_id, {"permission": "override", "attempts": 3}),
+    ]
+
+
 def test_system_actor_may_only_purge(sessions):
     system = system_identity()
     with sessions() as s:
