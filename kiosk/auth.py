@@ -330,16 +330,35 @@ class _RateLimiter:
     Bounded in size so a stream of random UIDs cannot grow memory either.
     """
 
-    def __init__(self, interval: timedelta, max_keys: int = 1024) -> None:
-        self.interval, self.max_keys = interval, max_keys
+    def __init__(self, interval: timedelta, max_keys: int = 1024, budget: int = 20) -> None:
+        self.interval, self.max_keys, self.budget = interval, max_keys, budget
         self._last: OrderedDict[str, tuple[datetime, int]] = OrderedDict()
+        self._window: tuple[datetime, int] | None = None  # (start, events written in it)
+        #: Refusals not written because the overall budget was spent (many different keys,
+        #: e.g. a card emulator cycling UIDs); reported with the next event written.
+        self.held_back = 0
+
+    def _within_budget(self, now: datetime) -> bool:
+        if self._window is None or now - self._window[0] >= self.interval:
+            self._window = (now, 0)
+        if self._window[1] >= self.budget:
+            return False
+        self._window = (self._window[0], self._window[1] + 1)
+        return True
 
     def hit(self, key: str, now: datetime) -> int | None:
-        """Count one refusal; return how many to record now (this one and those held back)."""
+        """Count one refusal; return how many to record now (this one and those held back).
+
+        At most one event per key per interval, and at most ``budget`` events per interval
+        over all keys together.
+        """
         last = self._last.get(key)
         if last is not None and now - last[0] < self.interval:
             self._last[key] = (last[0], last[1] + 1)
             self._last.move_to_end(key)
+            return None
+        if not self._within_budget(now):
+            self.held_back += 1
             return None
         count = 1 + (last[1] if last else 0)
         self._last[key] = (now, 0)
@@ -467,12 +486,16 @@ class AuthService:
     ) -> None:
         count = self._refusals.hit(f"{type}:{key}", now)
         if count is not None:
+            extra: dict[str, object] = {}
+            if self._refusals.held_back:
+                extra["others_held_back"] = self._refusals.held_back
+                self._refusals.held_back = 0
             append_event(
                 session,
                 station_id=self.station_id,
                 type=type,
                 occurred_at=now,
-                payload={"attempts": count, **payload},
+                payload={"attempts": count, **payload, **extra},
             )
 
     def staff_lock_message(self, staff: Staff, now: datetime | None = None) -> str | None:
@@ -523,6 +546,15 @@ class AuthService:
         lock = self._lock_for(tries.level)
         tries.locked_until = now + lock if lock is not None else None
         return AuthError(self._failure_message(tries.level, just_locked=True))
+
+    def note_unknown_badge(
+        self, session: Session, badge_uid: str, *, now: datetime | None = None
+    ) -> None:
+        """Record a tap of a badge nobody holds (for a reader path that asks no PIN)."""
+        uid = normalise_uid(badge_uid)
+        self._record_refusal(
+            session, uid, "auth.unknown_badge", self._now(now), badge=self.badge_digest(uid)
+        )
 
     def _find(self, session: Session, uid: str) -> Staff | None:
         return session.scalars(

@@ -266,6 +266,17 @@ def test_unknown_badge_events_rate_limited_with_count_and_no_uid(sessions, auth,
     assert "DEADBEEF" not in every_payload.upper() and "CAFEF00D" not in every_payload.upper()
 
 
+def test_a_card_cycling_uids_cannot_fill_the_disk_either(sessions, auth, clock):
+    with sessions.begin() as s:
+        for i in range(500):
+            auth.note_unknown_badge(s, f"F00D{i:04X}")
+    assert len(events(sessions, "auth.unknown_badge")) == 20
+    clock.now += timedelta(minutes=1)
+    with sessions.begin() as s:
+        auth.note_unknown_badge(s, "F00DFFFF")
+    assert events(sessions, "auth.unknown_badge")[-1][2]["others_held_back"] == 480
+
+
 def test_refusal_payloads_hold_no_personal_data(sessions, auth):
     for _ in range(6):
         attempt(sessions, auth, "5082")
