@@ -16,6 +16,7 @@ import policies
 from db.audit import verify_chain
 from db.engine import DatabaseCorrupt, make_session_factory
 from db.migrate import current_revision, head_revision, upgrade
+from kiosk.backup_commands import backup, restore
 from kiosk.config import ENV_VAR, ConfigError, KioskConfig, load_config
 from kiosk.context import KioskContext, NotReady, open_context, open_engine
 from kiosk.hw_commands import hw
@@ -24,6 +25,7 @@ from kiosk.mis_import import IMPORTERS, ImportRejected, run_import
 from kiosk.permissions import matrix_markdown
 from kiosk.policy_text import describe_profile
 from kiosk.retention import purge as run_purge
+from kiosk.watchdog import notify_ready
 
 
 def _fail(message: str, code: int = 2) -> None:
@@ -285,6 +287,7 @@ def demo(seed_only: bool, data_dir: Path | None) -> None:
 @click.pass_context
 def run(ctx: click.Context, simulate: bool) -> None:
     """Start the configured station (staff UI on this terminal)."""
+    notify_ready()  # kiosk.service is Type=notify; a no-op outside systemd
     _run_ui(ctx, _config(ctx), simulate=simulate)
 
 
@@ -297,3 +300,5 @@ def _run_ui(ctx: click.Context, config: KioskConfig, *, simulate: bool) -> None:
 
 
 main.add_command(hw)
+main.add_command(backup)
+main.add_command(restore)
