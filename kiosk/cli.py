@@ -16,12 +16,12 @@ import policies
 from db.audit import verify_chain
 from db.engine import DatabaseCorrupt, make_session_factory
 from db.migrate import current_revision, head_revision, upgrade
-from kiosk.backup_commands import backup, restore
 from kiosk.config import ENV_VAR, ConfigError, KioskConfig, load_config
 from kiosk.context import KioskContext, NotReady, open_context, open_engine
 from kiosk.hw_commands import hw
 from kiosk.lockers import sync_lockers
 from kiosk.mis_import import IMPORTERS, ImportRejected, run_import
+from kiosk.ops_commands import backup, restore, signage_page
 from kiosk.permissions import matrix_markdown
 from kiosk.policy_text import describe_profile
 from kiosk.retention import purge as run_purge
@@ -302,3 +302,4 @@ def _run_ui(ctx: click.Context, config: KioskConfig, *, simulate: bool) -> None:
 main.add_command(hw)
 main.add_command(backup)
 main.add_command(restore)
+main.add_command(signage_page)

@@ -23,7 +23,8 @@ APT_PACKAGES=(python3-venv python3-dev build-essential rsync sqlite3 git console
     fonts-terminus util-linux)
 # Raspberry Pi OS only: libcamera for the optional tray camera (picamera2).
 APT_PI_PACKAGES=(python3-libcamera python3-kms++)
-UNITS_ENABLED=(kiosk.service kiosk-signage.service kiosk-purge.timer kiosk-backup.timer)
+UNITS_ENABLED=(kiosk.service kiosk-signage.service kiosk-signage-page.service kiosk-purge.timer
+    kiosk-backup.timer)
 
 usage() {
     sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'
@@ -134,7 +135,7 @@ run install -m 0644 "${units[@]}" "$UNIT_DIR/"
 run systemctl daemon-reload
 run systemctl enable "${UNITS_ENABLED[@]}"
 # restart, not start: a re-run after `git pull` must load the new code.
-run systemctl restart kiosk.service kiosk-signage.service
+run systemctl restart kiosk.service kiosk-signage.service kiosk-signage-page.service
 run systemctl start kiosk-purge.timer kiosk-backup.timer
 
 echo

@@ -51,8 +51,8 @@ def test_dry_run_prints_every_step_and_changes_nothing(tmp_path: Path) -> None:
     for unit in sorted((REPO / "systemd").glob("kiosk*")):
         assert str(unit) in install_units.split()
     assert (
-        "systemctl enable kiosk.service kiosk-signage.service kiosk-purge.timer "
-        "kiosk-backup.timer" in cmds
+        "systemctl enable kiosk.service kiosk-signage.service kiosk-signage-page.service "
+        "kiosk-purge.timer kiosk-backup.timer" in cmds
     )
     # nothing was created, in the stand-in root or the real one
     assert list((tmp_path / "root").iterdir()) == []

@@ -150,7 +150,7 @@ def test_sandbox_basics(unit: str) -> None:
 
 
 def test_restarting_units_have_a_start_limit() -> None:
-    for unit in ("kiosk.service", "kiosk-signage.service"):
+    for unit in ("kiosk.service", "kiosk-signage.service", "kiosk-signage-page.service"):
         parsed = _parse(unit)
         assert parsed["Service"]["Restart"] == ["always"]
         assert parsed["Unit"]["StartLimitBurst"] == ["5"]
@@ -174,3 +174,10 @@ def test_station_reaches_its_hardware() -> None:
     assert service["Type"] == ["notify"]
     assert service.get("PrivateDevices") is None, "PrivateDevices hides the hardware"
     assert service["SupplementaryGroups"] == ["gpio spi dialout video"]
+
+
+def test_signage_page_unit_is_kept_alive_by_a_watchdog() -> None:
+    service = _parse("kiosk-signage-page.service")["Service"]
+    assert service["Type"] == ["notify"]
+    assert service["WatchdogSec"] == ["90"]
+    assert "--every 30" in service["ExecStart"][0], "the page loop pings well inside 90 s"

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import socket
+import subprocess
+import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -11,6 +13,8 @@ from pathlib import Path
 import pytest
 
 from kiosk import watchdog
+from kiosk.config import parse_config
+from kiosk.context import open_context
 
 
 @pytest.fixture
@@ -65,3 +69,40 @@ def test_watchdog_interval_is_half_of_watchdogsec() -> None:
     assert watchdog.watchdog_interval({"WATCHDOG_USEC": "30000000", "WATCHDOG_PID": "1"}) is None
     assert watchdog.watchdog_interval({}) is None
     assert watchdog.watchdog_interval({"WATCHDOG_USEC": "0"}) is None
+
+
+def test_signage_page_loop_says_ready_then_feeds_the_watchdog(
+    systemd_socket: socket.socket, tmp_path: Path
+) -> None:
+    """The real ``kiosk signage-page`` process, as systemd runs it with WatchdogSec=."""
+    data = tmp_path / "station"
+    data.mkdir()
+    cfg = data / "kiosk.toml"
+    cfg.write_text('[station]\nid = "wd-test"\ndata_dir = "."\n')
+    open_context(parse_config({"station": {"data_dir": str(data)}}), migrate=True).close()
+    env = {
+        **os.environ,
+        "KIOSK_CONFIG": str(cfg),
+        "WATCHDOG_USEC": "200000",  # ping every 0.1 s: the test need not wait long
+    }
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "from kiosk.cli import main; main()",
+            "signage-page",
+            "--out",
+            str(tmp_path / "public"),
+        ],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        assert systemd_socket.recv(4096) == b"READY=1"
+        assert (tmp_path / "public" / "index.html").exists(), "ready only after the first page"
+        assert systemd_socket.recv(4096) == b"WATCHDOG=1"
+        assert systemd_socket.recv(4096) == b"WATCHDOG=1"
+    finally:
+        proc.kill()
+        proc.communicate(timeout=60)

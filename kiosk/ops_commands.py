@@ -1,11 +1,13 @@
-"""``kiosk backup`` and ``kiosk restore``: the click side of :mod:`kiosk.backup`.
+"""Operations commands: ``kiosk backup``, ``kiosk restore`` and ``kiosk signage-page``.
 
-Kept apart from ``kiosk/cli.py`` so that file only registers them (one line each).
+The click side of :mod:`kiosk.backup` and :mod:`kiosk.signage_page`, kept apart from
+``kiosk/cli.py`` so that file only registers them (one line each).
 """
 
 from __future__ import annotations
 
 import sys
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -13,6 +15,7 @@ import click
 
 from kiosk.backup import BackupError, ledger_path, restore_backup, take_backup
 from kiosk.config import KioskConfig
+from kiosk.watchdog import notify_ready, notify_watchdog, watchdog_interval
 
 
 def _config(ctx: click.Context) -> KioskConfig:
@@ -81,3 +84,53 @@ def restore(ctx: click.Context, file: Path, yes: bool) -> None:
     if result.kept_aside:
         click.echo(f"the replaced ledger is kept in {result.kept_aside}")
     click.echo("next: `kiosk db upgrade` (if the backup is older than this code), then start")
+
+
+@click.command("signage-page")
+@click.option(
+    "--out",
+    "folder",
+    type=click.Path(file_okay=False, path_type=Path),
+    required=True,
+    help="Folder for index.html and signage.json (e.g. /run/kiosk-signage).",
+)
+@click.option(
+    "--every",
+    type=click.FloatRange(min=5),
+    default=30.0,
+    show_default=True,
+    help="Seconds between rewrites (exam notices appear and end on time).",
+)
+@click.option("--once", is_flag=True, help="Write the page once and stop.")
+@click.option("--interval", default=8.0, show_default=True, help="Seconds per notice.")
+@click.pass_context
+def signage_page(
+    ctx: click.Context, folder: Path, every: float, once: bool, interval: float
+) -> None:
+    """Write the public signage as a web page for a second screen (docs/day-one.md)."""
+    from kiosk.context import NotReady, open_context
+    from kiosk.signage import SignageFeed
+    from kiosk.signage_page import write_page
+
+    try:
+        k = open_context(_config(ctx))
+    except NotReady as exc:
+        _fail(str(exc))
+    try:
+        feed = SignageFeed.for_context(k)
+        page = write_page(folder, feed, datetime.now(UTC), interval_s=interval)
+        click.echo(f"wrote {page}")
+        if once:
+            return
+        notify_ready()
+        # Type=notify with WatchdogSec=: a loop that stops writing is restarted by systemd.
+        pause = min(every, watchdog_interval() or every)
+        written = time.monotonic()
+        while True:
+            time.sleep(pause)
+            if time.monotonic() - written >= every:
+                write_page(folder, feed, datetime.now(UTC), interval_s=interval)
+                written = time.monotonic()
+            notify_watchdog()
+    finally:
+        k.close()
