@@ -33,16 +33,17 @@ FEED = "signage.json"
 _STYLE = """
 html,body{margin:0;height:100%;background:#000;color:#fff;
  font-family:"DejaVu Sans",Verdana,sans-serif}
-main{display:flex;flex-direction:column;justify-content:center;height:100vh;padding:0 6vw;
+main{display:flex;flex-direction:column;justify-content:center;height:100vh;padding:4vh 6vw 12vh;
  box-sizing:border-box}
 section{display:none}
 section.on{display:block}
 section.exam_now,section.exam_soon{border-left:2vw solid #ffcc00;padding-left:3vw}
 section.zone{border-left:2vw solid #d00;padding-left:3vw}
-h1{font-size:7vw;line-height:1.1;margin:0 0 4vh}
-p{font-size:3.6vw;line-height:1.3;margin:0}
+h1{font-size:5vw;line-height:1.1;margin:0 0 4vh}
+p{font-size:2.8vw;line-height:1.35;margin:0}
 footer{position:fixed;bottom:2vh;left:6vw;right:6vw;font-size:1.6vw;color:#aaa;
- display:flex;justify-content:space-between}
+ display:flex;justify-content:space-between;gap:3vw}
+footer span:last-child{white-space:nowrap}
 """
 
 # Rotates the notices client-side; the page reloads itself to pick up a new file.

@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import json
+import os
 import re
+import shutil
 import stat
+import subprocess
+import tempfile
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import pytest
 from click.testing import CliRunner
 
 from kiosk.cli import main
@@ -71,3 +76,47 @@ def test_cli_writes_the_page_once_from_the_ledger(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     assert f"wrote {out / PAGE}" in result.output
     assert "<section" in (out / PAGE).read_text()
+
+
+AS_NOBODY = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
+SWAY_CONF = Path(__file__).resolve().parents[2] / "systemd" / "public-screen" / "sway.conf"
+
+
+@pytest.mark.skipif(
+    shutil.which("sway") is None or shutil.which("setpriv") is None or os.geteuid() != 0,
+    reason="needs sway (apt-get install sway), setpriv and root to run it as nobody",
+)
+@pytest.mark.parametrize("broken", [False, True])
+def test_two_screen_sway_config_is_valid(broken: bool) -> None:
+    """sway parses the example (headless backend, as user nobody); a broken copy fails."""
+    folder = Path(tempfile.mkdtemp(prefix="kiosk-sway-"))
+    try:
+        folder.chmod(0o755)
+        runtime = folder / "xdg"
+        runtime.mkdir(mode=0o700)
+        os.chown(runtime, 65534, 65534)
+        conf = folder / "sway.conf"
+        text = SWAY_CONF.read_text()
+        conf.write_text(text + ("output HDMI-A-2 sideways\n" if broken else ""))
+        conf.chmod(0o644)
+        env = {
+            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+            "HOME": str(folder),
+            "XDG_RUNTIME_DIR": str(runtime),
+            "WLR_BACKENDS": "headless",
+            "WLR_LIBINPUT_NO_DEVICES": "1",
+            "WLR_RENDERER": "pixman",
+        }
+        proc = subprocess.run(
+            [*AS_NOBODY, "sway", "--validate", "--config", str(conf)],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        if broken:
+            assert proc.returncode != 0 and "sideways" in proc.stderr
+        else:
+            assert proc.returncode == 0, proc.stderr
+    finally:
+        shutil.rmtree(folder)
