@@ -15,6 +15,7 @@ PREFIX=/opt/kiosk
 ETC=/etc/kiosk
 STATE=/var/lib/kiosk
 UNIT_DIR=/etc/systemd/system
+BIN=/usr/local/bin
 KIOSK_USER=kiosk
 # Every tool the README's and docs/day-one.md's commands use: python3-venv (the app),
 # sqlite3 (inspecting a ledger or a backup), rsync (this installer), git (updates),
@@ -55,6 +56,7 @@ if ((DRY_RUN)); then
     if [[ -n "${KIOSK_INSTALL_ROOT:-}" ]]; then
         PREFIX=$KIOSK_INSTALL_ROOT$PREFIX ETC=$KIOSK_INSTALL_ROOT$ETC
         STATE=$KIOSK_INSTALL_ROOT$STATE UNIT_DIR=$KIOSK_INSTALL_ROOT$UNIT_DIR
+        BIN=$KIOSK_INSTALL_ROOT$BIN
     fi
     KIOSK_USER=${KIOSK_INSTALL_USER:-$KIOSK_USER}
 elif [[ $EUID -ne 0 ]]; then
@@ -115,6 +117,9 @@ else
     run "$PREFIX/.venv/bin/pip" install -q "$PREFIX/src"
 fi
 
+# `kiosk ...` for admins: runs as user kiosk with the station's config (systemd/kiosk-cli.sh).
+run install -m 0755 "$src/systemd/kiosk-cli.sh" "$BIN/kiosk"
+
 step "config $ETC/kiosk.toml"
 if [[ -f "$ETC/kiosk.toml" ]]; then
     done_already "install $src/docs/kiosk.example.toml $ETC/kiosk.toml (kept: yours)"
@@ -140,5 +145,4 @@ run systemctl start kiosk-purge.timer kiosk-backup.timer
 
 echo
 echo "Done. Next (docs/day-one.md): import pupils, contacts and staff, enrol badges, then with"
-echo "the station stopped (sudo systemctl stop kiosk) run the hardware test:"
-echo "  sudo -u $KIOSK_USER KIOSK_CONFIG=$ETC/kiosk.toml $PREFIX/.venv/bin/kiosk hw test"
+echo "the station stopped (sudo systemctl stop kiosk) run the hardware test:  kiosk hw test"

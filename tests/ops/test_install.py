@@ -47,8 +47,11 @@ def test_dry_run_prints_every_step_and_changes_nothing(tmp_path: Path) -> None:
         assert package in apt.split()
     assert any(c.startswith("useradd --system") for c in cmds)
     assert any(c.endswith("kiosk db upgrade") for c in cmds)
+    assert (
+        f"install -m 0755 {REPO}/systemd/kiosk-cli.sh {tmp_path}/root/usr/local/bin/kiosk" in cmds
+    )
     install_units = next(c for c in cmds if c.startswith("install -m 0644"))
-    for unit in sorted((REPO / "systemd").glob("kiosk*")):
+    for unit in sorted((REPO / "systemd").glob("kiosk*.service")):
         assert str(unit) in install_units.split()
     assert (
         "systemctl enable kiosk.service kiosk-signage.service kiosk-signage-page.service "
