@@ -204,31 +204,44 @@ def station_stopped(data_dir: Path) -> Iterator[None]:
 
 
 def restore_backup(backup: Path, db_file: Path, *, now: datetime) -> RestoreResult:
-    """Replace the ledger ``db_file`` with ``backup``, keeping the old one aside."""
+    """Replace the ledger ``db_file`` with ``backup``, keeping the old one aside.
+
+    Order matters for a power cut at any point: the backup is copied next to the ledger and
+    checked *before* anything is moved, so until the final rename the old ledger is in place,
+    and after it the new one is; the old one is never deleted.
+    """
     if not backup.is_file():
         raise BackupError(f"{backup}: no such backup file")
-    check = check_ledger(backup)
-    if not check.ok:
-        raise BackupError(f"{backup} cannot be restored: {check.problem()}. Try an older backup.")
-    assert check.chain is not None
+    companions = [db_file.with_name(db_file.name + s) for s in ("", "-wal", "-shm")]
+    if backup.resolve() in {p.resolve() for p in companions}:
+        raise BackupError(f"{backup} is the live ledger itself: choose a file from a backup folder")
     data_dir = db_file.parent
-    with station_stopped(data_dir):
-        kept: Path | None = None
-        companions = [db_file.with_name(db_file.name + s) for s in ("", "-wal", "-shm")]
-        present = [p for p in companions if p.exists()]
-        if present:
-            kept = data_dir / f"replaced-{now.astimezone(UTC).strftime('%Y%m%dT%H%M%SZ')}"
-            kept.mkdir(mode=0o700)
-            for part in present:  # the -wal may hold committed records: move all three
-                part.rename(kept / part.name)
-            _fsync_dir(kept)
-        incoming = data_dir / f".{db_file.name}.restoring"
-        shutil.copyfile(backup, incoming)
-        os.chmod(incoming, 0o600)
-        if os.geteuid() == 0:  # run with sudo: the station's user must still own its ledger
-            owner = data_dir.stat()
-            os.chown(incoming, owner.st_uid, owner.st_gid)
-        _fsync_file(incoming)
-        incoming.rename(db_file)
-        _fsync_dir(data_dir)
+    incoming = data_dir / f".{db_file.name}.restoring"
+    try:
+        with station_stopped(data_dir):
+            shutil.copyfile(backup, incoming)
+            os.chmod(incoming, 0o600)
+            if os.geteuid() == 0:  # run with sudo: the station's user must still own its ledger
+                owner = data_dir.stat()
+                os.chown(incoming, owner.st_uid, owner.st_gid)
+            _fsync_file(incoming)
+            check = check_ledger(incoming)
+            if not check.ok or check.chain is None:
+                raise BackupError(
+                    f"{backup} cannot be restored: {check.problem()}. Try an older backup."
+                )
+            kept: Path | None = None
+            present = [p for p in companions if p.exists()]
+            if present:
+                kept = data_dir / f"replaced-{now.astimezone(UTC).strftime('%Y%m%dT%H%M%SZ')}"
+                kept.mkdir(mode=0o700)
+                for part in present:  # the -wal may hold committed records: move all three
+                    part.rename(kept / part.name)
+                _fsync_dir(kept)
+            incoming.rename(db_file)
+            _fsync_dir(data_dir)
+    except OSError as exc:
+        raise BackupError(f"restore of {backup} into {data_dir} failed: {exc}") from exc
+    finally:
+        incoming.unlink(missing_ok=True)
     return RestoreResult(backup, db_file, kept, check.chain.events_checked)

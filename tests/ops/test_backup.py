@@ -242,3 +242,14 @@ def test_backup_refuses_without_a_ledger(tmp_path: Path) -> None:
     assert not (tmp_path / "empty" / "backups").exists() or not list_backups(
         tmp_path / "empty" / "backups"
     )
+
+
+def test_restore_refuses_the_live_ledger_itself(
+    station: tuple[Path, sessionmaker[Session]],
+) -> None:
+    data, _ = station
+    before = _events(data / "kiosk.db")
+    code, out = _cli("--config", data / "kiosk.toml", "restore", "--yes", data / "kiosk.db")
+    assert code == 2 and "is the live ledger itself" in out
+    assert _events(data / "kiosk.db") == before
+    assert not list(data.glob("replaced-*"))
