@@ -21,9 +21,11 @@ from kiosk.context import KioskContext, NotReady, open_context, open_engine
 from kiosk.hw_commands import hw
 from kiosk.lockers import sync_lockers
 from kiosk.mis_import import IMPORTERS, ImportRejected, run_import
+from kiosk.ops_commands import backup, restore, signage_page
 from kiosk.permissions import matrix_markdown
 from kiosk.policy_text import describe_profile
 from kiosk.retention import purge as run_purge
+from kiosk.watchdog import notify_ready
 
 
 def _fail(message: str, code: int = 2) -> None:
@@ -285,6 +287,7 @@ def demo(seed_only: bool, data_dir: Path | None) -> None:
 @click.pass_context
 def run(ctx: click.Context, simulate: bool) -> None:
     """Start the configured station (staff UI on this terminal)."""
+    notify_ready()  # kiosk.service is Type=notify; a no-op outside systemd
     _run_ui(ctx, _config(ctx), simulate=simulate)
 
 
@@ -297,3 +300,6 @@ def _run_ui(ctx: click.Context, config: KioskConfig, *, simulate: bool) -> None:
 
 
 main.add_command(hw)
+main.add_command(backup)
+main.add_command(restore)
+main.add_command(signage_page)

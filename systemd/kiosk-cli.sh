@@ -1,0 +1,11 @@
+#!/bin/sh
+# /usr/local/bin/kiosk (installed by systemd/install.sh): run the kiosk command as the service
+# user with the station's config, so files it creates stay the service's (0600, user kiosk)
+# and nobody has to type the long form. Admins are asked for their sudo password.
+set -eu
+KIOSK=/opt/kiosk/.venv/bin/kiosk
+CONFIG=/etc/kiosk/kiosk.toml
+if [ "$(id -un)" = kiosk ]; then
+    exec env KIOSK_CONFIG="$CONFIG" "$KIOSK" "$@"
+fi
+exec sudo -u kiosk env KIOSK_CONFIG="$CONFIG" "$KIOSK" "$@"
