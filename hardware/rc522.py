@@ -124,15 +124,23 @@ class RC522Reader(ReaderThread):
                 mod.spidev = types.SimpleNamespace(SpiDev=self._spi_factory)
                 try:
                     dev = mod.MFRC522(
-                        bus=self.bus, device=self.device, spd=self.spi_speed_hz,
-                        pin_mode=GPIO_BCM, pin_rst=self.rst_pin, debugLevel="WARNING",
+                        bus=self.bus,
+                        device=self.device,
+                        spd=self.spi_speed_hz,
+                        pin_mode=GPIO_BCM,
+                        pin_rst=self.rst_pin,
+                        debugLevel="WARNING",
                     )
                 finally:
                     mod.spidev = real
             else:
                 dev = mod.MFRC522(
-                    bus=self.bus, device=self.device, spd=self.spi_speed_hz,
-                    pin_mode=GPIO_BCM, pin_rst=self.rst_pin, debugLevel="WARNING",
+                    bus=self.bus,
+                    device=self.device,
+                    spd=self.spi_speed_hz,
+                    pin_mode=GPIO_BCM,
+                    pin_rst=self.rst_pin,
+                    debugLevel="WARNING",
                 )
         quiet_mfrc522_logger()
         self._gpio = gpio

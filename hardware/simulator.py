@@ -114,9 +114,14 @@ class Simulator:
                 self.chips[r.name] = chip
                 readers.append(
                     RC522Reader(
-                        r.name, bus=r.spi_bus, device=r.spi_device, rst_pin=r.rst_pin,
-                        poll_interval_s=r.poll_interval_s, soft_reset_s=r.soft_reset_minutes * 60,
-                        health_check_s=r.health_check_s, spi_factory=chip.spi_factory,
+                        r.name,
+                        bus=r.spi_bus,
+                        device=r.spi_device,
+                        rst_pin=r.rst_pin,
+                        poll_interval_s=r.poll_interval_s,
+                        soft_reset_s=r.soft_reset_minutes * 60,
+                        health_check_s=r.health_check_s,
+                        spi_factory=chip.spi_factory,
                     )
                 )
             else:
@@ -136,7 +141,9 @@ class Simulator:
                 fake = FakeRS485Bus(
                     [
                         FakeBoard(
-                            bs.address, bs.locks, door_closed_bit=bs.door_closed_bit,
+                            bs.address,
+                            bs.locks,
+                            door_closed_bit=bs.door_closed_bit,
                             occupied_bit=1 if bs.occupied_bit is None else bs.occupied_bit,
                         )
                         for bs in b.boards
@@ -150,8 +157,11 @@ class Simulator:
         ind = spec.indicators
         indicators: Indicators = (
             GpioIndicators(
-                ind.green_pin, ind.red_pin, ind.buzzer_pin,
-                buzzer_active_high=ind.buzzer_active_high, pin_factory=self.pin_factory,
+                ind.green_pin,
+                ind.red_pin,
+                ind.buzzer_pin,
+                buzzer_active_high=ind.buzzer_active_high,
+                pin_factory=self.pin_factory,
             )
             if any(p is not None for p in (ind.green_pin, ind.red_pin, ind.buzzer_pin))
             else NullIndicators()
@@ -281,7 +291,7 @@ class Simulator:
             if bank is None or bank == name:
                 with fake.lock:
                     for board in fake.boards.values():
-                        board.silent = silent
+                        board.deaf = silent
 
     def inject_garbage(self, data: bytes, bank: str | None = None) -> None:
         """Noise on an RS-485 line, arriving just ahead of the next reply."""
