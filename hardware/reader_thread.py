@@ -29,6 +29,10 @@ class ReaderThread:
         self._thread: threading.Thread | None = None
         self._on_event: EventSink | None = None
 
+    def bind(self, on_event: EventSink) -> None:
+        """Where events go, without starting the thread (tests drive the loop themselves)."""
+        self._on_event = on_event
+
     def start(self, on_event: EventSink) -> None:
         if self._thread is not None:
             return
