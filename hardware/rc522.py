@@ -392,8 +392,10 @@ class RC522Reader(ReaderThread):
 
     def _run(self) -> None:
         while not self._stop.is_set():
+            started = self._clock()
             self.tick()
-            self._stop.wait(self.poll_interval_s)
+            # A fixed period: an empty poll already slept ~15 ms waiting for the chip's timer.
+            self._stop.wait(max(0.0, self.poll_interval_s - (self._clock() - started)))
 
     def tick(self) -> None:
         """One pass of the reader loop: recovery, health check, idle re-init, one poll.
