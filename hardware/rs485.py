@@ -490,6 +490,15 @@ class RS485LockBank:
         status = self._status(board, fresh=True)
         return None if status is None else (status.door_bits >> idx) & 1
 
+    def board_answer_times(self) -> dict[int, float | None]:
+        """Seconds from command to answer for one status query per board (None: no answer).
+        For the technician report: a board near ``reply_timeout_s`` is about to drop out."""
+        out: dict[int, float | None] = {}
+        for board in self.boards:
+            status = self._status(board, fresh=True)
+            out[board.address] = None if status is None else self.bus.answer_s.get(board.address)
+        return out
+
     def unlock(self, number: int) -> UnlockOutcome:
         """One unlock frame, then read the latch from the board's own status.
 
