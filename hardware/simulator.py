@@ -9,7 +9,8 @@
 * UART badge readers: real pyserial on a pty; taps write RDM6300 frames.
 
 Controls: ``tap``, ``remove_card``, ``open_door``, ``close_door``, ``jam``, ``force_open``,
-``make_reader_deaf``, ``recover_reader``, ``board_silent``, ``inject_garbage``, ``sensor_fail``.
+``make_reader_deaf``, ``make_reader_rf_deaf``, ``clear_reader_antenna``, ``recover_reader``,
+``board_silent`` (the boards go deaf: no pulse, no answer), ``inject_garbage``, ``sensor_fail``.
 """
 
 from __future__ import annotations
@@ -281,6 +282,14 @@ class Simulator:
 
     def make_reader_deaf(self, reader: str | None = None, mode: DeafMode = DeafMode.ZEROS) -> None:
         self.chips[self._reader_name(reader)].make_deaf(mode)
+
+    def make_reader_rf_deaf(self, reader: str | None = None, deaf: bool = True) -> None:
+        """The reader still answers on SPI but hears no cards until it is re-initialised."""
+        self.chips[self._reader_name(reader)].make_rf_deaf(deaf)
+
+    def clear_reader_antenna(self, reader: str | None = None) -> None:
+        """The reader loses its antenna set-up (a ReaderFault, then a ReaderRecovered)."""
+        self.chips[self._reader_name(reader)].clear_antenna()
 
     def recover_reader(self, reader: str | None = None) -> None:
         self.chips[self._reader_name(reader)].recover()
