@@ -218,6 +218,9 @@ class RC522Reader(ReaderThread):
         self._last_init = self._clock()
         return dev
 
+    def _now(self) -> float:
+        return self._clock()
+
     @property
     def transfers(self) -> int:
         """SPI transfers since the device was opened (0 before)."""
@@ -445,7 +448,7 @@ class RC522Reader(ReaderThread):
             self._misses = 0
             if uid != self.current_uid:
                 self.current_uid = uid
-                self._emit(BadgeTapped(uid, self.name, at=self._clock()))
+                self._emit(BadgeTapped(uid, self.name, at=self._now()))
         else:
             self._misses += 1
             # Cards on the field do not answer every REQA (ISO 14443 state machine), so a

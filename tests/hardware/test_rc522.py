@@ -188,11 +188,15 @@ def test_deaf_reader_hears_cards_again_within_5_s(manual) -> None:  # type: igno
 def test_antenna_cleared_one_fault_one_recovery(manual) -> None:  # type: ignore[no-untyped-def]
     clock, chip, reader, events = manual
     run_for(clock, reader, 1.5)
+    start = clock()
     chip.clear_antenna()
     run_for(clock, reader, 6.0)
     assert kinds(events) == ["ReaderFault", "ReaderRecovered"]
-    fault = events[0]
+    fault, recovered = events
     assert isinstance(fault, ReaderFault) and "antenna" in fault.detail
+    assert isinstance(recovered, ReaderRecovered)
+    assert 0 < fault.at - start <= 1.1  # found by the next 1 s check, in simulated time
+    assert recovered.at - fault.at < 0.1
     assert chip.antenna_on
     chip.place_card("01020304")
     run_for(clock, reader, 0.2)
