@@ -298,20 +298,24 @@ class RS485Bus:
             return None
 
     def sweep(self, boards: Iterable[int]) -> dict[int, Frame]:
-        """One all-boards query (0x32 to 0xF0): the 0x36 frames heard, by board number.
+        """One all-boards query (0x32 to 0xF0): the status frames heard, by board number.
 
-        Never retried as a whole: the caller asks any board that was not heard on its own.
+        Accepts 0x36 (the documented answer) and 0x35 (a firmware that answers with its plain
+        status). Never retried as a whole: the caller asks any board not heard on its own.
         """
         want = set(boards)
         with self._lock:
-            frames = self._exchange(query_all_frame(), REPLY_ALL_STATUS, want)
+            frames = self._exchange(query_all_frame(), (REPLY_ALL_STATUS, REPLY_STATUS), want)
         return {f.board: f for f in frames}
 
-    def _exchange(self, request: Frame, reply_command: int, want: set[int]) -> list[Frame]:
+    def _exchange(
+        self, request: Frame, reply_command: int | tuple[int, ...], want: set[int]
+    ) -> list[Frame]:
         """Write one frame and collect replies from ``want`` until all answered or timeout."""
         gap = self.timings.spacing_s - (self._clock() - self._last_end)
         if gap > 0:
             self._sleep(gap)
+        accept = reply_command if isinstance(reply_command, tuple) else (reply_command,)
         got: list[Frame] = []
         try:
             self._ser.reset_input_buffer()
@@ -328,7 +332,7 @@ class RS485Bus:
                     continue
                 for frame in self._parser.feed(chunk):
                     # Another board's late reply or an echo is not ours: keep waiting.
-                    if frame.command == reply_command and frame.board in pending:
+                    if frame.command in accept and frame.board in pending:
                         pending.discard(frame.board)
                         self.answer_s[frame.board] = self._clock() - sent_at
                         got.append(frame)
@@ -413,6 +417,10 @@ class RS485LockBank:
         self.board_faults = 0
         """Times a board went from answering to silent (diagnostics, tests)."""
         self.last_detail = ""
+        self._sweep_misses = 0
+        self.sweep_enabled = len(self.boards) > 1 and bus.timings.all_boards_query
+        """Turned off after 3 sweeps that heard no board while single queries did: a firmware
+        that does not know 0x32 then costs three timeouts, not one per read forever."""
         self.all_off()
 
     def numbers(self) -> list[int]:
@@ -460,7 +468,8 @@ class RS485LockBank:
         """Every board's status: one all-boards sweep where there are several boards, then a
         (retried) single query for any board the sweep did not hear."""
         out: dict[int, _BoardStatus | None] = {}
-        if len(self.boards) > 1 and self.bus.timings.all_boards_query:
+        heard: dict[int, Frame] = {}
+        if self.sweep_enabled:
             heard = self.bus.sweep(b.address for b in self.boards)
             now = self._clock()
             for b in self.boards:
@@ -469,6 +478,13 @@ class RS485LockBank:
         for b in self.boards:
             if out.get(b.address) is None:
                 out[b.address] = self._status(b, fresh=True)
+        if self.sweep_enabled and not heard and any(v is not None for v in out.values()):
+            self._sweep_misses += 1
+            if self._sweep_misses >= 3:
+                self.sweep_enabled = False
+                log.info("bank %s: boards do not answer 0x32; querying one by one", self.name)
+        elif heard:
+            self._sweep_misses = 0
         return out
 
     def door_states(self) -> dict[int, DoorState]:

@@ -59,6 +59,8 @@ class FakeBoard:
     """Lock indexes actually pulsed, in order (tests assert on it)."""
     garbage_prefix: bytes = b""
     """One-shot noise sent just before the next reply (resync must cope with it)."""
+    knows_query_all: bool = True
+    """False: firmware that ignores the all-boards query (0x32)."""
 
     def __post_init__(self) -> None:
         self.door_open = self.door_open or [False] * self.locks
@@ -84,6 +86,8 @@ class FakeBoard:
         if self.deaf:
             return None
         if frame.command == CMD_QUERY_ALL and frame.address == ALL_BOARDS:
+            if not self.knows_query_all:
+                return None
             reply = status_frame(
                 self.address, self.door_bits(), self.occupied_bits(), REPLY_ALL_STATUS
             )

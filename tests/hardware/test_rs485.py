@@ -144,6 +144,16 @@ def test_board_missing_from_sweep_is_asked_alone(rig: Rig) -> None:
     assert {f.board for f in fake.sent(CMD_QUERY)} == {1}
 
 
+def test_firmware_without_all_boards_query_falls_back(rig: Rig) -> None:
+    fake, bank = rig
+    for board in fake.boards.values():
+        board.knows_query_all = False
+    for _ in range(5):
+        assert set(bank.door_states().values()) == {DoorState.CLOSED}
+    assert len(fake.sent(CMD_QUERY_ALL)) == 3  # then it stops asking
+    assert not bank.sweep_enabled
+
+
 def test_garbage_before_reply_is_resynced(rig: Rig) -> None:
     fake, bank = rig
     fake.inject_garbage(b"\x02\x00\x35\xff\x02noise\x03\x03")
