@@ -85,3 +85,20 @@ def test_silent_bus_board_reported() -> None:
         assert (line.item, line.ok, line.detail) == ("bus B board 0", False, "not answering")
     finally:
         bundle.close()
+
+
+def test_bundle_refuses_a_pin_used_twice() -> None:
+    import pytest
+
+    from hardware.bundle import GpioBankSpec, HardwareSpec, IndicatorSpec, build_hardware
+    from hardware.gpio_locks import GpioLockSpec
+
+    spec = HardwareSpec(
+        banks=(GpioBankSpec("A", (GpioLockSpec(1, 5, 17), GpioLockSpec(2, 6, 5))),),
+        indicators=IndicatorSpec(green_pin=17),
+    )
+    with pytest.raises(ValueError) as err:
+        build_hardware(spec, simulate=True)
+    msg = str(err.value)
+    assert "BCM 5 used by A1 lock and A2 door" in msg
+    assert "BCM 17 used by A1 door and green LED" in msg
