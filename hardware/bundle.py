@@ -136,8 +136,52 @@ class HardwareUnavailable(RuntimeError):
     """The real hardware cannot be driven here; the message says what to do."""
 
 
+def wiring_conflicts(spec: HardwareSpec) -> list[str]:
+    """Every BCM pin claimed twice and every RS-485 board address used twice on one port.
+
+    The kiosk's config loader names the file and line; this is the last line of defence for a
+    spec built any other way: two users of one pin would drive a lock from a door sensor's pin.
+    """
+    users: dict[str, list[str]] = {}
+
+    def claim(pin: object, who: str) -> None:
+        if pin is not None:
+            users.setdefault(str(pin), []).append(who)
+
+    for r in spec.readers:
+        if isinstance(r, RC522Spec):
+            claim(r.rst_pin, f"reader {r.name} RST")
+    ports: dict[str, dict[int, list[str]]] = {}
+    for b in spec.banks:
+        if isinstance(b, GpioBankSpec):
+            for lk in b.locks:
+                claim(lk.lock_pin, f"{b.name}{lk.number} lock")
+                claim(lk.door_pin, f"{b.name}{lk.number} door")
+                claim(lk.occupancy_pin, f"{b.name}{lk.number} occupancy")
+                claim(lk.latch_pin, f"{b.name}{lk.number} latch")
+        else:
+            for bd in b.boards:
+                ports.setdefault(b.port, {}).setdefault(bd.address, []).append(f"bank {b.name}")
+    ind = spec.indicators
+    claim(ind.green_pin, "green LED")
+    claim(ind.red_pin, "red LED")
+    claim(ind.buzzer_pin, "buzzer")
+    out = [f"BCM {pin} used by {' and '.join(who)}" for pin, who in users.items() if len(who) > 1]
+    for port, boards in ports.items():
+        out += [
+            f"RS-485 board address {addr} on {port} used twice ({', '.join(who)})"
+            for addr, who in boards.items()
+            if len(who) > 1
+        ]
+    return out
+
+
 def build_hardware(spec: HardwareSpec, simulate: bool = False) -> HardwareBundle:
-    """Build real adapters (on a Pi) or the simulator's lowest-layer fakes."""
+    """Build real adapters (on a Pi) or the simulator's lowest-layer fakes. Refuses a spec with
+    a pin or board address used twice (:func:`wiring_conflicts`) before touching anything."""
+    conflicts = wiring_conflicts(spec)
+    if conflicts:
+        raise ValueError("hardware wiring conflict: " + "; ".join(conflicts))
     if simulate:
         from hardware.simulator import Simulator
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 
 from hardware.ports import EventSink, ReaderFault, ReaderRecovered
 
@@ -28,6 +29,10 @@ class ReaderThread:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._on_event: EventSink | None = None
+
+    def bind(self, on_event: EventSink) -> None:
+        """Where events go, without starting the thread (tests drive the loop themselves)."""
+        self._on_event = on_event
 
     def start(self, on_event: EventSink) -> None:
         if self._thread is not None:
@@ -67,16 +72,20 @@ class ReaderThread:
         except Exception:
             log.exception("reader %s: event handler raised", self.name)
 
+    def _now(self) -> float:
+        """Event time stamps; adapters with an injected clock override this."""
+        return time.monotonic()
+
     def _fault(self, detail: str) -> None:
         """Report a fault once; later failures while faulted stay quiet."""
         if not self.faulted:
             self.faulted = True
             log.warning("reader %s fault: %s", self.name, detail)
-            self._emit(ReaderFault(self.name, detail))
+            self._emit(ReaderFault(self.name, detail, at=self._now()))
 
     def _recovered(self) -> None:
         """Report the recovery once, after a fault."""
         if self.faulted:
             self.faulted = False
             log.info("reader %s recovered", self.name)
-            self._emit(ReaderRecovered(self.name))
+            self._emit(ReaderRecovered(self.name, at=self._now()))

@@ -16,8 +16,20 @@ Emulated (enough for the library, from the NXP MFRC522 datasheet):
   unexpected command), so the reader's debounce is tested against realistic flicker.
 * No RF field unless the antenna bits are on: after a reset the chip hears no cards until
   ``MFRC522_Init`` runs again, which is exactly why the adapter re-inits after recovery.
-* Deaf mode: every read returns 0x00 (MISO stuck) or raises OSError, like a reader that has
-  browned out or lost its SPI connection.
+* The chip's timer (TModeReg / TPrescalerReg / TReloadReg, datasheet 8.5): with TAuto set it
+  starts when a transmission ends and sets TimerIRq in CommIrqReg after
+  ``(TReload + 1) * (2 * TPrescaler + 1) / 13.56 MHz`` (15.5 ms with mfrc522's set-up); with
+  the power-on values (all zero, TAuto clear) it never runs. Time comes from an injected clock;
+  with a :class:`ManualClock` every SPI transfer also advances it by its bit time on the wire, so
+  a loop that reads registers instead of waiting costs simulated time as it would on a Pi. The
+  library's wait loop does not stop on TimerIRq, so here, as on the real chip, an empty poll
+  through ``MFRC522_Request`` costs its full 2,000 register reads.
+* Faults: SPI-level deafness (every read 0x00 / 0xFF, or OSError: a reader that browned out or
+  lost its SPI connection); a receiver that hears no cards until a SoftReset (``make_rf_deaf``,
+  what a solenoid's noise can leave behind while the chip still answers its version register);
+  the antenna bits cleared (``clear_antenna``); every register back at its power-on value
+  (``reset_registers``: antenna off, timer stopped); and ``noisy``, where card answers arrive
+  with a parity error.
 """
 
 from __future__ import annotations
@@ -27,12 +39,17 @@ import enum
 import io
 import sys
 import threading
+import time
 from collections.abc import Callable
+
+from hardware.rc522 import timer_timeout_s
 
 # Register addresses (datasheet section 9).
 COMMAND, COMM_IEN, DIV_IEN, COMM_IRQ, DIV_IRQ, ERROR = 0x01, 0x02, 0x03, 0x04, 0x05, 0x06
 FIFO_DATA, FIFO_LEVEL, CONTROL, BIT_FRAMING = 0x09, 0x0A, 0x0C, 0x0D
 TX_CONTROL, CRC_RESULT_M, CRC_RESULT_L, VERSION = 0x14, 0x21, 0x22, 0x37
+MODE, TX_AUTO, T_MODE, T_PRESCALER, T_RELOAD_H, T_RELOAD_L = 0x11, 0x15, 0x2A, 0x2B, 0x2C, 0x2D
+TIMER_IRQ, RX_IRQ, IDLE_IRQ = 0x01, 0x20, 0x10
 
 PCD_IDLE, PCD_CALCCRC, PCD_TRANSCEIVE, PCD_SOFTRESET = 0x00, 0x03, 0x0C, 0x0F
 
@@ -104,17 +121,39 @@ class DeafMode(enum.Enum):
     OSERROR = "oserror"
 
 
+class ManualClock:
+    """A clock that moves only when told: ``sleep`` advances it. Tests and the chip share one, so
+    "within 5 s" is simulated seconds, never wall time."""
+
+    def __init__(self, start: float = 1000.0) -> None:
+        self.now = start
+        self._lock = threading.Lock()
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        with self._lock:
+            self.now += max(0.0, seconds)
+
+    sleep = advance
+
+
 class FakeMFRC522Chip:
     """Register-level MFRC522 emulation. Thread-safe: the reader thread talks SPI while the
     simulator or a test places and removes cards."""
 
-    def __init__(self, version: int = 0x92) -> None:
+    def __init__(self, version: int = 0x92, clock: Callable[[], float] | None = None) -> None:
         self._lock = threading.RLock()
         self.version_value = version
+        self.clock: Callable[[], float] = clock or time.monotonic
         self.card: Card | None = None
         self.deaf: DeafMode | None = None
+        self.rf_deaf = False
+        self.noisy = False
         self.resets = 0
         self.transfers = 0
+        self._timer_deadline: float | None = None
         self._power_on_reset()
 
     # -- controls ----------------------------------------------------------------------------
@@ -130,6 +169,23 @@ class FakeMFRC522Chip:
     def make_deaf(self, mode: DeafMode = DeafMode.ZEROS) -> None:
         with self._lock:
             self.deaf = mode
+
+    def make_rf_deaf(self, deaf: bool = True) -> None:
+        """The receiver hears no cards; registers and version still read fine. A SoftReset
+        (``MFRC522_Init``) clears it, as a re-init clears a real chip's latched-up front end."""
+        with self._lock:
+            self.rf_deaf = deaf
+
+    def clear_antenna(self) -> None:
+        """TxControlReg's Tx1RFEn/Tx2RFEn dropped: no field, so no card can answer."""
+        with self._lock:
+            self.regs[TX_CONTROL] &= ~0x03
+
+    def reset_registers(self) -> None:
+        """Every register at its power-on value (a brown-out the chip survived): antenna off,
+        timer stopped, until the host runs MFRC522_Init again."""
+        with self._lock:
+            self._power_on_reset()
 
     def recover(self) -> None:
         """Come back from deafness as a real chip does after a brown-out: registers at their
@@ -147,9 +203,11 @@ class FakeMFRC522Chip:
         return FakeSpiDev(self)
 
     # -- SPI ---------------------------------------------------------------------------------
-    def xfer(self, data: list[int]) -> list[int]:
+    def xfer(self, data: list[int], speed_hz: int = 1_000_000) -> list[int]:
         with self._lock:
             self.transfers += 1
+            if isinstance(self.clock, ManualClock) and speed_hz > 0:
+                self.clock.advance(len(data) * 8 / speed_hz)
             if self.deaf is DeafMode.OSERROR:
                 raise OSError(121, "Remote I/O error")
             if len(data) < 2:
@@ -170,9 +228,11 @@ class FakeMFRC522Chip:
         self.regs[COMM_IEN] = 0x80
         self.regs[VERSION] = self.version_value
         self.fifo: list[int] = []
+        self.regs[MODE] = 0x3F
         self.irq = 0x14
         self.div_irq = 0x00
         self.errors = 0x00
+        self._timer_deadline = None
 
     def _read(self, reg: int) -> int:
         if reg == FIFO_DATA:
@@ -180,6 +240,9 @@ class FakeMFRC522Chip:
         if reg == FIFO_LEVEL:
             return len(self.fifo)
         if reg == COMM_IRQ:
+            if self._timer_deadline is not None and self.clock() >= self._timer_deadline:
+                self._timer_deadline = None
+                self.irq |= TIMER_IRQ
             return self.irq
         if reg == DIV_IRQ:
             return self.div_irq
@@ -213,9 +276,11 @@ class FakeMFRC522Chip:
     def _command(self, cmd: int) -> None:
         if cmd == PCD_SOFTRESET:
             self.resets += 1
+            self.rf_deaf = False
             self._power_on_reset()
             return
         self.regs[COMMAND] = (self.regs[COMMAND] & 0xF0) | cmd
+        self._timer_deadline = None  # a new command: the last transceive's timer is moot
         if cmd == PCD_CALCCRC:
             low, high = crc_a(self.fifo)
             self.fifo.clear()
@@ -227,13 +292,24 @@ class FakeMFRC522Chip:
         self.errors = 0
         self.regs[CONTROL] &= ~0x07
         answer = None
-        if self.card is not None and self.antenna_on:
+        if self.card is not None and self.antenna_on and not self.rf_deaf:
             answer = self.card.respond(sent, tx_last_bits)
         if answer is None:
-            self.irq |= 0x01  # TimerIRq: nobody answered before the timeout
+            # Nobody answers: TimerIRq is set when the programmed timer runs out (never, if the
+            # timer is not set up). The Transceive command stays active, so no IdleIRq.
+            timeout = timer_timeout_s(
+                self.regs[T_MODE],
+                self.regs[T_PRESCALER],
+                self.regs[T_RELOAD_H],
+                self.regs[T_RELOAD_L],
+            )
+            self._timer_deadline = None if timeout is None else self.clock() + timeout
         else:
+            self._timer_deadline = None
             self.fifo = list(answer)
-            self.irq |= 0x30  # RxIRq | IdleIRq
+            self.irq |= RX_IRQ | IDLE_IRQ
+            if self.noisy:
+                self.errors |= 0x02  # ParityErr
 
 
 class FakeSpiDev:
@@ -251,7 +327,7 @@ class FakeSpiDev:
     def xfer2(self, data: list[int]) -> list[int]:
         if self.opened is None:
             raise OSError(9, "Bad file descriptor")
-        return self._chip.xfer(list(data))
+        return self._chip.xfer(list(data), self.max_speed_hz)
 
     xfer = xfer2
 

@@ -1,4 +1,12 @@
-"""A fake CU16-style RS-485 bus: boards that speak :mod:`hardware.rs485`'s protocol on a pty.
+"""A fake KR-CU16 RS-485 bus: boards that answer as real ones do, on a pty.
+
+A real CU16 answers a status query (0x30) *and* an unlock (0x31) with its 9-byte 0x35 status
+frame, the all-boards query (0x32 to 0xF0) with one 0x36 frame per board, and anything else with
+silence. It never sends an acknowledgement of its own, so neither does this fake. Faults a test
+or a person can switch on, per board: ``deaf`` (hears nothing, does nothing), ``silent`` (acts on
+commands but its transmitter is dead), ``jammed`` locks (pulsed, latch stays closed), ``corrupt``
+(bad checksums) and ``garbage_prefix`` noise ahead of the next reply. Every frame that reaches
+the wire is kept in :attr:`FakeRS485Bus.received`, so tests count unlock pulses on the wire.
 
 Why a pty (``os.openpty``) and not a mock: the host side then opens a real tty with real pyserial
 (termios, timeouts, ``in_waiting``), so the code under test is the code that runs on the Pi.
@@ -15,15 +23,15 @@ import tty
 from dataclasses import dataclass, field
 
 from hardware.rs485 import (
+    ALL_BOARDS,
     CMD_QUERY,
+    CMD_QUERY_ALL,
     CMD_UNLOCK,
     LOCKS_PER_BOARD,
-    UNLOCK_FAULT,
-    UNLOCK_OK,
+    REPLY_ALL_STATUS,
     Direction,
     Frame,
     FrameParser,
-    address,
     status_frame,
 )
 
@@ -40,13 +48,19 @@ class FakeBoard:
     door_open: list[bool] = field(default_factory=list)
     occupied: list[bool] = field(default_factory=list)
     jammed: set[int] = field(default_factory=set)
+    """Lock indexes whose latch does not release when pulsed."""
     silent: bool = False
+    """Transmitter dead: the board still acts on what it hears (an unlock still pulses)."""
+    deaf: bool = False
+    """Hears nothing (broken A/B, wrong baud rate, powered off): no pulse, no answer."""
     corrupt: bool = False
     """Replies with a wrong checksum (a failing transceiver or a noisy line)."""
     unlocks: list[int] = field(default_factory=list)
-    """Lock indexes pulsed, in order (tests assert on it)."""
+    """Lock indexes actually pulsed, in order (tests assert on it)."""
     garbage_prefix: bytes = b""
     """One-shot noise sent just before the next reply (resync must cope with it)."""
+    knows_query_all: bool = True
+    """False: firmware that ignores the all-boards query (0x32)."""
 
     def __post_init__(self) -> None:
         self.door_open = self.door_open or [False] * self.locks
@@ -68,29 +82,36 @@ class FakeBoard:
         return bits
 
     def handle(self, frame: Frame) -> bytes | None:
-        """Reply bytes for a request addressed to this board, or None (stay silent)."""
-        if self.silent:
+        """Act on a request this board hears; the reply bytes, or None (silence)."""
+        if self.deaf:
             return None
-        if frame.command == CMD_QUERY:
-            reply = status_frame(self.address, self.door_bits(), self.occupied_bits()).encode()
+        if frame.command == CMD_QUERY_ALL and frame.address == ALL_BOARDS:
+            if not self.knows_query_all:
+                return None
+            reply = status_frame(
+                self.address, self.door_bits(), self.occupied_bits(), REPLY_ALL_STATUS
+            )
+        elif frame.board != self.address:
+            return None
+        elif frame.command == CMD_QUERY:
+            reply = status_frame(self.address, self.door_bits(), self.occupied_bits())
         elif frame.command == CMD_UNLOCK:
             idx = frame.lock_index
             if idx >= self.locks:
                 return None
             self.unlocks.append(idx)
-            if idx in self.jammed:
-                reply = Frame(address(self.address, idx), CMD_UNLOCK, bytes([UNLOCK_FAULT]))
-            else:
-                # Spring-loaded door: it pops open when the latch releases.
-                self.door_open[idx] = True
-                reply = Frame(address(self.address, idx), CMD_UNLOCK, bytes([UNLOCK_OK]))
-            reply = reply.encode()
+            if idx not in self.jammed:
+                self.door_open[idx] = True  # spring-loaded door: pops open when released
+            reply = status_frame(self.address, self.door_bits(), self.occupied_bits())
         else:
             return None
+        if self.silent:
+            return None
+        raw = reply.encode()
         if self.corrupt:
-            reply = reply[:-1] + bytes([(reply[-1] + 1) & 0xFF])
+            raw = raw[:-1] + bytes([(raw[-1] + 1) & 0xFF])
         prefix, self.garbage_prefix = self.garbage_prefix, b""
-        return prefix + reply
+        return prefix + raw
 
 
 class FakeRS485Bus:
@@ -103,6 +124,8 @@ class FakeRS485Bus:
         tty.setraw(self._slave)
         self.port = os.ttyname(self._slave)
         self._parser = FrameParser(Direction.REQUEST)
+        self.received: list[Frame] = []
+        """Every request frame that reached the wire, in order."""
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="fake-rs485", daemon=True)
         self._thread.start()
@@ -132,11 +155,19 @@ class FakeRS485Bus:
                 return
             for frame in self._parser.feed(chunk):
                 with self.lock:
-                    board = self.boards.get(frame.board)
-                    reply = board.handle(frame) if board else None
-                if reply:
-                    with contextlib.suppress(OSError):
-                        os.write(self._master, reply)
+                    self.received.append(frame)
+                    # All boards hear every frame; each decides whether it is addressed. On the
+                    # all-boards query they answer in address order (their own time slots).
+                    replies = [b.handle(frame) for _, b in sorted(self.boards.items())]
+                for reply in replies:
+                    if reply:
+                        with contextlib.suppress(OSError):
+                            os.write(self._master, reply)
+
+    def sent(self, command: int) -> list[Frame]:
+        """Frames with ``command`` seen on the wire (e.g. ``CMD_UNLOCK``: pulses requested)."""
+        with self.lock:
+            return [f for f in self.received if f.command == command]
 
     def close(self) -> None:
         self._stop.set()

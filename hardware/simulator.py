@@ -9,7 +9,8 @@
 * UART badge readers: real pyserial on a pty; taps write RDM6300 frames.
 
 Controls: ``tap``, ``remove_card``, ``open_door``, ``close_door``, ``jam``, ``force_open``,
-``make_reader_deaf``, ``recover_reader``, ``board_silent``, ``inject_garbage``, ``sensor_fail``.
+``make_reader_deaf``, ``make_reader_rf_deaf``, ``clear_reader_antenna``, ``recover_reader``,
+``board_silent`` (the boards go deaf: no pulse, no answer), ``inject_garbage``, ``sensor_fail``.
 """
 
 from __future__ import annotations
@@ -114,9 +115,14 @@ class Simulator:
                 self.chips[r.name] = chip
                 readers.append(
                     RC522Reader(
-                        r.name, bus=r.spi_bus, device=r.spi_device, rst_pin=r.rst_pin,
-                        poll_interval_s=r.poll_interval_s, soft_reset_s=r.soft_reset_minutes * 60,
-                        health_check_s=r.health_check_s, spi_factory=chip.spi_factory,
+                        r.name,
+                        bus=r.spi_bus,
+                        device=r.spi_device,
+                        rst_pin=r.rst_pin,
+                        poll_interval_s=r.poll_interval_s,
+                        soft_reset_s=r.soft_reset_minutes * 60,
+                        health_check_s=r.health_check_s,
+                        spi_factory=chip.spi_factory,
                     )
                 )
             else:
@@ -136,7 +142,9 @@ class Simulator:
                 fake = FakeRS485Bus(
                     [
                         FakeBoard(
-                            bs.address, bs.locks, door_closed_bit=bs.door_closed_bit,
+                            bs.address,
+                            bs.locks,
+                            door_closed_bit=bs.door_closed_bit,
                             occupied_bit=1 if bs.occupied_bit is None else bs.occupied_bit,
                         )
                         for bs in b.boards
@@ -150,8 +158,11 @@ class Simulator:
         ind = spec.indicators
         indicators: Indicators = (
             GpioIndicators(
-                ind.green_pin, ind.red_pin, ind.buzzer_pin,
-                buzzer_active_high=ind.buzzer_active_high, pin_factory=self.pin_factory,
+                ind.green_pin,
+                ind.red_pin,
+                ind.buzzer_pin,
+                buzzer_active_high=ind.buzzer_active_high,
+                pin_factory=self.pin_factory,
             )
             if any(p is not None for p in (ind.green_pin, ind.red_pin, ind.buzzer_pin))
             else NullIndicators()
@@ -272,6 +283,14 @@ class Simulator:
     def make_reader_deaf(self, reader: str | None = None, mode: DeafMode = DeafMode.ZEROS) -> None:
         self.chips[self._reader_name(reader)].make_deaf(mode)
 
+    def make_reader_rf_deaf(self, reader: str | None = None, deaf: bool = True) -> None:
+        """The reader still answers on SPI but hears no cards until it is re-initialised."""
+        self.chips[self._reader_name(reader)].make_rf_deaf(deaf)
+
+    def clear_reader_antenna(self, reader: str | None = None) -> None:
+        """The reader loses its antenna set-up (a ReaderFault, then a ReaderRecovered)."""
+        self.chips[self._reader_name(reader)].clear_antenna()
+
     def recover_reader(self, reader: str | None = None) -> None:
         self.chips[self._reader_name(reader)].recover()
 
@@ -281,7 +300,7 @@ class Simulator:
             if bank is None or bank == name:
                 with fake.lock:
                     for board in fake.boards.values():
-                        board.silent = silent
+                        board.deaf = silent
 
     def inject_garbage(self, data: bytes, bank: str | None = None) -> None:
         """Noise on an RS-485 line, arriving just ahead of the next reply."""

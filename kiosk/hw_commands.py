@@ -19,6 +19,7 @@ import click
 from hardware.bundle import HardwareUnavailable
 from hardware.camera import CameraUnavailable, NullCamera
 from hardware.ports import BadgeTapped, DoorState, UnlockOutcome
+from hardware.report import technician_report
 from kiosk.hardware_config import HardwareConfig, build_hardware, default_config
 
 TEST_UID = "C0FFEE01"  # a made-up badge, not anybody's
@@ -43,10 +44,13 @@ def hw() -> None:
 
 
 @hw.command("list")
+@click.option("--simulate", is_flag=True, help="Also open the simulator's devices and list them.")
 @click.pass_context
-def hw_list(ctx: click.Context) -> None:
+def hw_list(ctx: click.Context, simulate: bool) -> None:
     """Show the configured readers, lock banks, camera and indicators."""
     cfg = _config(ctx)
+    if simulate:
+        _list_simulated(cfg)
     click.echo("Readers:")
     for r in cfg.readers:
         if r.kind == "rc522":
@@ -73,6 +77,20 @@ def hw_list(ctx: click.Context) -> None:
     click.echo(f"Camera: {cfg.camera}")
     ind = cfg.indicators
     click.echo(f"Indicators: green={ind.green_pin} red={ind.red_pin} buzzer={ind.buzzer_pin}")
+
+
+def _list_simulated(cfg: HardwareConfig) -> None:
+    """What the simulator builds from this config, as the devices themselves report it."""
+    bundle = build_hardware(cfg, simulate=True)
+    try:
+        click.echo("Simulated devices:")
+        for reader in bundle.readers:
+            click.echo(f"  reader {reader.name}: {reader.version()}")
+        for bank in bundle.lock_banks:
+            click.echo(f"  bank {bank.name}: lockers {', '.join(map(str, bank.numbers()))}")
+        click.echo(f"  camera: {bundle.camera.describe()}")
+    finally:
+        bundle.close()
 
 
 @hw.command("test")
@@ -119,6 +137,10 @@ def hw_test(
             for item in sim_jam:
                 bank, _, num = item.partition(":")
                 sim.jam(bank, int(num))
+        checks += [
+            Check(ln.item, ln.ok, ln.detail)
+            for ln in technician_report(bundle, include_version=False)
+        ]
         checks += _test_readers(bundle, tap_timeout if sim is None else min(tap_timeout, 3.0))
         checks += _test_locks(bundle, close_timeout)
         checks += _test_camera(bundle)

@@ -53,3 +53,52 @@ def test_hw_test_jammed_gpio_lock_fails() -> None:
     )
     assert result.exit_code == 1
     assert "did_not_open" in result.output
+
+
+def test_hw_test_reports_poll_cost_and_bus_answer_times() -> None:
+    result = CliRunner().invoke(hw, ["test", "--simulate"], obj={"hardware_config": fast_config()})
+    assert result.exit_code == 0, result.output
+    cost = next(ln for ln in result.output.splitlines() if ln.startswith("reader desk poll cost"))
+    transfers = int(cost.split("PASS")[1].split()[0])
+    assert transfers <= 40
+    board = next(ln for ln in result.output.splitlines() if ln.startswith("bus B board 0"))
+    assert "PASS" in board and "answers in" in board
+
+
+def test_hw_list_simulate_lists_devices() -> None:
+    result = CliRunner().invoke(hw, ["list", "--simulate"])
+    assert result.exit_code == 0, result.output
+    assert "reader desk: MFRC522 v2.0 (0x92)" in result.output
+    assert "bank B: lockers 1, 2, 3, 4" in result.output
+    assert "desk: RC522" in result.output  # the configured listing still follows
+
+
+def test_silent_bus_board_reported() -> None:
+    from hardware.report import bus_lines
+    from kiosk.hardware_config import build_hardware
+
+    bundle = build_hardware(fast_config(), simulate=True)
+    try:
+        assert bundle.simulator is not None
+        bundle.simulator.board_silent(True, bank="B")
+        (line,) = bus_lines(bundle.bank("B"))
+        assert (line.item, line.ok, line.detail) == ("bus B board 0", False, "not answering")
+    finally:
+        bundle.close()
+
+
+def test_bundle_refuses_a_pin_used_twice() -> None:
+    import pytest
+
+    from hardware.bundle import GpioBankSpec, HardwareSpec, IndicatorSpec, build_hardware
+    from hardware.gpio_locks import GpioLockSpec
+
+    spec = HardwareSpec(
+        banks=(GpioBankSpec("A", (GpioLockSpec(1, 5, 17), GpioLockSpec(2, 6, 5))),),
+        indicators=IndicatorSpec(green_pin=17),
+    )
+    with pytest.raises(ValueError) as err:
+        build_hardware(spec, simulate=True)
+    msg = str(err.value)
+    assert "BCM 5 used by A1 lock and A2 door" in msg
+    assert "BCM 17 used by A1 door and green LED" in msg

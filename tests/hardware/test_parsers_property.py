@@ -8,9 +8,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from hardware.rs485 import (
-    CMD_UNLOCK,
+    REPLY_ALL_STATUS,
     Direction,
-    Frame,
     FrameParser,
     status_frame,
 )
@@ -24,9 +23,10 @@ reply_frames = st.one_of(
         st.integers(0, 0xFFFF),
     ),
     st.builds(
-        lambda a, rc: Frame(a, CMD_UNLOCK, bytes([rc])),
-        st.integers(0, 255),
-        st.sampled_from([0, 1]),
+        lambda b, d, o: status_frame(b, d, o, REPLY_ALL_STATUS),
+        st.integers(0, 15),
+        st.integers(0, 0xFFFF),
+        st.integers(0, 0xFFFF),
     ),
 )
 # Garbage without STX: any frame found must then be one we embedded, so "every frame is found"
