@@ -113,6 +113,8 @@ fi
 run "$PREFIX/.venv/bin/pip" install -q --upgrade pip
 if [[ -d /proc/device-tree ]] && grep -qa "Raspberry Pi" /proc/device-tree/model 2>/dev/null; then
     run "$PREFIX/.venv/bin/pip" install -q "$PREFIX/src[pi]"
+    # mfrc522 pulls in RPi.GPIO, which does not work on a Pi 5: keep only rpi-lgpio there.
+    run "$PREFIX/src/systemd/check-gpio.sh" "$PREFIX/.venv"
 else
     run "$PREFIX/.venv/bin/pip" install -q "$PREFIX/src"
 fi
