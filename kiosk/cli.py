@@ -201,13 +201,15 @@ def purge(ctx: click.Context, dry_run: bool) -> None:
     """Delete records past the profile's retention periods."""
     with _open(ctx) as k, k.sessions.begin() as s:
         report = run_purge(
-            s, k.profile, now=datetime.now(UTC), station_id=k.config.station.id, dry_run=dry_run
+            s,
+            k.profile,
+            now=datetime.now(UTC),
+            station_id=k.config.station.id,
+            dry_run=dry_run,
+            photo_dir=k.config.station.data_dir / "photos",
         )
-    verb = "would delete" if dry_run else "deleted"
-    click.echo(
-        f"{verb}: {len(report.holdings)} holding(s), {len(report.incidents)} incident(s), "
-        f"{len(report.photos)} photo(s)"
-    )
+    click.echo("would delete (by kind, no names):" if dry_run else "deleted (by kind):")
+    click.echo("\n".join(report.lines()))
 
 
 # --------------------------------------------------------------------------- policy

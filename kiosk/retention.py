@@ -1,35 +1,156 @@
 """Retention purge: remove personal data the profile says the school no longer needs.
 
-Closed holdings (released, handed to police, aborted) and their incidents go once their
-retention period has passed; tray photos go on their own, shorter schedule. Events stay:
-they carry ids, not names, so the hash chain survives the purge intact.
+Every kind of personal data has its period in the profile's ``[retention]`` table
+(:class:`policies.profile.RetentionRules`); this module applies them and leaves nothing
+identifying of a purged person or record behind, while the hash chain still verifies:
+
+* **Routine** closed holdings go ``holding_days`` after closing, incidents ``incident_days``
+  after they were recorded (never while their phone is still held).
+* **Safeguarding** records — a holding that was ever under a safeguarding hold, handed to the
+  police, or in a category that forces a hold or forbids viewing (suspected indecent images),
+  and their incidents — stay until the pupil's ``safeguarding_until_age`` birthday (IRMS
+  toolkit: 25), or ``safeguarding_days_without_birth_date`` after closing if no birth date is
+  known, and never less than the routine period.
+* **Photos** go ``photo_days`` after the phone went in; a photo file that no record names
+  (a crash between capture and record) goes at the next purge, as does a record naming a
+  photo that was never written.
+* **People**: a pupil who left the MIS (with their contacts) ``pupil_left_days`` after
+  leaving, and a member of staff ``staff_left_days`` after leaving the staff list — but only
+  once no kept record names them (the record needs to say whose phone, who released it).
+* **Exam sessions** (name, room, candidate list) ``exam_session_days`` after they end, once
+  their deposits have gone.
+* **Events** older than ``event_days`` go oldest first, but the purge stops at the first
+  event of a holding that is still kept, so a safeguarding record keeps its tamper-evident
+  history. The chain survives through a checkpoint (:func:`db.audit.purge_events_through`).
+  Events carry ids only, so once the rows above are gone an old event identifies nobody.
+
+The real purge writes one ``retention.purged`` event with counts by kind and no ids or names.
 """
 
 from __future__ import annotations
 
+from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 
-from sqlalchemy import select
+from sqlalchemy import Column, select
 from sqlalchemy.orm import Session
 
 import policies
-from db.audit import append_event
-from db.models import OPEN_STATES, Holding, Incident
+from db.audit import PURGE_EVENT, append_event, checkpoint_payload, purge_events_through
+from db.base import Base
+from db.models import (
+    OPEN_STATES,
+    ErasureRequest,
+    Event,
+    ExamSession,
+    Holding,
+    HoldingState,
+    Incident,
+    Pupil,
+    Staff,
+)
+
+#: Kinds in the order ``kiosk purge`` lists them; every count in a report uses one of these.
+KINDS: tuple[tuple[str, str], ...] = (
+    ("holdings", "closed holdings (routine)"),
+    ("safeguarding_holdings", "closed holdings (safeguarding)"),
+    ("incidents", "incidents (routine)"),
+    ("safeguarding_incidents", "incidents (safeguarding)"),
+    ("photos", "tray photos past their period"),
+    ("orphan_photo_files", "photo files no record names"),
+    ("photo_records_without_file", "photo records whose file was never written"),
+    ("exam_sessions", "exam sessions"),
+    ("pupils", "pupils who left"),
+    ("contacts", "contacts of pupils who left"),
+    ("staff", "staff who left"),
+    ("erasure_requests", "erasure-request records"),
+    ("events", "audit events"),
+)
+
+_OPEN = [s.value for s in OPEN_STATES]
 
 
 @dataclass
 class PurgeReport:
+    """What a purge removed (or, for a dry run, would remove).
+
+    The id lists are for tests and the caller; only :meth:`counts` is ever printed or
+    written to the chain, so the report shown to staff carries no names.
+    """
+
     holdings: list[int] = field(default_factory=list)
     incidents: list[int] = field(default_factory=list)
     photos: list[str] = field(default_factory=list)
+    kinds: Counter[str] = field(default_factory=Counter)
+    events_through: dict[str, int] = field(default_factory=dict)
+    events_held_back: int = 0
 
     @property
     def total(self) -> int:
-        return len(self.holdings) + len(self.incidents) + len(self.photos)
+        return sum(self.kinds.values())
+
+    def counts(self) -> dict[str, int]:
+        """Count per kind, every kind listed (zero included), in :data:`KINDS` order."""
+        return {kind: self.kinds.get(kind, 0) for kind, _ in KINDS}
+
+    def lines(self) -> list[str]:
+        """Human lines, ``<count>  <what>``; no ids, no names."""
+        out = [f"{self.kinds.get(kind, 0):>6}  {label}" for kind, label in KINDS]
+        if self.events_held_back:
+            out.append(
+                f"({self.events_held_back} older audit event(s) kept: they belong to a "
+                "record that is still kept, such as a safeguarding record)"
+            )
+        return out
 
 
+# ------------------------------------------------------------------------------ periods
+def _days(rule: policies.Rule[int]) -> timedelta:
+    return timedelta(days=rule.value)
+
+
+def birthday(born: date, age: int) -> datetime:
+    """Midnight UTC on the birthday at ``age`` (29 February falls on 1 March)."""
+    try:
+        day = born.replace(year=born.year + age)
+    except ValueError:
+        day = date(born.year + age, 3, 1)
+    return datetime.combine(day, time.min, UTC)
+
+
+def is_safeguarding(holding: Holding, profile: policies.Profile) -> bool:
+    """True for a holding kept under the safeguarding period (DESIGN.md, Data protection)."""
+    if holding.hold_placed_at is not None or holding.handed_to_police_at is not None:
+        return True
+    if holding.state in (HoldingState.SAFEGUARDING_HOLD, HoldingState.HANDED_TO_POLICE):
+        return True
+    if holding.police_reference or holding.forbids_viewing:
+        return True
+    return _safeguarding_category(holding.category, profile)
+
+
+def _safeguarding_category(code: str | None, profile: policies.Profile) -> bool:
+    if not code or not profile.has_category(code):
+        return False
+    category = profile.category(code)
+    return category.forces_safeguarding_hold or category.forbids_viewing
+
+
+def safeguarding_keep_until(
+    pupil: Pupil | None, closed_at: datetime, profile: policies.Profile
+) -> datetime:
+    """When a closed safeguarding record about ``pupil`` may go."""
+    r = profile.retention
+    routine = closed_at + _days(r.holding_days)
+    if pupil is not None and pupil.date_of_birth is not None:
+        return max(birthday(pupil.date_of_birth, r.safeguarding_until_age.value), routine)
+    return max(closed_at + _days(r.safeguarding_days_without_birth_date), routine)
+
+
+# ------------------------------------------------------------------------------ purge
 def purge(
     session: Session,
     profile: policies.Profile,
@@ -37,50 +158,239 @@ def purge(
     now: datetime,
     station_id: str,
     dry_run: bool = False,
+    photo_dir: Path | None = None,
 ) -> PurgeReport:
-    """Find (and unless ``dry_run``, delete) what is past retention. Caller commits."""
+    """Find (and unless ``dry_run``, delete) what is past retention. Caller commits.
+
+    ``photo_dir`` is ``<data_dir>/photos``: files there that no record names are removed.
+    """
+    r = profile.retention
     report = PurgeReport()
-    # Tray photos only prove the phone went in: their clock starts when it went in, open or not.
-    for h in session.scalars(select(Holding).where(Holding.photo_path.is_not(None))):
-        assert h.photo_path is not None
-        if policies.retention_expired(h.held_at or h.created_at, "photo", now, profile):
-            report.photos.append(h.photo_path)
-    closed = session.scalars(select(Holding).where(Holding.closed_at.is_not(None)))
-    doomed: list[Holding] = []
-    for h in closed:
-        assert h.closed_at is not None
-        if policies.retention_expired(h.closed_at, "holding", now, profile):
-            report.holdings.append(h.id)
-            doomed.append(h)
-    open_ids = set(
-        session.scalars(select(Holding.id).where(Holding.state.in_([x.value for x in OPEN_STATES])))
-    )
+    holdings = list(session.scalars(select(Holding)))
+    pupils = {p.id: p for p in session.scalars(select(Pupil))}
+
+    # Holdings: routine or safeguarding period, from closing.
+    doomed_holdings: list[Holding] = []
+    for h in holdings:
+        if h.closed_at is None:
+            continue
+        pupil = pupils.get(h.pupil_id) if h.pupil_id is not None else None
+        if is_safeguarding(h, profile):
+            if now >= safeguarding_keep_until(pupil, h.closed_at, profile):
+                doomed_holdings.append(h)
+                report.kinds["safeguarding_holdings"] += 1
+        elif now - h.closed_at >= _days(r.holding_days):
+            doomed_holdings.append(h)
+            report.kinds["holdings"] += 1
+    report.holdings = [h.id for h in doomed_holdings]
+    doomed_ids = set(report.holdings)
+    kept_holdings = {h.id: h for h in holdings if h.id not in doomed_ids}
+    by_id = {h.id: h for h in holdings}
+
+    # Incidents: with their phone while it is held; safeguarding ones with the record.
+    doomed_incidents: list[Incident] = []
     for inc in session.scalars(select(Incident)):
-        if inc.holding_id in open_ids:
-            continue  # an incident stays while its phone is still held
-        if policies.retention_expired(inc.created_at, "incident", now, profile):
-            report.incidents.append(inc.id)
-    if dry_run or report.total == 0:
-        return report
-    for photo in report.photos:
-        Path(photo).unlink(missing_ok=True)
-    for h in session.scalars(select(Holding).where(Holding.photo_path.in_(report.photos))):
-        h.photo_path = None
-    for inc_id in report.incidents:
-        inc = session.get(Incident, inc_id)
-        if inc is not None:
-            session.delete(inc)
-    for h in doomed:
-        session.delete(h)
-    append_event(
+        holding = by_id.get(inc.holding_id) if inc.holding_id is not None else None
+        if holding is not None and holding.state in _OPEN:
+            continue
+        pupil = pupils.get(inc.pupil_id) if inc.pupil_id is not None else None
+        if (holding is not None and is_safeguarding(holding, profile)) or _safeguarding_category(
+            inc.category, profile
+        ):
+            closed = holding.closed_at if holding and holding.closed_at else inc.created_at
+            if now >= safeguarding_keep_until(pupil, closed, profile):
+                doomed_incidents.append(inc)
+                report.kinds["safeguarding_incidents"] += 1
+        elif now - inc.created_at >= _days(r.incident_days):
+            doomed_incidents.append(inc)
+            report.kinds["incidents"] += 1
+    report.incidents = [i.id for i in doomed_incidents]
+    doomed_incident_ids = set(report.incidents)
+
+    # Photos: on their own short clock, with their holding, or orphaned by a crash.
+    photo_clear: list[Holding] = []
+    photo_files: list[Path] = []
+    for h in holdings:
+        if h.photo_path is None:
+            continue
+        path = Path(h.photo_path)
+        if h.id in doomed_ids or now - (h.held_at or h.created_at) >= _days(r.photo_days):
+            report.photos.append(h.photo_path)
+            report.kinds["photos"] += 1
+            photo_files.append(path)
+            photo_clear.append(h)
+        elif not path.exists():
+            report.kinds["photo_records_without_file"] += 1
+            photo_clear.append(h)
+    cleared = {h.id for h in photo_clear}
+    still_named = {
+        _resolved(Path(h.photo_path))
+        for h in holdings
+        if h.photo_path is not None and h.id not in cleared
+    }
+    for orphan in _orphans(photo_dir, still_named | {_resolved(p) for p in photo_files}):
+        report.kinds["orphan_photo_files"] += 1
+        photo_files.append(orphan)
+
+    # Exam sessions, once ended, past their period and with no deposit left.
+    session_in_use = {h.exam_session_id for h in kept_holdings.values()}
+    doomed_sessions = [
+        es
+        for es in session.scalars(select(ExamSession))
+        if es.state != "open"
+        and now - es.ends_at >= _days(r.exam_session_days)
+        and es.id not in session_in_use
+    ]
+    report.kinds["exam_sessions"] = len(doomed_sessions)
+    doomed_session_ids = {es.id for es in doomed_sessions}
+
+    # People, once left and no kept record names them.
+    kept_incidents = [
+        i for i in session.scalars(select(Incident)) if i.id not in doomed_incident_ids
+    ]
+    named_pupils = {h.pupil_id for h in kept_holdings.values()}
+    named_pupils |= {i.pupil_id for i in kept_incidents}
+    doomed_pupils = [
+        p
+        for p in pupils.values()
+        if p.left_at is not None
+        and now - p.left_at >= _days(r.pupil_left_days)
+        and p.id not in named_pupils
+    ]
+    report.kinds["pupils"] = len(doomed_pupils)
+    report.kinds["contacts"] = sum(len(p.contacts) for p in doomed_pupils)
+
+    leavers = [s for s in session.scalars(select(Staff)) if not s.active]
+    named_staff = _staff_named_by(
         session,
-        station_id=station_id,
-        type="retention.purged",
-        occurred_at=now,
-        payload={
-            "holdings": report.holdings,
-            "incidents": report.incidents,
-            "photos": len(report.photos),
+        excluded={
+            "holdings": doomed_ids,
+            "incidents": doomed_incident_ids,
+            "exam_sessions": doomed_session_ids,
         },
     )
+    doomed_staff = [
+        s
+        for s in leavers
+        if s.left_at is not None
+        and now - s.left_at >= _days(r.staff_left_days)
+        and s.id not in named_staff
+    ]
+    report.kinds["staff"] = len(doomed_staff)
+
+    doomed_requests = [
+        e
+        for e in session.scalars(select(ErasureRequest))
+        if now - e.requested_at >= _days(r.event_days)
+    ]
+    report.kinds["erasure_requests"] = len(doomed_requests)
+
+    # Events: the oldest first, stopping at the first one a kept holding still needs.
+    cutoff = now - _days(r.event_days)
+    for station in sorted(set(session.scalars(select(Event.station_id).distinct()))):
+        through, held_back = _event_prefix(session, station, cutoff, set(kept_holdings))
+        report.events_held_back += held_back
+        if through is not None:
+            report.events_through[station] = through[0]
+            report.kinds["events"] += through[1]
+
+    if dry_run or report.total == 0:
+        return report
+
+    # ---- apply
+    for h in leavers:
+        if h.left_at is None:  # deactivated before leaving dates were kept: start the clock
+            h.left_at = now
+    for path in photo_files:
+        path.unlink(missing_ok=True)
+    for h in photo_clear:
+        h.photo_path = None
+    for inc in doomed_incidents:
+        session.delete(inc)
+    session.flush()
+    for h in doomed_holdings:
+        session.delete(h)
+    session.flush()
+    for es in doomed_sessions:
+        session.delete(es)
+    for p in doomed_pupils:
+        session.delete(p)  # contacts go with them (cascade)
+    for st in doomed_staff:
+        session.delete(st)
+    for e in doomed_requests:
+        session.delete(e)
+    session.flush()
+    payload: dict[str, object] = {"counts": report.counts()}
+    checkpoints: dict[str, object] = {}
+    for station, seq in report.events_through.items():
+        cp = purge_events_through(session, station_id=station, seq=seq, now=now)
+        if cp is not None:
+            checkpoints[station] = checkpoint_payload(cp)
+    if station_id in checkpoints:
+        payload["checkpoint"] = checkpoints.pop(station_id)
+    append_event(session, station_id=station_id, type=PURGE_EVENT, occurred_at=now, payload=payload)
+    for station, cp_payload in checkpoints.items():
+        # Another station's chain in this database (a replaced kiosk): vouch in its own chain.
+        append_event(
+            session,
+            station_id=station,
+            type=PURGE_EVENT,
+            occurred_at=now,
+            payload={"checkpoint": cp_payload},
+        )
     return report
+
+
+def _resolved(path: Path) -> Path:
+    try:
+        return path.resolve()
+    except OSError:
+        return path.absolute()
+
+
+def _orphans(photo_dir: Path | None, named: set[Path]) -> Iterable[Path]:
+    """Files in ``photo_dir`` (temporary captures included) that no record names."""
+    if photo_dir is None or not photo_dir.is_dir():
+        return []
+    return sorted(p for p in photo_dir.iterdir() if p.is_file() and _resolved(p) not in named)
+
+
+def _staff_named_by(session: Session, *, excluded: dict[str, set[int]]) -> set[int]:
+    """Ids of staff that any row (not being purged) refers to by a foreign key."""
+    named: set[int] = set()
+    for table in Base.metadata.sorted_tables:
+        for fk in table.foreign_keys:
+            if fk.column.table.name != "staff":
+                continue
+            column: Column[int] = fk.parent  # type: ignore[assignment]
+            query = select(column, table.c.id).where(column.is_not(None))
+            skip = excluded.get(table.name, set())
+            named |= {ref for ref, row_id in session.execute(query) if row_id not in skip}
+    return named
+
+
+def _event_prefix(
+    session: Session, station: str, cutoff: datetime, kept_holdings: set[int]
+) -> tuple[tuple[int, int] | None, int]:
+    """``((last seq, count), held_back)`` of the events of ``station`` that may go.
+
+    The prefix older than ``cutoff`` ends before the first event of a kept holding;
+    ``held_back`` counts older events kept because of that.
+    """
+    last_seq: int | None = None
+    count = held_back = 0
+    stopped = False
+    rows = session.execute(
+        select(Event.seq, Event.occurred_at, Event.holding_id)
+        .where(Event.station_id == station)
+        .order_by(Event.seq)
+    )
+    for seq, occurred_at, holding_id in rows:
+        if occurred_at >= cutoff:
+            break  # only a prefix can go: an out-of-order clock must not open a gap
+        if stopped or (holding_id is not None and holding_id in kept_holdings):
+            stopped = True
+            held_back += 1
+            continue
+        last_seq, count = seq, count + 1
+    return ((last_seq, count) if last_seq is not None else None), held_back
