@@ -117,7 +117,8 @@ def db_status(ctx: click.Context) -> None:
 @click.option(
     "--deactivate-missing",
     is_flag=True,
-    help="Staff only: FILE is the whole staff list; anyone not in it can no longer sign in.",
+    help="Staff or pupils: FILE is the whole list; anyone not in it has left (staff can no "
+    "longer sign in; the retention clock starts).",
 )
 @click.pass_context
 def import_cmd(ctx: click.Context, kind: str, file: Path, deactivate_missing: bool) -> None:
@@ -125,8 +126,8 @@ def import_cmd(ctx: click.Context, kind: str, file: Path, deactivate_missing: bo
 
     Column names accepted are listed in docs/mis-import.md.
     """
-    if deactivate_missing and kind != "staff":
-        _fail("--deactivate-missing is for `kiosk import staff` only")
+    if deactivate_missing and kind == "contacts":
+        _fail("--deactivate-missing is for `kiosk import staff` and `kiosk import pupils`")
     with _open(ctx) as k:
         try:
             with k.sessions.begin() as s:
@@ -142,7 +143,7 @@ def import_cmd(ctx: click.Context, kind: str, file: Path, deactivate_missing: bo
             _fail(str(exc))
     summary = f"{file}: {kind}: {result.added} added, {result.updated} updated"
     if deactivate_missing:
-        summary += f", {result.deactivated} deactivated (no longer in the staff list)"
+        summary += f", {result.deactivated} marked as left (no longer in the list)"
     click.echo(summary)
 
 
