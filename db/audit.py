@@ -123,9 +123,9 @@ def purge_events_through(
     nothing is that old.
     """
     last = session.scalars(
-        select(Event).where(Event.station_id == station_id, Event.seq <= seq).order_by(
-            Event.seq.desc()
-        )
+        select(Event)
+        .where(Event.station_id == station_id, Event.seq <= seq)
+        .order_by(Event.seq.desc())
     ).first()
     if last is None:
         return None

@@ -24,6 +24,7 @@ from kiosk.mis_import import IMPORTERS, ImportRejected, run_import
 from kiosk.permissions import matrix_markdown
 from kiosk.policy_text import describe_profile
 from kiosk.retention import purge as run_purge
+from kiosk.subject_access import subject
 
 
 def _fail(message: str, code: int = 2) -> None:
@@ -300,3 +301,4 @@ def _run_ui(ctx: click.Context, config: KioskConfig, *, simulate: bool) -> None:
 
 
 main.add_command(hw)
+main.add_command(subject)

@@ -175,7 +175,9 @@ def _birth_date(value: str, line: int, column: str, problems: list[Problem]) -> 
             return datetime.strptime(text, pattern).date()
         except ValueError:
             continue
-    problems.append(Problem(line, column, f"{value!r} is not a date; write 2012-09-30 or 30/09/2012"))
+    problems.append(
+        Problem(line, column, f"{value!r} is not a date; write 2012-09-30 or 30/09/2012")
+    )
     return None
 
 

@@ -298,9 +298,9 @@ def purge(
         return report
 
     # ---- apply
-    for h in leavers:
-        if h.left_at is None:  # deactivated before leaving dates were kept: start the clock
-            h.left_at = now
+    for leaver in leavers:
+        if leaver.left_at is None:  # deactivated before leaving dates were kept: start the clock
+            leaver.left_at = now
     for path in photo_files:
         path.unlink(missing_ok=True)
     for h in photo_clear:

@@ -1,67 +1,298 @@
-"""Retention purge removes closed holdings past their period and keeps the chain valid."""
+"""Retention purge: every kind of personal data goes on its own clock, safeguarding records
+keep theirs, nothing identifying of a purged person survives anywhere in the database, and
+the audit chain still verifies after every purge (the clock is injected, never waited on)."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
-from db.audit import verify_chain
-from kiosk.retention import purge
+import pytest
+from dp_school import (
+    RITA,
+    SAM,
+    SAM_BORN,
+    leftovers,
+    mark_left,
+    rita_exam,
+    rita_routine_confiscation,
+    sam_safeguarding,
+    school,  # noqa: F401  (fixture)
+    school_template,  # noqa: F401  (fixture)
+)
+from kiosk_testing import T0
+from sqlalchemy import delete, func, select
 
-
-def _purge(demo, days, dry_run):
-    with demo.ctx.sessions.begin() as s:
-        return purge(
-            s,
-            demo.ctx.profile,
-            now=demo.clock.now + timedelta(days=days),
-            station_id="demo-office",
-            dry_run=dry_run,
-        )
-
-
-def test_nothing_is_due_today(demo):
-    assert _purge(demo, 0, dry_run=False).total == 0
-
-
-def test_dry_run_lists_and_changes_nothing(demo):
-    before = demo.counts()
-    report = _purge(demo, 380, dry_run=True)
-    assert len(report.holdings) == 1
-    assert demo.counts() == before
-    assert len(demo.custody.holdings(None, open_only=False)) == 7
-
-
-def test_purge_deletes_expired_closed_holdings_only_and_chain_still_verifies(demo):
-    report = _purge(demo, 380, dry_run=False)
-    assert len(report.holdings) == 1
-    remaining = demo.custody.holdings(None, open_only=False)
-    assert len(remaining) == 6
-    assert all(h.state != "released" for h in remaining)  # open ones are never purged
-    with demo.ctx.sessions() as s:
-        assert verify_chain(s).ok
+from db.audit import PURGE_EVENT, verify_chain
+from db.models import (
+    ChainCheckpoint,
+    Contact,
+    Event,
+    ExamSession,
+    Holding,
+    Incident,
+    OutboxRow,
+    Pupil,
+    Staff,
+)
 
 
-def test_photo_of_a_phone_still_held_goes_after_photo_days(demo):
-    ben = demo.held("Ben")
-    photo = demo.ctx.config.station.data_dir / "photos" / "holding-x.jpg"
-    photo.parent.mkdir(parents=True, exist_ok=True)
+def _tamper_delete(s, event: Event) -> None:  # noqa: ANN001
+    """What someone editing the database by hand would do to remove an event."""
+    s.execute(delete(OutboxRow).where(OutboxRow.event_id == event.id))
+    s.delete(event)
+
+
+def _count(school, model) -> int:  # noqa: ANN001
+    with school.ctx.sessions() as s:
+        return s.scalar(select(func.count()).select_from(model))
+
+
+def _purge_events(school) -> list[dict]:  # noqa: ANN001
+    with school.ctx.sessions() as s:
+        return [e.payload for e in s.scalars(select(Event).where(Event.type == PURGE_EVENT))]
+
+
+@pytest.fixture
+def history(school):  # noqa: ANN001, F811
+    """Rita's routine confiscation and exam, Sam's police hand-over; both pupils and the
+    teacher who confiscated Rita's phone leave ten days later."""
+    rita_holding = rita_routine_confiscation(school)
+    rita_exam(school)
+    sam_holding = sam_safeguarding(school)
+    mark_left(school, pupils=[RITA["given"], SAM["given"]], staff=[RITA["teacher_code"]], days=10)
+    return rita_holding, sam_holding
+
+
+def test_police_reference_and_exam_name_never_enter_the_event_chain(school, history):  # noqa: F811
+    with school.ctx.sessions() as s:
+        payloads = " ".join(str(e.payload) for e in s.scalars(select(Event)))
+    assert SAM["police"] not in payloads and RITA["exam"] not in payloads
+    assert not leftovers(payloads, RITA) and not leftovers(payloads, SAM)
+
+
+def test_clock_moved_through_every_period(school, history):  # noqa: F811
+    rita_holding, sam_holding = history
+    r = school.ctx.profile.retention
+    assert school.purge(days=0).total == 0 and school.chain_ok()
+
+    # Past the routine holding period: Rita's holding and exam session go, her incident and
+    # Sam's safeguarding record stay; Rita and her teacher stay while a record names them.
+    school.purge(days=r.holding_days.value + 1)
+    dump = school.dump()
+    assert RITA["device"] not in dump and RITA["exam"] not in dump
+    assert RITA["reason"] in dump  # the incident summary, kept for incident_days
+    assert RITA["mis"] in dump and RITA["teacher"] in dump
+    assert set(leftovers(dump, SAM)) == set(SAM.values())  # safeguarding: all of it kept
+    with school.ctx.sessions() as s:
+        assert s.get(Holding, rita_holding) is None and s.get(Holding, sam_holding) is not None
+        assert s.scalar(select(func.count()).select_from(ExamSession)) == 0
+    assert school.chain_ok()
+
+    # Past the routine incident and event periods: nothing of Rita, her mother or her teacher
+    # is left anywhere; Sam's record stays, and so do the events of it.
+    report = school.purge(days=r.incident_days.value + 1)
+    assert report.kinds["incidents"] == 1 and report.kinds["pupils"] == 1
+    assert report.kinds["contacts"] == 1 and report.kinds["staff"] == 1
+    assert report.kinds["events"] > 0 and report.events_held_back > 0
+    dump = school.dump()
+    assert leftovers(dump, RITA) == []
+    assert set(leftovers(dump, SAM)) == set(SAM.values())
+    with school.ctx.sessions() as s:
+        assert s.get(ChainCheckpoint, "demo-office") is not None
+        assert s.scalars(select(Event).where(Event.holding_id == sam_holding)).first()
+    assert school.chain_ok()
+
+    # The day before Sam's 25th birthday the safeguarding record is still there ...
+    eve = datetime(SAM_BORN.year + 25, SAM_BORN.month, SAM_BORN.day, tzinfo=UTC) - timedelta(
+        seconds=1
+    )
+    assert school.purge(at=eve).kinds["safeguarding_holdings"] == 0
+    assert SAM["police"] in school.dump()
+    # ... and on it, the record, its incident, Sam, Sam's mother and every old event go.
+    report = school.purge(at=eve + timedelta(seconds=1))
+    assert report.kinds["safeguarding_holdings"] == 1
+    assert report.kinds["safeguarding_incidents"] == 1 and report.kinds["pupils"] == 1
+    dump = school.dump()
+    assert leftovers(dump, SAM) == [] and leftovers(dump, RITA) == []
+    with school.ctx.sessions() as s:
+        types = {e.type for e in s.scalars(select(Event))}
+    assert types == {PURGE_EVENT}  # only the purge records remain
+    assert school.chain_ok()
+    counts = _purge_events(school)[-1]["counts"]
+    assert counts["safeguarding_holdings"] == 1 and "checkpoint" in _purge_events(school)[-1]
+    assert not leftovers(str(_purge_events(school)), SAM)
+
+
+def test_safeguarding_without_a_birth_date_is_kept_25_years_from_closing(school):  # noqa: F811
+    sam_holding = sam_safeguarding(school)
+    with school.ctx.sessions.begin() as s:
+        s.get(Pupil, school.ids[SAM["given"]]).date_of_birth = None
+    days = school.ctx.profile.retention.safeguarding_days_without_birth_date.value
+    assert school.purge(days=days - 1).kinds["safeguarding_holdings"] == 0
+    assert school.purge(days=days + 1).holdings == [sam_holding]
+    assert school.chain_ok()
+
+
+def test_a_hold_placed_then_lifted_is_still_a_safeguarding_record(school):  # noqa: F811
+    h = rita_routine_confiscation(school)
+    with school.ctx.sessions.begin() as s:
+        s.get(Holding, h).hold_placed_at = T0  # a hold was placed and lifted before release
+    r = school.ctx.profile.retention
+    assert school.purge(days=r.incident_days.value + 1).holdings == []
+
+
+def test_nothing_is_due_today_and_dry_run_changes_nothing(school, history):  # noqa: F811
+    assert school.purge(days=0).total == 0
+    before = school.dump()
+    report = school.purge(days=3000, dry_run=True)
+    assert report.kinds["holdings"] == 1 and report.kinds["events"] > 0
+    assert school.dump() == before
+
+
+def test_dry_run_lines_are_counts_by_kind_with_no_names(school, history):  # noqa: F811
+    lines = "\n".join(school.purge(days=3000, dry_run=True).lines())
+    assert "closed holdings (routine)" in lines and "audit events" in lines
+    assert not leftovers(lines, RITA) and not leftovers(lines, SAM)
+
+
+def test_the_real_purge_records_counts_only_as_a_system_event(school, history):  # noqa: F811
+    school.purge(days=500)
+    with school.ctx.sessions() as s:
+        ev = s.scalars(select(Event).where(Event.type == PURGE_EVENT)).one()
+    assert ev.actor_id is None
+    assert ev.payload["counts"]["holdings"] == 1
+    assert all(isinstance(v, int) for v in ev.payload["counts"].values())
+
+
+def test_an_open_holding_and_its_incident_are_never_purged(school):  # noqa: F811
+    c = school.custody
+    before = _count(school, Event)  # the set-up's events: staff import, lockers
+    school.clock.at(10)
+    h, _ = c.confiscate(
+        school.staff["office"],
+        pupil_id=school.ids[RITA["given"]],
+        category="unauthorised_use",
+        device_description=RITA["device"],
+        switched_off_confirmed=True,
+    )
+    c.confirm_deposit(school.staff["office"], h.id)
+    mark_left(school, pupils=[RITA["given"]], staff=[], days=1)
+    report = school.purge(days=10000)
+    assert report.holdings == [] and report.incidents == [] and report.kinds["pupils"] == 0
+    assert report.kinds["events"] == before  # what came before it; the rest is its history
+    assert _count(school, Contact) == 2 and school.chain_ok()
+
+
+def test_staff_who_left_go_once_no_kept_record_names_them(school):  # noqa: F811
+    mark_left(school, pupils=[], staff=[RITA["teacher_code"]], days=0)
+    days = school.ctx.profile.retention.staff_left_days.value
+    assert school.purge(days=days - 1).kinds["staff"] == 0
+    assert school.purge(days=days).kinds["staff"] == 1
+    assert RITA["teacher_badge"] not in school.dump()
+
+
+# ----------------------------------------------------------------- photos
+def test_photo_goes_after_photo_days_while_the_phone_is_still_held(school):  # noqa: F811
+    c = school.custody
+    school.clock.at(10)
+    h, _ = c.confiscate(
+        school.staff["office"],
+        pupil_id=school.ids[RITA["given"]],
+        category="unauthorised_use",
+        device_description="phone",
+        switched_off_confirmed=True,
+    )
+    c.confirm_deposit(school.staff["office"], h.id)
+    school.photo_dir.mkdir()
+    photo = school.photo_dir / f"holding-{h.id}.jpg"
     photo.write_bytes(b"jpeg")
-    demo.custody.attach_photo(None, ben.id, str(photo))
-    report = _purge(demo, 30, dry_run=False)
-    assert report.photos == [str(photo)] and not photo.exists()
-    assert demo.custody.holding(None, ben.id).state == "held"
+    c.attach_photo(None, h.id, str(photo))
+    days = school.ctx.profile.retention.photo_days.value
+    assert school.purge(days=days - 1).photos == [] and photo.exists()
+    assert school.purge(days=days).photos == [str(photo)] and not photo.exists()
+    assert c.holding(None, h.id).state == "held"
+    with school.ctx.sessions() as s:
+        assert s.get(Holding, h.id).photo_path is None
 
 
-def test_incident_of_a_phone_still_held_is_kept(demo):
-    from sqlalchemy import select
+def test_photo_files_no_record_names_are_removed(school):  # noqa: F811
+    school.photo_dir.mkdir()
+    stray = school.photo_dir / "holding-99.part-abcd.jpg"
+    stray.write_bytes(b"jpeg")
+    assert school.purge(days=0, dry_run=True).kinds["orphan_photo_files"] == 1
+    assert stray.exists()
+    assert school.purge(days=0).kinds["orphan_photo_files"] == 1
+    assert list(school.photo_dir.iterdir()) == []
 
-    from db.models import Incident
 
-    report = _purge(demo, 3000, dry_run=True)
-    open_ids = {h.id for h in demo.custody.holdings(None)}
-    with demo.ctx.sessions() as s:
-        by_holding = {i.id: i.holding_id for i in s.scalars(select(Incident))}
-    kept_open = {i for i, h in by_holding.items() if h in open_ids}
-    assert kept_open, "the demo has incidents for phones still held"
-    assert report.incidents  # the released phone's incident is past 6 years
-    assert not kept_open & set(report.incidents)
+# ----------------------------------------------------------------- the chain
+def test_verify_detects_deleting_old_events_by_hand_after_a_purge(school, history):  # noqa: F811
+    school.purge(days=3000)
+    with school.ctx.sessions.begin() as s:
+        first = s.scalars(select(Event).order_by(Event.seq)).first()
+        _tamper_delete(s, first)
+    with school.ctx.sessions() as s:
+        assert "expected seq" in str(verify_chain(s).problem)
+
+
+def test_verify_detects_a_checkpoint_moved_by_hand(school, history):  # noqa: F811
+    school.purge(days=3000)
+    with school.ctx.sessions.begin() as s:
+        first = s.scalars(select(Event).order_by(Event.seq)).first()
+        cp = s.get(ChainCheckpoint, first.station_id)
+        cp.seq, cp.hash = first.seq, first.hash
+        _tamper_delete(s, first)
+    with school.ctx.sessions() as s:
+        assert "not recorded by any retention.purged" in str(verify_chain(s).problem)
+
+
+def test_verify_still_detects_middle_and_tail_deletions_after_a_purge(school, history):  # noqa: F811
+    school.purge(days=3000)
+    # more history after the purge, then delete one in the middle
+    rita_exam(school)
+    with school.ctx.sessions.begin() as s:
+        rows = list(s.scalars(select(Event).order_by(Event.seq)))
+        _tamper_delete(s, rows[len(rows) // 2])
+    with school.ctx.sessions() as s:
+        assert "missing" in str(verify_chain(s).problem)
+
+
+def test_verify_detects_tail_deletion_after_a_purge(school, history):  # noqa: F811
+    school.purge(days=3000)
+    rita_exam(school)
+    with school.ctx.sessions.begin() as s:
+        last = s.scalars(select(Event).order_by(Event.seq.desc())).first()
+        _tamper_delete(s, last)
+    with school.ctx.sessions() as s:
+        assert "newest events deleted" in str(verify_chain(s).problem)
+
+
+# ----------------------------------------------------------------- ids never reused
+def test_ids_are_not_reused_after_purging_the_newest_holding(school):  # noqa: F811
+    h = rita_routine_confiscation(school)
+    with school.ctx.sessions() as s:
+        assert h == s.scalar(select(func.max(Holding.id)))  # the newest holding
+    r = school.ctx.profile.retention
+    assert school.purge(days=r.incident_days.value + 1).holdings == [h]
+    with school.ctx.sessions() as s:
+        assert s.scalar(select(func.count()).select_from(Holding)) == 0
+        assert s.scalar(select(func.count()).select_from(Incident)) == 0
+    school.clock.now = T0 + timedelta(days=r.incident_days.value + 2)
+    new, _ = school.custody.confiscate(
+        school.staff["office"],
+        pupil_id=school.ids[SAM["given"]],
+        category="unauthorised_use",
+        device_description="phone",
+        switched_off_confirmed=True,
+    )
+    assert new.id > h
+    with school.ctx.sessions() as s:
+        assert s.scalars(select(Incident)).one().id > 1
+
+
+def test_staff_rows_removed_are_gone_from_the_table(school, history):  # noqa: F811
+    r = school.ctx.profile.retention
+    school.purge(days=r.incident_days.value + 1)
+    with school.ctx.sessions() as s:
+        codes = set(s.scalars(select(Staff.staff_code)))
+    assert RITA["teacher_code"] not in codes
