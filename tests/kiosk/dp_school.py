@@ -66,14 +66,14 @@ class School:
     ids: dict[str, int] = field(default_factory=dict)
 
     @property
-    def custody(self):  # noqa: ANN201
+    def custody(self):
         return self.ctx.custody
 
     @property
     def photo_dir(self) -> Path:
         return self.folder / "photos"
 
-    def purge(self, *, days: float = 0, at=None, dry_run: bool = False) -> PurgeReport:  # noqa: ANN001
+    def purge(self, *, days: float = 0, at=None, dry_run: bool = False) -> PurgeReport:
         now = at or T0 + timedelta(days=days)
         with self.ctx.sessions.begin() as s:
             return purge(
@@ -231,18 +231,17 @@ def mark_left(school: School, *, pupils: list[str], staff: list[str], days: int)
             st.active, st.left_at = False, when
 
 
-@pytest.fixture(scope="session")
-def school_template(tmp_path_factory):  # noqa: ANN001, ANN201
-    """Seeded once (migrations and Argon2 PIN hashes take seconds), copied for each test."""
+def copy_school(template: Path, tmp_path: Path) -> School:
+    """A fresh copy of a seeded school (seeding takes seconds: migrations, Argon2 PINs).
+
+    Test modules define their own ``school`` fixture with it, so no fixture is imported.
+    """
+    target = tmp_path / "school"
+    shutil.copytree(template, target)
+    return open_school(target)
+
+
+def make_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("dp-school") / "school"
     seed_school(folder)
     return folder
-
-
-@pytest.fixture
-def school(tmp_path, school_template):  # noqa: ANN001, ANN201
-    target = tmp_path / "school"
-    shutil.copytree(school_template, target)
-    s = open_school(target)
-    yield s
-    s.ctx.close()

@@ -11,13 +11,13 @@ from dp_school import (
     RITA,
     SAM,
     SAM_BORN,
+    copy_school,
     leftovers,
+    make_template,
     mark_left,
     rita_exam,
     rita_routine_confiscation,
     sam_safeguarding,
-    school,  # noqa: F401  (fixture)
-    school_template,  # noqa: F401  (fixture)
 )
 from kiosk_testing import T0
 from sqlalchemy import delete, func, select
@@ -36,24 +36,36 @@ from db.models import (
 )
 
 
-def _tamper_delete(s, event: Event) -> None:  # noqa: ANN001
+@pytest.fixture(scope="module")
+def template(tmp_path_factory):
+    return make_template(tmp_path_factory)
+
+
+@pytest.fixture
+def school(tmp_path, template):
+    s = copy_school(template, tmp_path)
+    yield s
+    s.ctx.close()
+
+
+def _tamper_delete(s, event: Event) -> None:
     """What someone editing the database by hand would do to remove an event."""
     s.execute(delete(OutboxRow).where(OutboxRow.event_id == event.id))
     s.delete(event)
 
 
-def _count(school, model) -> int:  # noqa: ANN001
+def _count(school, model) -> int:
     with school.ctx.sessions() as s:
         return s.scalar(select(func.count()).select_from(model))
 
 
-def _purge_events(school) -> list[dict]:  # noqa: ANN001
+def _purge_events(school) -> list[dict]:
     with school.ctx.sessions() as s:
         return [e.payload for e in s.scalars(select(Event).where(Event.type == PURGE_EVENT))]
 
 
 @pytest.fixture
-def history(school):  # noqa: ANN001, F811
+def history(school):
     """Rita's routine confiscation and exam, Sam's police hand-over; both pupils and the
     teacher who confiscated Rita's phone leave ten days later."""
     rita_holding = rita_routine_confiscation(school)
@@ -63,14 +75,14 @@ def history(school):  # noqa: ANN001, F811
     return rita_holding, sam_holding
 
 
-def test_police_reference_and_exam_name_never_enter_the_event_chain(school, history):  # noqa: F811
+def test_police_reference_and_exam_name_never_enter_the_event_chain(school, history):
     with school.ctx.sessions() as s:
         payloads = " ".join(str(e.payload) for e in s.scalars(select(Event)))
     assert SAM["police"] not in payloads and RITA["exam"] not in payloads
     assert not leftovers(payloads, RITA) and not leftovers(payloads, SAM)
 
 
-def test_clock_moved_through_every_period(school, history):  # noqa: F811
+def test_clock_moved_through_every_period(school, history):
     rita_holding, sam_holding = history
     r = school.ctx.profile.retention
     assert school.purge(days=0).total == 0 and school.chain_ok()
@@ -123,7 +135,7 @@ def test_clock_moved_through_every_period(school, history):  # noqa: F811
     assert not leftovers(str(_purge_events(school)), SAM)
 
 
-def test_safeguarding_without_a_birth_date_is_kept_25_years_from_closing(school):  # noqa: F811
+def test_safeguarding_without_a_birth_date_is_kept_25_years_from_closing(school):
     sam_holding = sam_safeguarding(school)
     with school.ctx.sessions.begin() as s:
         s.get(Pupil, school.ids[SAM["given"]]).date_of_birth = None
@@ -133,7 +145,7 @@ def test_safeguarding_without_a_birth_date_is_kept_25_years_from_closing(school)
     assert school.chain_ok()
 
 
-def test_a_hold_placed_then_lifted_is_still_a_safeguarding_record(school):  # noqa: F811
+def test_a_hold_placed_then_lifted_is_still_a_safeguarding_record(school):
     h = rita_routine_confiscation(school)
     with school.ctx.sessions.begin() as s:
         s.get(Holding, h).hold_placed_at = T0  # a hold was placed and lifted before release
@@ -141,7 +153,7 @@ def test_a_hold_placed_then_lifted_is_still_a_safeguarding_record(school):  # no
     assert school.purge(days=r.incident_days.value + 1).holdings == []
 
 
-def test_nothing_is_due_today_and_dry_run_changes_nothing(school, history):  # noqa: F811
+def test_nothing_is_due_today_and_dry_run_changes_nothing(school, history):
     assert school.purge(days=0).total == 0
     before = school.dump()
     report = school.purge(days=3000, dry_run=True)
@@ -149,13 +161,13 @@ def test_nothing_is_due_today_and_dry_run_changes_nothing(school, history):  # n
     assert school.dump() == before
 
 
-def test_dry_run_lines_are_counts_by_kind_with_no_names(school, history):  # noqa: F811
+def test_dry_run_lines_are_counts_by_kind_with_no_names(school, history):
     lines = "\n".join(school.purge(days=3000, dry_run=True).lines())
     assert "closed holdings (routine)" in lines and "audit events" in lines
     assert not leftovers(lines, RITA) and not leftovers(lines, SAM)
 
 
-def test_the_real_purge_records_counts_only_as_a_system_event(school, history):  # noqa: F811
+def test_the_real_purge_records_counts_only_as_a_system_event(school, history):
     school.purge(days=500)
     with school.ctx.sessions() as s:
         ev = s.scalars(select(Event).where(Event.type == PURGE_EVENT)).one()
@@ -164,7 +176,7 @@ def test_the_real_purge_records_counts_only_as_a_system_event(school, history): 
     assert all(isinstance(v, int) for v in ev.payload["counts"].values())
 
 
-def test_an_open_holding_and_its_incident_are_never_purged(school):  # noqa: F811
+def test_an_open_holding_and_its_incident_are_never_purged(school):
     c = school.custody
     before = _count(school, Event)  # the set-up's events: staff import, lockers
     school.clock.at(10)
@@ -183,7 +195,7 @@ def test_an_open_holding_and_its_incident_are_never_purged(school):  # noqa: F81
     assert _count(school, Contact) == 2 and school.chain_ok()
 
 
-def test_staff_who_left_go_once_no_kept_record_names_them(school):  # noqa: F811
+def test_staff_who_left_go_once_no_kept_record_names_them(school):
     mark_left(school, pupils=[], staff=[RITA["teacher_code"]], days=0)
     days = school.ctx.profile.retention.staff_left_days.value
     assert school.purge(days=days - 1).kinds["staff"] == 0
@@ -192,7 +204,7 @@ def test_staff_who_left_go_once_no_kept_record_names_them(school):  # noqa: F811
 
 
 # ----------------------------------------------------------------- photos
-def test_photo_goes_after_photo_days_while_the_phone_is_still_held(school):  # noqa: F811
+def test_photo_goes_after_photo_days_while_the_phone_is_still_held(school):
     c = school.custody
     school.clock.at(10)
     h, _ = c.confiscate(
@@ -215,7 +227,7 @@ def test_photo_goes_after_photo_days_while_the_phone_is_still_held(school):  # n
         assert s.get(Holding, h.id).photo_path is None
 
 
-def test_photo_files_no_record_names_are_removed(school):  # noqa: F811
+def test_photo_files_no_record_names_are_removed(school):
     school.photo_dir.mkdir()
     stray = school.photo_dir / "holding-99.part-abcd.jpg"
     stray.write_bytes(b"jpeg")
@@ -226,7 +238,7 @@ def test_photo_files_no_record_names_are_removed(school):  # noqa: F811
 
 
 # ----------------------------------------------------------------- the chain
-def test_verify_detects_deleting_old_events_by_hand_after_a_purge(school, history):  # noqa: F811
+def test_verify_detects_deleting_old_events_by_hand_after_a_purge(school, history):
     school.purge(days=3000)
     with school.ctx.sessions.begin() as s:
         first = s.scalars(select(Event).order_by(Event.seq)).first()
@@ -235,7 +247,7 @@ def test_verify_detects_deleting_old_events_by_hand_after_a_purge(school, histor
         assert "expected seq" in str(verify_chain(s).problem)
 
 
-def test_verify_detects_a_checkpoint_moved_by_hand(school, history):  # noqa: F811
+def test_verify_detects_a_checkpoint_moved_by_hand(school, history):
     school.purge(days=3000)
     with school.ctx.sessions.begin() as s:
         first = s.scalars(select(Event).order_by(Event.seq)).first()
@@ -246,7 +258,7 @@ def test_verify_detects_a_checkpoint_moved_by_hand(school, history):  # noqa: F8
         assert "not recorded by any retention.purged" in str(verify_chain(s).problem)
 
 
-def test_verify_still_detects_middle_and_tail_deletions_after_a_purge(school, history):  # noqa: F811
+def test_verify_still_detects_middle_and_tail_deletions_after_a_purge(school, history):
     school.purge(days=3000)
     # more history after the purge, then delete one in the middle
     rita_exam(school)
@@ -257,7 +269,7 @@ def test_verify_still_detects_middle_and_tail_deletions_after_a_purge(school, hi
         assert "missing" in str(verify_chain(s).problem)
 
 
-def test_verify_detects_tail_deletion_after_a_purge(school, history):  # noqa: F811
+def test_verify_detects_tail_deletion_after_a_purge(school, history):
     school.purge(days=3000)
     rita_exam(school)
     with school.ctx.sessions.begin() as s:
@@ -268,7 +280,7 @@ def test_verify_detects_tail_deletion_after_a_purge(school, history):  # noqa: F
 
 
 # ----------------------------------------------------------------- ids never reused
-def test_ids_are_not_reused_after_purging_the_newest_holding(school):  # noqa: F811
+def test_ids_are_not_reused_after_purging_the_newest_holding(school):
     h = rita_routine_confiscation(school)
     with school.ctx.sessions() as s:
         assert h == s.scalar(select(func.max(Holding.id)))  # the newest holding
@@ -290,7 +302,7 @@ def test_ids_are_not_reused_after_purging_the_newest_holding(school):  # noqa: F
         assert s.scalars(select(Incident)).one().id > 1
 
 
-def test_staff_rows_removed_are_gone_from_the_table(school, history):  # noqa: F811
+def test_staff_rows_removed_are_gone_from_the_table(school, history):
     r = school.ctx.profile.retention
     school.purge(days=r.incident_days.value + 1)
     with school.ctx.sessions() as s:
