@@ -4,7 +4,12 @@ the audit chain still verifies after every purge (the clock is injected, never w
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from dp_school import (
@@ -34,6 +39,7 @@ from db.models import (
     Pupil,
     Staff,
 )
+from kiosk.photos import CRASH_ENV, TEMP_MARK
 
 
 @pytest.fixture(scope="module")
@@ -308,3 +314,81 @@ def test_staff_rows_removed_are_gone_from_the_table(school, history):
     with school.ctx.sessions() as s:
         codes = set(s.scalars(select(Staff.staff_code)))
     assert RITA["teacher_code"] not in codes
+
+
+# ----------------------------------------------------------------- crash while taking a photo
+_CAPTURE = """
+import sys
+from pathlib import Path
+from kiosk.context import open_context
+from kiosk.demo import demo_config
+from kiosk.photos import take_tray_photo
+from hardware.simulator import SimCamera
+
+folder, holding_id = Path(sys.argv[1]), int(sys.argv[2])
+ctx = open_context(demo_config(folder))
+take_tray_photo(ctx.custody, SimCamera(), folder / "photos", None, holding_id)
+print("survived")
+"""
+
+
+def _open_holding(school) -> int:
+    school.clock.at(10)
+    h, _ = school.custody.confiscate(
+        school.staff["office"],
+        pupil_id=school.ids[RITA["given"]],
+        category="unauthorised_use",
+        device_description="phone",
+        switched_off_confirmed=True,
+    )
+    school.custody.confirm_deposit(school.staff["office"], h.id)
+    return h.id
+
+
+def _capture_in_subprocess(school, holding_id: int, crash_at: str | None):
+    env = {k: v for k, v in os.environ.items() if k != CRASH_ENV}
+    if crash_at:
+        env[CRASH_ENV] = crash_at
+    return subprocess.run(
+        [sys.executable, "-c", _CAPTURE, str(school.folder), str(holding_id)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,  # a failure bound only
+    )
+
+
+def _recorded_photo(school, holding_id: int) -> str | None:
+    with school.ctx.sessions() as s:
+        return s.get(Holding, holding_id).photo_path
+
+
+@pytest.mark.parametrize("crash_at", ["written", "recorded"])
+def test_killed_while_taking_a_photo_then_the_purge_leaves_no_orphan(school, crash_at):
+    holding_id = _open_holding(school)
+    school.ctx.engine.dispose()  # the child process writes the same database
+    done = _capture_in_subprocess(school, holding_id, crash_at)
+    assert done.returncode == -signal.SIGKILL, done.stderr
+    left = list(school.photo_dir.iterdir())
+    assert len(left) == 1 and TEMP_MARK in left[0].name  # the crash left a file behind
+    recorded = _recorded_photo(school, holding_id)
+    # killed after writing: nothing recorded; killed after recording: the name is recorded
+    # but the file never got it
+    assert (recorded is None) == (crash_at == "written")
+    report = school.purge(days=0)
+    assert report.kinds["orphan_photo_files"] == 1
+    assert report.kinds["photo_records_without_file"] == (crash_at == "recorded")
+    assert list(school.photo_dir.iterdir()) == []
+    assert _recorded_photo(school, holding_id) is None
+    assert school.chain_ok()
+
+
+def test_a_photo_taken_without_a_crash_is_recorded_and_kept(school):
+    holding_id = _open_holding(school)
+    school.ctx.engine.dispose()
+    done = _capture_in_subprocess(school, holding_id, None)
+    assert done.returncode == 0 and "survived" in done.stdout, done.stderr
+    recorded = _recorded_photo(school, holding_id)
+    assert recorded and Path(recorded).exists()
+    assert school.purge(days=1).total == 0
+    assert [p.name for p in school.photo_dir.iterdir()] == [f"holding-{holding_id}.jpg"]
