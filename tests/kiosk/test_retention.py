@@ -35,6 +35,7 @@ from db.models import (
     ExamSession,
     Holding,
     Incident,
+    MinimumDataError,
     OutboxRow,
     Pupil,
     Staff,
@@ -392,3 +393,46 @@ def test_a_photo_taken_without_a_crash_is_recorded_and_kept(school):
     assert recorded and Path(recorded).exists()
     assert school.purge(days=1).total == 0
     assert [p.name for p in school.photo_dir.iterdir()] == [f"holding-{holding_id}.jpg"]
+
+
+# ----------------------------------------------------------------- minimum data
+def test_an_exemption_is_a_category_never_a_diagnosis(school):
+    with pytest.raises(MinimumDataError, match="category only"):
+        Pupil(mis_id="X", given_name="A", family_name="B", year_group="7", exemptions=["asthma"])
+    ok = Pupil(mis_id="X", given_name="A", family_name="B", year_group="7", exemptions=["medical"])
+    assert ok.exemptions == ["medical"]
+
+
+def test_id_seen_is_its_type_never_a_number(school):
+    h = rita_routine_confiscation(school)
+    with school.ctx.sessions() as s:
+        holding = s.get(Holding, h)
+        assert holding.id_type_seen == "driving_licence"
+        for bad in ("passport 533380006", "MORGA753116SM9IJ", "driving licence"):
+            with pytest.raises(MinimumDataError, match="type only"):
+                holding.id_type_seen = bad
+
+
+def test_mis_import_refuses_a_diagnosis_and_reads_birth_dates_and_leavers(school, tmp_path):
+    from kiosk.mis_import import ImportRejected, run_import
+
+    bad = tmp_path / "bad.csv"
+    bad.write_text("UPN,Forename,Surname,Year,Exemptions\nP1,A,B,7,epilepsy\n")
+    with school.ctx.sessions.begin() as s, pytest.raises(ImportRejected, match="epilepsy"):
+        run_import(s, "pupils", bad, station_id="demo-office", now=T0)
+    roll = tmp_path / "roll.csv"
+    roll.write_text(
+        f"UPN,Forename,Surname,Year,DOB\n{SAM['mis']},{SAM['given']},{SAM['family']},8,01/03/2012\n"
+    )
+    with school.ctx.sessions.begin() as s:
+        result = run_import(
+            s, "pupils", roll, station_id="demo-office", now=T0, deactivate_missing=True
+        )
+    assert result.deactivated == 1  # Rita is not on the roll: she has left
+    with school.ctx.sessions() as s:
+        by_mis = {p.mis_id: p for p in s.scalars(select(Pupil))}
+    assert by_mis[RITA["mis"]].left_at == T0 and by_mis[SAM["mis"]].left_at is None
+    assert by_mis[SAM["mis"]].date_of_birth == SAM_BORN
+    bad.write_text("UPN,Forename,Surname,Year,Date of birth\nP1,A,B,7,31/02/2012\n")
+    with school.ctx.sessions.begin() as s, pytest.raises(ImportRejected, match="not a date"):
+        run_import(s, "pupils", bad, station_id="demo-office", now=T0)
