@@ -23,6 +23,7 @@ from kiosk.lockers import sync_lockers
 from kiosk.mis_import import IMPORTERS, ImportRejected, run_import
 from kiosk.permissions import matrix_markdown
 from kiosk.policy_text import describe_profile
+from kiosk.retention import flush_write_ahead_log
 from kiosk.retention import purge as run_purge
 from kiosk.subject_access import subject
 
@@ -201,15 +202,18 @@ def audit_verify(ctx: click.Context) -> None:
 @click.pass_context
 def purge(ctx: click.Context, dry_run: bool) -> None:
     """Delete records past the profile's retention periods."""
-    with _open(ctx) as k, k.sessions.begin() as s:
-        report = run_purge(
-            s,
-            k.profile,
-            now=datetime.now(UTC),
-            station_id=k.config.station.id,
-            dry_run=dry_run,
-            photo_dir=k.config.station.data_dir / "photos",
-        )
+    with _open(ctx) as k:
+        with k.sessions.begin() as s:
+            report = run_purge(
+                s,
+                k.profile,
+                now=datetime.now(UTC),
+                station_id=k.config.station.id,
+                dry_run=dry_run,
+                photo_dir=k.config.station.data_dir / "photos",
+            )
+        if not dry_run:
+            flush_write_ahead_log(k.engine)
     click.echo("would delete (by kind, no names):" if dry_run else "deleted (by kind):")
     click.echo("\n".join(report.lines()))
 

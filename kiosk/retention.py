@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 
-from sqlalchemy import Column, select
+from sqlalchemy import Column, Engine, select, text
 from sqlalchemy.orm import Session
 
 import policies
@@ -166,6 +166,8 @@ def purge(
     """
     r = profile.retention
     report = PurgeReport()
+    if not dry_run:
+        overwrite_deleted_rows(session)
     holdings = list(session.scalars(select(Holding)))
     pupils = {p.id: p for p in session.scalars(select(Pupil))}
 
@@ -339,6 +341,27 @@ def purge(
             payload={"checkpoint": cp_payload},
         )
     return report
+
+
+def overwrite_deleted_rows(session: Session) -> None:
+    """On SQLite, make this transaction's deletes overwrite the freed bytes with zeros.
+
+    Without it a deleted name can still be read from free pages of the database file.
+    """
+    if session.get_bind().dialect.name == "sqlite":
+        session.execute(text("PRAGMA secure_delete=ON"))
+
+
+def flush_write_ahead_log(engine: Engine) -> None:
+    """After a purge or erasure commits: copy the WAL into the database file and empty it,
+    so old page images holding deleted data do not linger in ``kiosk.db-wal``."""
+    if engine.dialect.name == "sqlite":
+        with engine.connect() as conn:
+            # Outside any transaction (a checkpoint inside one finds its own tables locked):
+            # the raw connection, because every SQLAlchemy transaction here is BEGIN IMMEDIATE.
+            raw = conn.connection.dbapi_connection
+            assert raw is not None
+            raw.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
 
 def _resolved(path: Path) -> Path:

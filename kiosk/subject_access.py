@@ -36,7 +36,7 @@ from db.engine import DatabaseCorrupt
 from db.models import OPEN_STATES, ErasureRequest, Event, ExamSession, Holding, Incident, Pupil
 from kiosk.config import KioskConfig
 from kiosk.context import KioskContext, NotReady, open_context
-from kiosk.retention import is_safeguarding
+from kiosk.retention import flush_write_ahead_log, is_safeguarding, overwrite_deleted_rows
 
 #: Why safeguarding records survive an erasure request (recorded with every such request).
 SAFEGUARDING_GROUND = (
@@ -152,6 +152,7 @@ def erase_pupil(
     if not reason.strip():
         raise SubjectError("give the reason for the erasure (e.g. 'Art. 17 request of <date>')")
     pupil = _find(session, mis_id)
+    overwrite_deleted_rows(session)
     holdings = list(session.scalars(select(Holding).where(Holding.pupil_id == pupil.id)))
     still_held = [h.id for h in holdings if h.state in {s.value for s in OPEN_STATES}]
     if still_held:
@@ -314,6 +315,7 @@ def subject_erase(ctx: click.Context, mis_id: str, reason: str) -> None:
                 station_id=k.config.station.id,
                 profile=k.profile,
             )
+        flush_write_ahead_log(k.engine)
     except SubjectError as exc:
         _fail(str(exc))
     finally:
