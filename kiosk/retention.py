@@ -417,3 +417,146 @@ def _event_prefix(
             continue
         last_seq, count = seq, count + 1
     return ((last_seq, count) if last_seq is not None else None), held_back
+
+
+# ------------------------------------------------------------------------------ the table
+#: (kind of personal data, what it holds, where it is, how its period is read from the
+#: profile). Rendered into docs/data-protection.md by :func:`retention_table`; a test keeps
+#: the document in step with the default profile.
+_TABLE: tuple[tuple[str, str, str, tuple[tuple[str, str], ...]], ...] = (
+    (
+        "Holdings (routine)",
+        "pupil id, device description, reason (free text), collector's name, ID type seen, "
+        "who did what and when",
+        "Pi",
+        (("holding_days", "{holding_days} days after the holding closed"),),
+    ),
+    (
+        "Incidents (routine)",
+        "pupil id, category, follow-up actions, summary (free text)",
+        "Pi; central log",
+        (
+            (
+                "incident_days",
+                "{incident_days} days after it was recorded (never while the phone is held)",
+            ),
+        ),
+    ),
+    (
+        "Safeguarding records",
+        "holdings ever under a safeguarding hold, handed to the police (with the police "
+        "reference) or in a category that forces a hold (suspected indecent images), and "
+        "their incidents",
+        "Pi; central log",
+        (
+            ("safeguarding_until_age", "until the pupil's {safeguarding_until_age}th birthday"),
+            (
+                "safeguarding_days_without_birth_date",
+                "{safeguarding_days_without_birth_date} days after closing if the birth date "
+                "is not known",
+            ),
+        ),
+    ),
+    (
+        "Tray photos",
+        "one still of the deposit tray",
+        "Pi only",
+        (("photo_days", "{photo_days} days after the phone went in"),),
+    ),
+    (
+        "Audit events",
+        "what happened, when, by staff id, to holding id (no names, no free text)",
+        "Pi; central log",
+        (
+            (
+                "event_days",
+                "{event_days} days, oldest first, but never before the record they belong to",
+            ),
+        ),
+    ),
+    (
+        "Sign-in records",
+        "audit events of staff sign-in, wrong PINs and lock-outs (staff id only)",
+        "Pi; central log",
+        (("event_days", "{event_days} days, as audit events"),),
+    ),
+    (
+        "Pupils who left",
+        "name, MIS id, year and tutor group, card UID, exemption category, birth date",
+        "Pi; central log (name, year group)",
+        (
+            (
+                "pupil_left_days",
+                "{pupil_left_days} days after leaving the MIS, once no kept record names them",
+            ),
+        ),
+    ),
+    (
+        "Contacts",
+        "name, relationship, parental responsibility, may collect",
+        "Pi",
+        (
+            (
+                "pupil_left_days",
+                "with their pupil ({pupil_left_days} days after the pupil left); a "
+                "contact removed in the MIS goes at the next contacts import",
+            ),
+        ),
+    ),
+    (
+        "Staff who left",
+        "name, staff code, roles, badge UID, PIN hash",
+        "Pi; central log (name)",
+        (
+            (
+                "staff_left_days",
+                "{staff_left_days} days after leaving the staff list, once no kept "
+                "record names them",
+            ),
+        ),
+    ),
+    (
+        "Exam sessions",
+        "exam name, room, candidate list",
+        "Pi",
+        (
+            (
+                "exam_session_days",
+                "{exam_session_days} days after it ended, once its deposits have gone",
+            ),
+        ),
+    ),
+    (
+        "Erasure requests",
+        "pupil id, who asked for it to be done, the reason given, what was kept and why",
+        "Pi",
+        (("event_days", "{event_days} days after the request"),),
+    ),
+)
+
+
+def retention_table(profile: policies.Profile) -> str:
+    """The retention table of ``profile`` as Markdown: kind, contents, where, period, source."""
+    values = {
+        name: getattr(profile.retention, name).value
+        for name in profile.retention.__dataclass_fields__
+    }
+    lines = [
+        "| personal data | what it holds | where | kept for | profile key and source |",
+        "|---|---|---|---|---|",
+    ]
+    for kind, holds, where, periods in _TABLE:
+        texts, keys = [], []
+        for key, sentence in periods:
+            texts.append(sentence.format(**values))
+            rule = getattr(profile.retention, key)
+            keys.append(f"`retention.{key}` — {rule.source}")
+        sources = "<br>".join(dict.fromkeys(keys))
+        lines.append(f"| {kind} | {holds} | {where} | {'; '.join(texts)} | {sources} |")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":  # python -m kiosk.retention [PROFILE]: print the table
+    import sys
+
+    print(retention_table(policies.load_profile(sys.argv[1] if len(sys.argv) > 1 else "default")))
