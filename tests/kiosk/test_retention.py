@@ -41,7 +41,7 @@ from db.models import (
     Staff,
 )
 from kiosk.photos import CRASH_ENV, TEMP_MARK
-from kiosk.retention import flush_write_ahead_log
+from kiosk.retention import flush_write_ahead_log, retention_table
 
 
 @pytest.fixture(scope="module")
@@ -450,3 +450,19 @@ def test_purged_values_are_not_left_in_the_database_files_either(school, history
     ).lower()
     assert [v for v in RITA.values() if v.lower().encode() in raw] == []
     assert SAM["police"].lower().encode() in raw  # kept, so still there: the search works
+
+
+# ----------------------------------------------------------------- the DPIA document
+def test_the_documents_retention_table_is_the_default_profiles():
+    from policies import load_profile
+    from policies.profile import RetentionRules
+
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "data-protection.md").read_text(
+        encoding="utf-8"
+    )
+    start, end = "<!-- retention-table:start -->\n", "\n<!-- retention-table:end -->"
+    table = doc[doc.index(start) + len(start) : doc.index(end)]
+    expected = retention_table(load_profile("default"))
+    assert table == expected, "regenerate it: python -m kiosk.retention"
+    for key in RetentionRules.__dataclass_fields__:  # every period is in the table
+        assert f"`retention.{key}`" in table, key
