@@ -244,14 +244,14 @@ def purge(
         and es.id not in session_in_use
     ]
     report.kinds["exam_sessions"] = len(doomed_sessions)
-    doomed_session_ids = {es.id for es in doomed_sessions}
 
     # People, once left and no kept record names them.
-    kept_incidents = [
-        i for i in session.scalars(select(Incident)) if i.id not in doomed_incident_ids
-    ]
-    named_pupils = {h.pupil_id for h in kept_holdings.values()}
-    named_pupils |= {i.pupil_id for i in kept_incidents}
+    excluded = {
+        "holdings": doomed_ids,
+        "incidents": doomed_incident_ids,
+        "exam_sessions": {es.id for es in doomed_sessions},
+    }
+    named_pupils = _named_by(session, "pupils", excluded=excluded)
     doomed_pupils = [
         p
         for p in pupils.values()
@@ -263,14 +263,7 @@ def purge(
     report.kinds["contacts"] = sum(len(p.contacts) for p in doomed_pupils)
 
     leavers = [s for s in session.scalars(select(Staff)) if not s.active]
-    named_staff = _staff_named_by(
-        session,
-        excluded={
-            "holdings": doomed_ids,
-            "incidents": doomed_incident_ids,
-            "exam_sessions": doomed_session_ids,
-        },
-    )
+    named_staff = _named_by(session, "staff", excluded=excluded)
     doomed_staff = [
         s
         for s in leavers
@@ -378,17 +371,24 @@ def _orphans(photo_dir: Path | None, named: set[Path]) -> Iterable[Path]:
     return sorted(p for p in photo_dir.iterdir() if p.is_file() and _resolved(p) not in named)
 
 
-def _staff_named_by(session: Session, *, excluded: dict[str, set[int]]) -> set[int]:
-    """Ids of staff that any row (not being purged) refers to by a foreign key."""
+def _named_by(session: Session, target: str, *, excluded: dict[str, set[int]]) -> set[int]:
+    """Ids of ``target`` rows that a row not being purged refers to by a foreign key.
+
+    Found from the metadata, so a table added later that names a person keeps them too.
+    Rows that go with their parent (``ON DELETE CASCADE``, e.g. contacts) do not count.
+    """
     named: set[int] = set()
     for table in Base.metadata.sorted_tables:
         for fk in table.foreign_keys:
-            if fk.column.table.name != "staff":
+            if fk.column.table.name != target or (fk.ondelete or "").upper() == "CASCADE":
                 continue
             column: Column[int] = fk.parent  # type: ignore[assignment]
-            query = select(column, table.c.id).where(column.is_not(None))
             skip = excluded.get(table.name, set())
-            named |= {ref for ref, row_id in session.execute(query) if row_id not in skip}
+            if "id" in table.c and skip:
+                query = select(column).where(column.is_not(None), table.c.id.not_in(skip))
+            else:
+                query = select(column).where(column.is_not(None))
+            named |= set(session.scalars(query))
     return named
 
 
