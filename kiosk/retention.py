@@ -24,7 +24,8 @@ identifying of a purged person or record behind, while the hash chain still veri
   history. The chain survives through a checkpoint (:func:`db.audit.purge_events_through`).
   Events carry ids only, so once the rows above are gone an old event identifies nobody.
 
-The real purge writes one ``retention.purged`` event with counts by kind and no ids or names.
+Every real purge (nothing to delete included, so the DPO can see the nightly runs) writes one
+``retention.purged`` event with counts by kind and no ids or names.
 """
 
 from __future__ import annotations
@@ -289,10 +290,10 @@ def purge(
             report.events_through[station] = through[0]
             report.kinds["events"] += through[1]
 
-    if dry_run or report.total == 0:
+    if dry_run:
         return report
 
-    # ---- apply
+    # ---- apply (a run that finds nothing is still recorded: the DPO can see it runs)
     for leaver in leavers:
         if leaver.left_at is None:  # deactivated before leaving dates were kept: start the clock
             leaver.left_at = now

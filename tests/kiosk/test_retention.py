@@ -466,3 +466,18 @@ def test_the_documents_retention_table_is_the_default_profiles():
     assert table == expected, "regenerate it: python -m kiosk.retention"
     for key in RetentionRules.__dataclass_fields__:  # every period is in the table
         assert f"`retention.{key}`" in table, key
+
+
+def test_a_purge_that_finds_nothing_is_still_recorded_and_starts_leavers_clocks(school):
+    with school.ctx.sessions.begin() as s:
+        s.scalars(
+            select(Staff).where(Staff.staff_code == RITA["teacher_code"])
+        ).one().active = False  # deactivated before leaving dates were recorded
+    assert school.purge(days=0).total == 0
+    (payload,) = _purge_events(school)
+    assert set(payload["counts"].values()) == {0}
+    with school.ctx.sessions() as s:
+        leaver = s.scalars(select(Staff).where(Staff.staff_code == RITA["teacher_code"])).one()
+        assert leaver.left_at == T0
+    days = school.ctx.profile.retention.staff_left_days.value
+    assert school.purge(days=days).kinds["staff"] == 1
