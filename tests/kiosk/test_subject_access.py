@@ -157,3 +157,9 @@ def test_cli_export_erase_and_purge_dry_run(school):
     assert "closed holdings (safeguarding)" in result.output
     assert leftovers(result.output, SAM) == [] and leftovers(result.output, RITA) == []
     assert run("audit", "verify").exit_code == 0
+
+
+def test_subject_commands_have_help():
+    for cmd in (["subject"], ["subject", "export"], ["subject", "erase"]):
+        result = CliRunner().invoke(main, [*cmd, "--help"])
+        assert result.exit_code == 0 and "pupil" in result.output.lower(), cmd
