@@ -4,6 +4,13 @@ Each event's hash covers its station, sequence number, type, time, actor, holdin
 and the previous event's hash, so changing, deleting or reordering any row breaks the chain
 at that row. :class:`db.models.ChainHead` pins the newest event so a deleted tail shows too.
 Every event also gets its outbox row in the same transaction (the caller commits).
+
+Retention removes the *oldest* events only, and only through :func:`purge_events_through`:
+it records a :class:`db.models.ChainCheckpoint` (the seq and hash of the newest event it
+deleted), and the purge's own ``retention.purged`` event repeats that checkpoint in its hashed
+payload. Verification starts from the checkpoint instead of the genesis hash and refuses a
+checkpoint that no such event vouches for, so deleting old events by hand still shows, as do
+deletions in the middle (a seq gap) and at the tail (the chain head).
 """
 
 from __future__ import annotations
@@ -12,11 +19,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from db.models import ChainHead, Event, OutboxRow
+from db.models import ChainCheckpoint, ChainHead, Event, OutboxRow
 from wire.chain import GENESIS_HASH, event_digest
+
+#: The event a retention purge writes; its payload's ``checkpoint`` vouches for the new one.
+PURGE_EVENT = "retention.purged"
 
 
 def event_hash(event: Event) -> str:
@@ -97,13 +107,61 @@ class ChainReport:
         return self.problem is None
 
 
+def checkpoint_payload(checkpoint: ChainCheckpoint) -> dict[str, Any]:
+    """What a ``retention.purged`` event carries to vouch for ``checkpoint``."""
+    return {"seq": checkpoint.seq, "hash": checkpoint.hash}
+
+
+def purge_events_through(
+    session: Session, *, station_id: str, seq: int, now: datetime
+) -> ChainCheckpoint | None:
+    """Delete this station's events up to and including ``seq`` (and their outbox rows).
+
+    Only a prefix of the chain can go: the newest deleted event becomes the checkpoint that
+    verification starts from. The caller must then append a :data:`PURGE_EVENT` whose payload
+    has ``"checkpoint": checkpoint_payload(cp)`` in the same transaction. Returns None when
+    nothing is that old.
+    """
+    last = session.scalars(
+        select(Event)
+        .where(Event.station_id == station_id, Event.seq <= seq)
+        .order_by(Event.seq.desc())
+    ).first()
+    if last is None:
+        return None
+    doomed = select(Event.id).where(Event.station_id == station_id, Event.seq <= last.seq)
+    session.execute(delete(OutboxRow).where(OutboxRow.event_id.in_(doomed)))
+    session.execute(
+        delete(Event)
+        .where(Event.station_id == station_id, Event.seq <= last.seq)
+        .execution_options(synchronize_session=False)
+    )
+    checkpoint = session.get(ChainCheckpoint, station_id)
+    if checkpoint is None:
+        checkpoint = ChainCheckpoint(station_id=station_id, seq=0, hash="", purged_at=now)
+        session.add(checkpoint)
+    checkpoint.seq, checkpoint.hash, checkpoint.purged_at = last.seq, last.hash, now
+    session.flush()
+    return checkpoint
+
+
 def verify_chain(session: Session) -> ChainReport:
-    """Walk every station's chain in insertion order and report the first bad event."""
+    """Walk every station's chain in insertion order and report the first bad event.
+
+    A station whose oldest events were purged is walked from its checkpoint, which a
+    ``retention.purged`` event still in the chain must vouch for.
+    """
     checked = 0
     heads = {h.station_id: h for h in session.scalars(select(ChainHead))}
-    stations = set(heads) | set(session.scalars(select(Event.station_id).distinct()))
+    checkpoints = {c.station_id: c for c in session.scalars(select(ChainCheckpoint))}
+    stations = set(heads) | set(checkpoints)
+    stations |= set(session.scalars(select(Event.station_id).distinct()))
     for station in sorted(stations):
+        checkpoint = checkpoints.get(station)
         prev_hash, expected_seq = GENESIS_HASH, 1
+        if checkpoint is not None:
+            prev_hash, expected_seq = checkpoint.hash, checkpoint.seq + 1
+        vouched = checkpoint is None
         last: Event | None = None
         rows = session.scalars(select(Event).where(Event.station_id == station).order_by(Event.id))
         for ev in rows:
@@ -133,7 +191,20 @@ def verify_chain(session: Session) -> ChainReport:
                     checked,
                     ChainProblem(station, ev.id, ev.seq, "contents altered: hash does not match"),
                 )
+            if (
+                checkpoint is not None
+                and ev.type == PURGE_EVENT
+                and ev.payload.get("checkpoint") == checkpoint_payload(checkpoint)
+            ):
+                vouched = True
             prev_hash, expected_seq, last = ev.hash, expected_seq + 1, ev
+        if not vouched:
+            assert checkpoint is not None
+            detail = (
+                f"checkpoint at seq {checkpoint.seq} is not recorded by any {PURGE_EVENT} "
+                "event: the oldest events were deleted outside a retention purge"
+            )
+            return ChainReport(checked, ChainProblem(station, None, None, detail))
         head = heads.get(station)
         if head is None or last is None or head.seq != last.seq or head.hash != last.hash:
             detail = (

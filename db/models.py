@@ -8,12 +8,13 @@ never names, so a retention purge can remove personal data without breaking the 
 from __future__ import annotations
 
 import enum
-from datetime import datetime
-from typing import Any
+import re
+from datetime import date, datetime
+from typing import Any, Final
 
 from sqlalchemy import JSON, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy import false as sa_false
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
 from db.base import Base
 
@@ -56,6 +57,23 @@ OPEN_STATES = frozenset(
 )
 
 
+#: Ids of rows that events refer to are never reused (SQLite AUTOINCREMENT): after a purge, an
+#: old event naming holding 7 must not come to point at a new pupil's holding 7.
+NEVER_REUSE_IDS: Final = {"sqlite_autoincrement": True}
+
+#: The only health information the kiosk keeps about a pupil: the category of a reasonable
+#: adjustment, never a diagnosis (minimum data, UK GDPR Art. 5(1)(c)).
+EXEMPTION_CATEGORIES: Final = frozenset({"medical", "young_carer"})
+
+#: An ID type is a word code ("driving_licence"); digits are refused so that a document
+#: number can never be stored in its place.
+_ID_TYPE_RE: Final = re.compile(r"^[a-z]+(_[a-z]+)*$")
+
+
+class MinimumDataError(ValueError):
+    """A value would store more personal data than the kiosk is allowed to keep."""
+
+
 class LockerState(enum.StrEnum):
     FREE = "free"
     OCCUPIED = "occupied"
@@ -65,6 +83,7 @@ class LockerState(enum.StrEnum):
 
 class Pupil(Base):
     __tablename__ = "pupils"
+    __table_args__ = NEVER_REUSE_IDS
 
     id: Mapped[int] = mapped_column(primary_key=True)
     mis_id: Mapped[str] = mapped_column(String(64), unique=True)
@@ -75,6 +94,10 @@ class Pupil(Base):
     card_uid: Mapped[str | None] = mapped_column(String(32), unique=True)
     #: Reasonable-adjustment exemptions, e.g. ["medical"], ["young_carer"].
     exemptions: Mapped[list[str]] = mapped_column(JSON, default=list)
+    #: Optional (MIS import): child-protection records are kept until the 25th birthday.
+    date_of_birth: Mapped[date | None]
+    #: When the pupil was last missing from a full MIS import (they left the school).
+    left_at: Mapped[datetime | None]
 
     contacts: Mapped[list[Contact]] = relationship(
         back_populates="pupil", cascade="all, delete-orphan", order_by="Contact.priority"
@@ -84,9 +107,20 @@ class Pupil(Base):
     def display_name(self) -> str:
         return f"{self.given_name} {self.family_name}"
 
+    @validates("exemptions")
+    def _category_only(self, _key: str, value: list[str] | None) -> list[str]:
+        for item in value or []:
+            if item not in EXEMPTION_CATEGORIES:
+                raise MinimumDataError(
+                    f"exemption {item!r} refused: record the category only "
+                    f"({', '.join(sorted(EXEMPTION_CATEGORIES))}), never a diagnosis"
+                )
+        return list(value or [])
+
 
 class Contact(Base):
     __tablename__ = "contacts"
+    __table_args__ = NEVER_REUSE_IDS
 
     id: Mapped[int] = mapped_column(primary_key=True)
     pupil_id: Mapped[int] = mapped_column(ForeignKey("pupils.id", ondelete="CASCADE"), index=True)
@@ -101,6 +135,7 @@ class Contact(Base):
 
 class Staff(Base):
     __tablename__ = "staff"
+    __table_args__ = NEVER_REUSE_IDS
 
     id: Mapped[int] = mapped_column(primary_key=True)
     staff_code: Mapped[str] = mapped_column(String(64), unique=True)
@@ -120,11 +155,13 @@ class Staff(Base):
     #: Set only while ``pin_hash`` is empty: a person has one credential hash at a time.
     enrolment_code_hash: Mapped[str | None] = mapped_column(String(255))
     enrolment_code_expires_at: Mapped[datetime | None]
+    #: When a full staff import first found them missing (a leaver); None while active.
+    left_at: Mapped[datetime | None]
 
 
 class Locker(Base):
     __tablename__ = "lockers"
-    __table_args__ = (UniqueConstraint("bank", "number"),)
+    __table_args__ = (UniqueConstraint("bank", "number"), NEVER_REUSE_IDS)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     bank: Mapped[str] = mapped_column(String(20))
@@ -139,6 +176,7 @@ class Locker(Base):
 
 class ExamSession(Base):
     __tablename__ = "exam_sessions"
+    __table_args__ = NEVER_REUSE_IDS
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(200))
@@ -154,6 +192,7 @@ class ExamSession(Base):
 
 class Holding(Base):
     __tablename__ = "holdings"
+    __table_args__ = NEVER_REUSE_IDS
 
     id: Mapped[int] = mapped_column(primary_key=True)
     kind: Mapped[str] = mapped_column(String(20))
@@ -207,11 +246,21 @@ class Holding(Base):
     locker: Mapped[Locker | None] = relationship(foreign_keys=[locker_id])
     exam_session: Mapped[ExamSession | None] = relationship(foreign_keys=[exam_session_id])
 
+    @validates("id_type_seen")
+    def _type_only(self, _key: str, value: str | None) -> str | None:
+        if value is not None and not (len(value) <= 40 and _ID_TYPE_RE.match(value)):
+            raise MinimumDataError(
+                f"ID seen {value!r} refused: record its type only (e.g. 'passport'), "
+                "never a number or a copy"
+            )
+        return value
+
 
 class Incident(Base):
     """An e-safety record for the central incident log."""
 
     __tablename__ = "incidents"
+    __table_args__ = NEVER_REUSE_IDS
 
     id: Mapped[int] = mapped_column(primary_key=True)
     holding_id: Mapped[int | None] = mapped_column(ForeignKey("holdings.id", ondelete="SET NULL"))
@@ -231,6 +280,7 @@ class Event(Base):
     __table_args__ = (
         UniqueConstraint("station_id", "seq"),
         Index("ix_events_holding_id", "holding_id"),
+        NEVER_REUSE_IDS,
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -257,6 +307,41 @@ class ChainHead(Base):
     station_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     seq: Mapped[int]
     hash: Mapped[str] = mapped_column(String(64))
+
+
+class ChainCheckpoint(Base):
+    """The (seq, hash) of the newest event a retention purge deleted, per station.
+
+    Verification starts from it instead of the genesis hash, so the chain survives losing its
+    oldest events; the ``retention.purged`` event written by that purge repeats it in its
+    (hashed) payload, so a checkpoint nobody's purge wrote does not verify.
+    """
+
+    __tablename__ = "chain_checkpoints"
+
+    station_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    seq: Mapped[int]
+    hash: Mapped[str] = mapped_column(String(64))
+    purged_at: Mapped[datetime]
+
+
+class ErasureRequest(Base):
+    """A subject's erasure request: when, by whom, why, and what was kept and on what ground.
+
+    Kept outside the event chain because ``reason`` is free text; purged with the events.
+    """
+
+    __tablename__ = "erasure_requests"
+    __table_args__ = NEVER_REUSE_IDS
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    #: Plain id, not a foreign key: the pupil row may be gone.
+    pupil_id: Mapped[int]
+    requested_at: Mapped[datetime] = mapped_column(index=True)
+    actor_id: Mapped[int | None]
+    reason: Mapped[str] = mapped_column(Text)
+    removed: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    kept: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
 
 
 class OutboxRow(Base):

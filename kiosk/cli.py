@@ -24,7 +24,9 @@ from kiosk.mis_import import IMPORTERS, ImportRejected, run_import
 from kiosk.ops_commands import backup, restore, signage_page
 from kiosk.permissions import matrix_markdown
 from kiosk.policy_text import describe_profile
+from kiosk.retention import flush_write_ahead_log
 from kiosk.retention import purge as run_purge
+from kiosk.subject_access import subject
 from kiosk.watchdog import notify_ready
 
 
@@ -119,7 +121,8 @@ def db_status(ctx: click.Context) -> None:
 @click.option(
     "--deactivate-missing",
     is_flag=True,
-    help="Staff only: FILE is the whole staff list; anyone not in it can no longer sign in.",
+    help="Staff or pupils: FILE is the whole list; anyone not in it has left (staff can no "
+    "longer sign in; the retention clock starts).",
 )
 @click.pass_context
 def import_cmd(ctx: click.Context, kind: str, file: Path, deactivate_missing: bool) -> None:
@@ -127,8 +130,8 @@ def import_cmd(ctx: click.Context, kind: str, file: Path, deactivate_missing: bo
 
     Column names accepted are listed in docs/mis-import.md.
     """
-    if deactivate_missing and kind != "staff":
-        _fail("--deactivate-missing is for `kiosk import staff` only")
+    if deactivate_missing and kind == "contacts":
+        _fail("--deactivate-missing is for `kiosk import staff` and `kiosk import pupils`")
     with _open(ctx) as k:
         try:
             with k.sessions.begin() as s:
@@ -144,7 +147,7 @@ def import_cmd(ctx: click.Context, kind: str, file: Path, deactivate_missing: bo
             _fail(str(exc))
     summary = f"{file}: {kind}: {result.added} added, {result.updated} updated"
     if deactivate_missing:
-        summary += f", {result.deactivated} deactivated (no longer in the staff list)"
+        summary += f", {result.deactivated} marked as left (no longer in the list)"
     click.echo(summary)
 
 
@@ -201,15 +204,20 @@ def audit_verify(ctx: click.Context) -> None:
 @click.pass_context
 def purge(ctx: click.Context, dry_run: bool) -> None:
     """Delete records past the profile's retention periods."""
-    with _open(ctx) as k, k.sessions.begin() as s:
-        report = run_purge(
-            s, k.profile, now=datetime.now(UTC), station_id=k.config.station.id, dry_run=dry_run
-        )
-    verb = "would delete" if dry_run else "deleted"
-    click.echo(
-        f"{verb}: {len(report.holdings)} holding(s), {len(report.incidents)} incident(s), "
-        f"{len(report.photos)} photo(s)"
-    )
+    with _open(ctx) as k:
+        with k.sessions.begin() as s:
+            report = run_purge(
+                s,
+                k.profile,
+                now=datetime.now(UTC),
+                station_id=k.config.station.id,
+                dry_run=dry_run,
+                photo_dir=k.config.station.data_dir / "photos",
+            )
+        if not dry_run:
+            flush_write_ahead_log(k.engine)
+    click.echo("would delete (by kind, no names):" if dry_run else "deleted (by kind):")
+    click.echo("\n".join(report.lines()))
 
 
 # --------------------------------------------------------------------------- policy
@@ -303,3 +311,4 @@ main.add_command(hw)
 main.add_command(backup)
 main.add_command(restore)
 main.add_command(signage_page)
+main.add_command(subject)

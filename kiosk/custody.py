@@ -480,7 +480,6 @@ class Custody:
                 actor,
                 None,
                 session_id=session.id,
-                name=name,
                 candidates=len(session.candidates),
             )
             return session.id
@@ -842,7 +841,8 @@ class Custody:
         with self._tx() as s:
             h = self._holding(s, holding_id)
             self._ask(policies.HandoverRequest(actor_role=_best_role(actor), reference=reference))
-            self._move(s, h, HoldingState.HANDED_TO_POLICE, actor, reference=reference)
+            # The reference stays on the holding (purged with it), never in the event chain.
+            self._move(s, h, HoldingState.HANDED_TO_POLICE, actor)
             h.handed_to_police_at, h.police_reference = self._now(), reference
             self._free_locker_if_empty(s, h.locker)
             return HoldingView.of(h)

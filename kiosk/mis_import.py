@@ -13,7 +13,7 @@ import io
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +35,8 @@ PUPIL_COLUMNS: dict[str, tuple[str, ...]] = {
     "tutor_group": ("tutorgroup", "reggroup", "registrationgroup", "form", "class"),
     "card_uid": ("carduid", "card", "rfid", "badgeuid", "carduidhex"),
     "exemptions": ("exemptions", "adjustments", "reasonableadjustments"),
+    # Optional: safeguarding records are kept until the 25th birthday (kiosk/retention.py).
+    "date_of_birth": ("dateofbirth", "dob", "birthdate"),
 }
 CONTACT_COLUMNS: dict[str, tuple[str, ...]] = {
     "pupil_mis_id": (
@@ -164,6 +166,22 @@ def _check_uid(value: str, line: int, column: str, problems: list[Problem]) -> s
     return uid
 
 
+def _birth_date(value: str, line: int, column: str, problems: list[Problem]) -> date | None:
+    """YYYY-MM-DD or DD/MM/YYYY (the two ways UK MIS exports write dates); empty is None."""
+    text = value.strip()
+    if not text:
+        return None
+    for pattern in ("%Y-%m-%d", "%d/%m/%Y"):
+        try:
+            return datetime.strptime(text, pattern).date()
+        except ValueError:
+            continue
+    problems.append(
+        Problem(line, column, f"{value!r} is not a date; write 2012-09-30 or 30/09/2012")
+    )
+    return None
+
+
 def _unique(
     values: list[tuple[int, str | None]], column: str, what: str, problems: list[Problem]
 ) -> None:
@@ -177,7 +195,16 @@ def _unique(
             seen[v] = line
 
 
-def import_pupils(session: Session, path: Path, **kw: Any) -> ImportResult:
+def import_pupils(
+    session: Session,
+    path: Path,
+    *,
+    deactivate_missing: bool = False,
+    now: datetime | None = None,
+    **kw: Any,
+) -> ImportResult:
+    """Pupils. ``deactivate_missing``: the file lists every pupil on roll, so anyone not in it
+    has left; their leaving date starts the retention clock (``retention.pupil_left_days``)."""
     rows, mapping, problems = _read(path, PUPIL_COLUMNS, "pupils")
     parsed = []
     for line, r in rows:
@@ -199,19 +226,22 @@ def import_pupils(session: Session, path: Path, **kw: Any) -> ImportResult:
                         f"unknown exemption {e!r}; use {sorted(EXEMPTIONS)}",
                     )
                 )
-        parsed.append((line, r, uid, exemptions))
+        born = _birth_date(
+            r.get("date_of_birth", ""), line, mapping.get("date_of_birth", ""), problems
+        )
+        parsed.append((line, r, uid, exemptions, born))
     _unique(
-        [(ln, r.get("mis_id")) for ln, r, _, _ in parsed],
+        [(ln, r.get("mis_id")) for ln, r, *_ in parsed],
         mapping.get("mis_id", ""),
         "MIS id",
         problems,
     )
-    _unique([(ln, u) for ln, _, u, _ in parsed], mapping.get("card_uid", ""), "card UID", problems)
+    _unique([(ln, u) for ln, _, u, *_ in parsed], mapping.get("card_uid", ""), "card UID", problems)
     if problems:
         raise ImportRejected(path, problems)
     existing = {p.mis_id: p for p in session.scalars(select(Pupil))}
     added = updated = 0
-    for _line, r, uid, exemptions in parsed:
+    for _line, r, uid, exemptions, born in parsed:
         pupil = existing.get(r["mis_id"])
         if pupil is None:
             pupil = Pupil(mis_id=r["mis_id"])
@@ -231,7 +261,17 @@ def import_pupils(session: Session, path: Path, **kw: Any) -> ImportResult:
             pupil.card_uid = uid
         if "exemptions" in mapping or pupil.exemptions is None:
             pupil.exemptions = exemptions
-    return ImportResult("pupils", added, updated)
+        if "date_of_birth" in mapping:
+            pupil.date_of_birth = born
+        pupil.left_at = None
+    left = 0
+    if deactivate_missing:
+        listed = {r["mis_id"] for _line, r, *_ in parsed}
+        for mis_id, pupil in existing.items():
+            if mis_id not in listed and pupil.left_at is None:
+                pupil.left_at = now
+                left += 1
+    return ImportResult("pupils", added, updated, left)
 
 
 def import_contacts(session: Session, path: Path, **kw: Any) -> ImportResult:
@@ -435,11 +475,13 @@ def import_staff(
             record(
                 "staff.roles_changed", staff=staff.id, granted=granted, revoked=revoked, roles=roles
             )
+        staff.active, staff.left_at = True, None
     deactivated = 0
     if deactivate_missing:
         for code, staff in existing.items():
             if code not in listed and staff.active:
                 staff.active = False
+                staff.left_at = now  # starts retention.staff_left_days
                 deactivated += 1
                 record("staff.deactivated", staff=staff.id)
     return ImportResult("staff", added, updated, deactivated)
@@ -463,8 +505,8 @@ def run_import(
     actor: Identity | None = None,
 ) -> ImportResult:
     """Import inside the caller's transaction and log an event; the caller commits."""
-    if deactivate_missing and kind != "staff":
-        raise ValueError("only a staff import can deactivate people missing from the file")
+    if deactivate_missing and kind == "contacts":
+        raise ValueError("only a staff or pupil import can mark people missing from the file")
     result = IMPORTERS[kind](
         session,
         path,

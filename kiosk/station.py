@@ -38,6 +38,7 @@ from kiosk.auth import Identity
 from kiosk.context import KioskContext
 from kiosk.custody import HardwareLog
 from kiosk.permissions import Permission
+from kiosk.photos import take_tray_photo
 from kiosk.views import HoldingView
 
 log = logging.getLogger(__name__)
@@ -277,20 +278,12 @@ class Station:
         """A still of the deposit tray, recorded against the holding; None with no camera.
 
         The photo stays on the Pi (``<data_dir>/photos``) and is purged on the profile's
-        ``retention.photo_days``; it is recorded first so the purge always knows about it.
+        ``retention.photo_days``; :func:`kiosk.photos.take_tray_photo` writes it so that a
+        crash leaves a recorded photo or one the next purge removes.
         """
-        camera = self.hardware.camera
         folder = self.ctx.config.station.data_dir / "photos"
-        folder.mkdir(parents=True, exist_ok=True)
-        path = camera.capture_still(folder / f"holding-{holding.id}.jpg")
-        if path is None:
-            return None
-        try:
-            self.custody.attach_photo(actor, holding.id, str(path))
-        except Exception:
-            path.unlink(missing_ok=True)  # a photo the ledger does not know would never be purged
-            raise
-        return str(path)
+        path = take_tray_photo(self.custody, self.hardware.camera, folder, actor, holding.id)
+        return None if path is None else str(path)
 
     # ----------------------------------------------------------------- technician
     def test_unlock(self, actor: Identity, bank: str, number: int) -> UnlockOutcome:

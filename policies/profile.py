@@ -189,12 +189,23 @@ class OverdueRules:
 
 @dataclass(frozen=True)
 class RetentionRules:
-    """Days a closed record is kept before deletion."""
+    """How long each kind of personal data is kept (DESIGN.md, Data protection).
+
+    Routine records count days from when they closed. Safeguarding records (a safeguarding
+    hold, a police hand-over, a category that forces a hold such as suspected indecent images,
+    and their incidents) are kept until the pupil's ``safeguarding_until_age`` birthday, or for
+    ``safeguarding_days_without_birth_date`` after closing when no birth date is known.
+    """
 
     holding_days: Rule[int]
     incident_days: Rule[int]
     event_days: Rule[int]
     photo_days: Rule[int]
+    safeguarding_until_age: Rule[int]
+    safeguarding_days_without_birth_date: Rule[int]
+    pupil_left_days: Rule[int]
+    staff_left_days: Rule[int]
+    exam_session_days: Rule[int]
 
 
 @dataclass(frozen=True)
@@ -573,8 +584,34 @@ SCHEMA: dict[str, _Spec] = {
         {
             "holding_days": _Rule(_int(1), "Days a closed holding record is kept."),
             "incident_days": _Rule(_int(1), "Days a closed incident record is kept."),
-            "event_days": _Rule(_int(1), "Days audit events are kept after closing."),
+            "event_days": _Rule(
+                _int(1),
+                "Days audit events are kept (never before the records they refer to go).",
+            ),
             "photo_days": _Rule(_int(1), "Days tray photos are kept (they never leave the Pi)."),
+            "safeguarding_until_age": _Rule(
+                _int(18),
+                "Safeguarding records (holds, police hand-overs, indecent-images category, "
+                "their incidents) are kept until the pupil's birthday at this age.",
+            ),
+            "safeguarding_days_without_birth_date": _Rule(
+                _int(1),
+                "Days a closed safeguarding record is kept when the pupil's birth date is "
+                "not known.",
+            ),
+            "pupil_left_days": _Rule(
+                _int(0),
+                "Days a pupil (and their contacts) is kept after leaving the MIS, once no "
+                "kept record names them.",
+            ),
+            "staff_left_days": _Rule(
+                _int(0),
+                "Days a member of staff is kept after leaving the staff list, once no kept "
+                "record names them.",
+            ),
+            "exam_session_days": _Rule(
+                _int(1), "Days an exam session (name, room, candidates) is kept after it ends."
+            ),
         },
         "Retention periods.",
     ),
