@@ -202,7 +202,7 @@ def _decode(path: Path, raw: bytes) -> str:
                 Problem(
                     line,
                     "",
-                    f"NUL byte at byte {offset + len(raw) - len(body)}: this is UTF-16 without a "
+                    f"NUL byte at offset {offset + len(raw) - len(body)}: this is UTF-16 without a "
                     f"byte-order mark, or not a text file at all; {SAVE_AS}",
                 )
             ],
@@ -219,8 +219,9 @@ def _decode(path: Path, raw: bytes) -> str:
                 Problem(
                     line,
                     "",
-                    f"byte {exc.start + len(raw) - len(body)} ({bad}) is not {label}: the file "
-                    f"was probably saved as Windows-1252 or another legacy encoding; {SAVE_AS}",
+                    f"the bytes at offset {exc.start + len(raw) - len(body)} ({bad}) are not "
+                    f"{label}: the file was probably saved as Windows-1252 or another legacy "
+                    f"encoding; {SAVE_AS}",
                 )
             ],
         ) from None
