@@ -16,7 +16,6 @@ import difflib
 import functools
 import os
 import re
-import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date, time
@@ -24,6 +23,7 @@ from pathlib import Path
 from typing import Any, Generic, TypeVar
 
 from policies._lines import KeyPath, dotted, find_line
+from policies.toml_input import TomlInputError, read_toml
 from policies.vocab import (
     COLLECTOR_KINDS,
     FOLLOW_UP_ACTIONS,
@@ -307,12 +307,17 @@ def _bool(value: object) -> bool:
     return value
 
 
-def _int(minimum: int) -> Callable[[object], int]:
+def _int(minimum: int, maximum: int) -> Callable[[object], int]:
+    """A whole number in [minimum, maximum]: the maximum keeps date arithmetic in range
+    (a retention of 10**9 days would overflow ``datetime`` at purge time, far from the file)."""
+
     def convert(value: object) -> int:
         if type(value) is not int:
             raise _Bad(f"must be a whole number, got {_show(value)}")
         if value < minimum:
             raise _Bad(f"must be at least {minimum}, got {value}")
+        if value > maximum:
+            raise _Bad(f"must be at most {maximum}, got {_show(value)}")
         return value
 
     return convert
@@ -431,6 +436,10 @@ def _terms(value: object) -> tuple[Term, ...]:
 
 
 _ROLES = _strings(ROLES)
+_MAX_COUNT = 1000
+_MINUTES = _int(0, 24 * 60)  # at most a day
+_HOURS = _int(1, 366 * 24)  # at most a year
+_DAYS = _int(1, 100 * 366)  # at most a century
 _COLLECTORS = _strings(COLLECTOR_KINDS)
 
 
@@ -507,7 +516,7 @@ SCHEMA: dict[str, _Spec] = {
     "exam": _Table(
         {
             "lead_in_minutes": _Rule(
-                _int(0), "Minutes before an exam the deposit session and exam notice open."
+                _MINUTES, "Minutes before an exam the deposit session and exam notice open."
             ),
             "collectors": _Rule(_COLLECTORS, "Who may collect an exam deposit."),
             "release_after_session_only": _Rule(
@@ -530,7 +539,7 @@ SCHEMA: dict[str, _Spec] = {
                 _strings(), "ID types accepted; empty array = any type staff record."
             ),
             "pupil_may_collect_up_to_offence": _Rule(
-                _int(0),
+                _int(0, _MAX_COUNT),
                 "The pupil may collect their own confiscated phone for offences up to "
                 "this number this term (0 = never).",
             ),
@@ -554,7 +563,7 @@ SCHEMA: dict[str, _Spec] = {
                 _ladder, "Follow-ups per offence number this term; the last step repeats."
             ),
             "parent_collection_from_offence": _Rule(
-                _int(0),
+                _int(0, _MAX_COUNT),
                 "From this offence number this term a parent/carer must collect "
                 "(0 = never forced).",
             ),
@@ -563,18 +572,18 @@ SCHEMA: dict[str, _Spec] = {
     ),
     "overdue": _Table(
         {
-            "confiscation_hours": _Rule(_int(1), "Flag a confiscation held longer than this."),
-            "exam_deposit_hours": _Rule(_int(1), "Flag an exam deposit held longer than this."),
-            "safekeeping_hours": _Rule(_int(1), "Flag a safekeeping held longer than this."),
+            "confiscation_hours": _Rule(_HOURS, "Flag a confiscation held longer than this."),
+            "exam_deposit_hours": _Rule(_HOURS, "Flag an exam deposit held longer than this."),
+            "safekeeping_hours": _Rule(_HOURS, "Flag a safekeeping held longer than this."),
         },
         "Overdue-holding alerts.",
     ),
     "retention": _Table(
         {
-            "holding_days": _Rule(_int(1), "Days a closed holding record is kept."),
-            "incident_days": _Rule(_int(1), "Days a closed incident record is kept."),
-            "event_days": _Rule(_int(1), "Days audit events are kept after closing."),
-            "photo_days": _Rule(_int(1), "Days tray photos are kept (they never leave the Pi)."),
+            "holding_days": _Rule(_DAYS, "Days a closed holding record is kept."),
+            "incident_days": _Rule(_DAYS, "Days a closed incident record is kept."),
+            "event_days": _Rule(_DAYS, "Days audit events are kept after closing."),
+            "photo_days": _Rule(_DAYS, "Days tray photos are kept (they never leave the Pi)."),
         },
         "Retention periods.",
     ),
@@ -603,7 +612,7 @@ SCHEMA: dict[str, _Spec] = {
     "override": _Table(
         {
             "roles": _Rule(_ROLES, "Roles that may override a refusal."),
-            "min_reason_chars": _Rule(_int(1), "Minimum length of an override reason."),
+            "min_reason_chars": _Rule(_int(1, _MAX_COUNT), "Minimum length of an override reason."),
         },
         "Overrides (never of a safeguarding hold or indecent-images rule).",
     ),
@@ -791,35 +800,18 @@ def _merge(parent: Mapping[str, Any], child: Mapping[str, Any]) -> dict[str, Any
 # Loading
 # --------------------------------------------------------------------------------------------
 
-_TOML_POS = re.compile(r"\(at line (\d+), column (\d+)\)")
-
 
 def _read(path: Path) -> tuple[str, dict[str, Any]]:
     shown = _display(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        return read_toml(path)
     except OSError as error:
         raise ProfileError(
             [Problem(shown, 1, "", f"cannot read profile: {error.strerror or error}")]
         ) from error
-    try:
-        return text, tomllib.loads(text)
-    except tomllib.TOMLDecodeError as error:
-        msg = str(error)
-        pos = _TOML_POS.search(msg)
-        line = int(pos.group(1)) if pos else 1
-        detail = _TOML_POS.sub("", msg).strip()
+    except TomlInputError as error:
         raise ProfileError(
-            [
-                Problem(
-                    shown,
-                    line,
-                    "",
-                    f"TOML syntax error: {detail}"
-                    f"{f' (column {pos.group(2)})' if pos else ''} — fix the syntax on this "
-                    "line (strings need quotes, tables need [brackets]).",
-                )
-            ]
+            [Problem(shown, p.line, dotted(p.key), p.message) for p in error.problems]
         ) from None
 
 
