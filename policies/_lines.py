@@ -126,12 +126,17 @@ def find_line(text: str, target: KeyPath) -> int:
     ``[release]`` points at the ``[release]`` header.
     """
     best_len, best_line = 0, 1
+    below: int | None = None
     for path, line in key_lines(text):
+        if len(path) > len(target) and path[: len(target)] == target:
+            # ``[[hardware.banks]]`` blocks are where the key ``hardware.banks`` is written.
+            below = line if below is None else below
+            continue
         if len(path) > len(target) or path != target[: len(path)]:
             continue
         if len(path) > best_len:
             best_len, best_line = len(path), line
-    return best_line
+    return below if below is not None and best_len < len(target) else best_line
 
 
 def dotted(path: KeyPath) -> str:

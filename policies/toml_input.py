@@ -22,6 +22,16 @@ from typing import Any
 
 from policies._lines import KeyPath, dotted, find_line
 
+__all__ = [
+    "MAX_DEPTH",
+    "KeyPath",
+    "TomlInputError",
+    "TomlProblem",
+    "dotted",
+    "find_line",
+    "read_toml",
+]
+
 #: Largest file read: a profile or kiosk config is a few KiB.
 MAX_BYTES = 1024 * 1024
 #: Deepest nesting of tables and arrays accepted (our deepest schema uses 5).
