@@ -68,13 +68,12 @@ class ConfigError(Exception):
             for key, msg in problems
         ]
         for key, other, msg in clashes or []:
-            other_line = find_line(text, other) if text else 1
+            line, other_line = (find_line(text, key), find_line(text, other)) if text else (1, 1)
+            if other_line > line:  # reported where the second user is written
+                key, other, line, other_line = other, key, other_line, line
             found.append(
                 ConfigProblem(
-                    file,
-                    find_line(text, key) if text else 1,
-                    dotted(key),
-                    f"{msg} (also '{dotted(other)}' on line {other_line})",
+                    file, line, dotted(key), f"{msg} (also '{dotted(other)}' on line {other_line})"
                 )
             )
         found += [ConfigProblem(file, p.line, dotted(p.key), p.message) for p in located or []]
