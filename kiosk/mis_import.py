@@ -12,6 +12,7 @@ import codecs
 import csv
 import io
 import re
+import stat
 import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -264,6 +265,8 @@ def _read(
     its own.
     """
     try:
+        if not stat.S_ISREG(path.stat().st_mode):  # a FIFO or a device would never end
+            raise ImportRejected(path, [Problem(0, "", "is not a regular file; name the CSV")])
         with path.open("rb") as handle:
             raw = handle.read(MAX_FILE_BYTES + 1)
     except OSError as exc:

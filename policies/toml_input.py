@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 import re
+import stat
 import tomllib
 import unicodedata
 from dataclasses import dataclass
@@ -199,6 +200,8 @@ def read_toml(path: Path) -> tuple[str, dict[str, Any]]:
     ``OSError`` (missing file, no permission) is left to the caller, which knows what the
     file is for and can say so.
     """
+    if not stat.S_ISREG(path.stat().st_mode):  # a FIFO or a tty would block the kiosk's start
+        raise TomlInputError([TomlProblem(1, (), "is not a regular file — name a .toml file.")])
     with path.open("rb") as handle:
         data = handle.read(MAX_BYTES + 1)
     if len(data) > MAX_BYTES:
