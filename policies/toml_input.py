@@ -72,8 +72,12 @@ def _digits(value: int) -> int:
     return digits + (abs(value) >= 10**digits)
 
 
+#: Bidirectional overrides and isolates: they reorder how the text around them is shown.
+_BIDI = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f")
+
+
 def _control(ch: str) -> bool:
-    return ch not in "\n\t" and unicodedata.category(ch) in ("Cc", "Zl", "Zp")
+    return ch not in "\n\t" and (ch in _BIDI or unicodedata.category(ch) in ("Cc", "Zl", "Zp"))
 
 
 def decode(data: bytes) -> str:
@@ -164,6 +168,16 @@ def check_values(data: dict[str, Any]) -> list[TomlProblem]:
             )
             continue
         if isinstance(value, dict):
+            for key in value:
+                if any(_control(ch) for ch in key):
+                    found.append(
+                        TomlProblem(
+                            0,
+                            path,
+                            f"a key in {dotted(path) or 'the file'!r} contains a "
+                            "control character — retype the key.",
+                        )
+                    )
             stack.extend(((*path, str(k)), v) for k, v in value.items())
         elif isinstance(value, list):
             stack.extend(((*path, i), v) for i, v in enumerate(value))
