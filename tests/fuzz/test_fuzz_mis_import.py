@@ -38,8 +38,8 @@ class _Undo(Exception):
 class Ledger:
     """A migrated SQLite ledger holding the demo school; examples never commit to it."""
 
-    def __init__(self, url: str, folder: Path) -> None:
-        self.folder = folder
+    def __init__(self, url: str, folder: Path, label: str = "") -> None:
+        self.folder, self.label = folder, label
         self.engine = make_engine(url)
         upgrade(self.engine)
         self.sessions = make_session_factory(self.engine)
@@ -83,7 +83,7 @@ class Ledger:
             except _Undo:
                 return imported
 
-        outcome = tally(f"mis_csv_{kind}").run(run, (ImportRejected,))
+        outcome = tally(f"mis_csv_{kind}{self.label}").run(run, (ImportRejected,))
         if isinstance(outcome, ImportRejected):
             assert self.dump() == self.baseline, "a refused import changed the ledger"
             text = str(outcome)
@@ -264,7 +264,7 @@ def pg_ledger(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-unty
         pytest.skip(f"no PostgreSQL at {PG_URL}: {type(exc).__name__}")
     folder = tmp_path_factory.mktemp("fuzz-mis-pg")
     url = PG_URL + ("&" if "?" in PG_URL else "?") + f"options=-csearch_path%3D{schema}"
-    ledger = Ledger(url, folder)
+    ledger = Ledger(url, folder, "_postgres")
     yield ledger
     ledger.engine.dispose()
     with admin.begin() as conn:
