@@ -307,9 +307,13 @@ def _bool(value: object) -> bool:
     return value
 
 
-def _int(minimum: int, maximum: int) -> Callable[[object], int]:
-    """A whole number in [minimum, maximum]: the maximum keeps date arithmetic in range
-    (a retention of 10**9 days would overflow ``datetime`` at purge time, far from the file)."""
+#: No count, day, hour or minute a profile sets is larger: a century of days. Without a bound
+#: a retention of 10**9 days would overflow ``datetime`` at purge time, far from the file.
+_INT_MAX = 100 * 366
+
+
+def _int(minimum: int, maximum: int = _INT_MAX) -> Callable[[object], int]:
+    """A whole number in [minimum, maximum]."""
 
     def convert(value: object) -> int:
         if type(value) is not int:
@@ -436,10 +440,6 @@ def _terms(value: object) -> tuple[Term, ...]:
 
 
 _ROLES = _strings(ROLES)
-_MAX_COUNT = 1000
-_MINUTES = _int(0, 24 * 60)  # at most a day
-_HOURS = _int(1, 366 * 24)  # at most a year
-_DAYS = _int(1, 100 * 366)  # at most a century
 _COLLECTORS = _strings(COLLECTOR_KINDS)
 
 
@@ -516,7 +516,7 @@ SCHEMA: dict[str, _Spec] = {
     "exam": _Table(
         {
             "lead_in_minutes": _Rule(
-                _MINUTES, "Minutes before an exam the deposit session and exam notice open."
+                _int(0), "Minutes before an exam the deposit session and exam notice open."
             ),
             "collectors": _Rule(_COLLECTORS, "Who may collect an exam deposit."),
             "release_after_session_only": _Rule(
@@ -539,7 +539,7 @@ SCHEMA: dict[str, _Spec] = {
                 _strings(), "ID types accepted; empty array = any type staff record."
             ),
             "pupil_may_collect_up_to_offence": _Rule(
-                _int(0, _MAX_COUNT),
+                _int(0),
                 "The pupil may collect their own confiscated phone for offences up to "
                 "this number this term (0 = never).",
             ),
@@ -563,7 +563,7 @@ SCHEMA: dict[str, _Spec] = {
                 _ladder, "Follow-ups per offence number this term; the last step repeats."
             ),
             "parent_collection_from_offence": _Rule(
-                _int(0, _MAX_COUNT),
+                _int(0),
                 "From this offence number this term a parent/carer must collect "
                 "(0 = never forced).",
             ),
@@ -572,18 +572,18 @@ SCHEMA: dict[str, _Spec] = {
     ),
     "overdue": _Table(
         {
-            "confiscation_hours": _Rule(_HOURS, "Flag a confiscation held longer than this."),
-            "exam_deposit_hours": _Rule(_HOURS, "Flag an exam deposit held longer than this."),
-            "safekeeping_hours": _Rule(_HOURS, "Flag a safekeeping held longer than this."),
+            "confiscation_hours": _Rule(_int(1), "Flag a confiscation held longer than this."),
+            "exam_deposit_hours": _Rule(_int(1), "Flag an exam deposit held longer than this."),
+            "safekeeping_hours": _Rule(_int(1), "Flag a safekeeping held longer than this."),
         },
         "Overdue-holding alerts.",
     ),
     "retention": _Table(
         {
-            "holding_days": _Rule(_DAYS, "Days a closed holding record is kept."),
-            "incident_days": _Rule(_DAYS, "Days a closed incident record is kept."),
-            "event_days": _Rule(_DAYS, "Days audit events are kept after closing."),
-            "photo_days": _Rule(_DAYS, "Days tray photos are kept (they never leave the Pi)."),
+            "holding_days": _Rule(_int(1), "Days a closed holding record is kept."),
+            "incident_days": _Rule(_int(1), "Days a closed incident record is kept."),
+            "event_days": _Rule(_int(1), "Days audit events are kept after closing."),
+            "photo_days": _Rule(_int(1), "Days tray photos are kept (they never leave the Pi)."),
         },
         "Retention periods.",
     ),
@@ -612,7 +612,7 @@ SCHEMA: dict[str, _Spec] = {
     "override": _Table(
         {
             "roles": _Rule(_ROLES, "Roles that may override a refusal."),
-            "min_reason_chars": _Rule(_int(1, _MAX_COUNT), "Minimum length of an override reason."),
+            "min_reason_chars": _Rule(_int(1), "Minimum length of an override reason."),
         },
         "Overrides (never of a safeguarding hold or indecent-images rule).",
     ),
