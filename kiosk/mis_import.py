@@ -447,7 +447,7 @@ def import_pupils(session: Session, path: Path, **kw: Any) -> ImportResult:
     existing = {p.mis_id: p for p in session.scalars(select(Pupil))}
     if "card_uid" in mapping:
         _cards_held_elsewhere(
-            [(ln, r.get("mis_id", ""), uid) for ln, r, uid, _ in parsed],
+            [(ln, r.get("mis_id", ""), uid) for ln, r, uid, *_ in parsed],
             {p.card_uid: (p.mis_id, p.display_name) for p in existing.values() if p.card_uid},
             mapping["card_uid"],
             "card UID",
@@ -458,9 +458,9 @@ def import_pupils(session: Session, path: Path, **kw: Any) -> ImportResult:
     if "card_uid" in mapping:
         _free_moving_cards(
             session,
-            [existing.get(r["mis_id"]) for _ln, r, _u, _e in parsed],
+            [existing.get(r["mis_id"]) for _ln, r, *_ in parsed],
             "card_uid",
-            [uid for _ln, _r, uid, _e in parsed],
+            [uid for _ln, _r, uid, *_ in parsed],
         )
     added = updated = 0
     for _line, r, uid, exemptions in parsed:
@@ -584,7 +584,7 @@ def import_staff(
     existing = {s.staff_code: s for s in session.scalars(select(Staff))}
     if "badge_uid" in mapping:
         _cards_held_elsewhere(
-            [(ln, r.get("staff_code", ""), u) for ln, r, _, u, _ in parsed],
+            [(ln, r.get("staff_code", ""), u) for ln, r, _, u, *_ in parsed],
             {s.badge_uid: (s.staff_code, s.name) for s in existing.values() if s.badge_uid},
             mapping["badge_uid"],
             "badge UID",
@@ -597,7 +597,7 @@ def import_staff(
             session,
             [existing.get(r["staff_code"]) for _ln, r, *_ in parsed],
             "badge_uid",
-            [u for _ln, _r, _ro, u, _p in parsed],
+            [u for _ln, _r, _ro, u, *_ in parsed],
         )
     added = updated = 0
     for _line, r, roles, uid, pin in parsed:
