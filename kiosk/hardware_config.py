@@ -28,7 +28,7 @@ import typing
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError, create_model
 
 from hardware.bundle import (
     GpioBankSpec,
@@ -99,14 +99,15 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
 
-def _adapter(cls: type[Any]) -> type[_Strict]:
-    return _ADAPTERS[cls]
-
-
-_ADAPTERS: dict[type[Any], type[_Strict]] = {
-    cls: type(f"_{cls.__name__}", (_Strict,), {"__annotations__": {"value": cls}})
+_WRAPPERS: dict[type[Any], type[_Strict]] = {
+    cls: create_model(f"_{cls.__name__}", __base__=_Strict, value=(cls, ...))
     for cls in (*READER_KINDS.values(), *BANK_KINDS.values(), HardwareSpec)
 }
+
+
+def _validate_into(cls: type[Any], table: dict[str, Any]) -> Any:
+    """``table`` as an instance of the dataclass ``cls``; raises ``ValidationError``."""
+    return _WRAPPERS[cls].model_validate({"value": table}).value  # type: ignore[attr-defined]
 
 
 # ---------------------------------------------------------------------------- messages
@@ -380,7 +381,7 @@ def _one_of(
             continue
         body = {k: v for k, v in item.items() if k != "kind"}
         try:
-            out.append(_adapter(cls).model_validate({"value": body}).value)  # type: ignore[attr-defined]
+            out.append(_validate_into(cls, body))
         except ValidationError as err:
             problems += pydantic_problems(err, body, cls, here)
     return out
@@ -402,7 +403,7 @@ def validate_hardware(
     banks = _one_of(table.get("banks", []), BANK_KINDS, (*prefix, "banks"), problems)
     spec: HardwareSpec | None = None
     try:
-        base = _adapter(HardwareSpec).model_validate({"value": rest}).value  # type: ignore[attr-defined]
+        base = _validate_into(HardwareSpec, rest)
         spec = dataclasses.replace(base, readers=tuple(readers), banks=tuple(banks))
     except ValidationError as err:
         problems += pydantic_problems(err, rest, HardwareSpec, prefix)
