@@ -1,42 +1,94 @@
-"""The one kiosk config file (TOML), validated with pydantic.
+"""The one kiosk config file (TOML), validated in one pass.
 
-Found from ``--config``, else ``$KIOSK_CONFIG``, else the built-in demo defaults. Errors name
-the file, the dotted key, the value given and what to do, and nothing starts on a bad file.
+Found from ``--config``, else ``$KIOSK_CONFIG``, else the built-in demo defaults. The file is
+read by :func:`policies.toml_input.read_toml` (non-UTF-8 bytes, huge numbers, deep nesting and
+control characters refused with their line), the kiosk's own sections by the pydantic models
+below, and ``[hardware]`` straight into the hardware dataclasses by
+:mod:`kiosk.hardware_config`. Every problem names the file, the line and the dotted key, and
+says what to do, as profile errors do; nothing starts on a bad file.
 """
 
 from __future__ import annotations
 
 import os
-import tomllib
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import (
-    BaseModel,
-    ConfigDict,
-    Field,
-    ValidationError,
-    field_validator,
-    model_validator,
-)
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from kiosk.hardware_config import HardwareConfig, default_config
+from hardware.bundle import HardwareSpec
+from kiosk.hardware_config import default_config, pydantic_problems, validate_hardware
 from kiosk.lockers import configured_lockers
+from policies.toml_input import (
+    KeyPath,
+    TomlInputError,
+    TomlProblem,
+    dotted,
+    find_line,
+    read_toml,
+)
 
 ENV_VAR = "KIOSK_CONFIG"
 
 
+@dataclass(frozen=True)
+class ConfigProblem:
+    """One thing wrong with the config file, located like a profile problem."""
+
+    file: str
+    line: int
+    key: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.file} line {self.line}: {self.message}"
+
+
 class ConfigError(Exception):
-    """The config file cannot be used; the message says where and what to do."""
+    """The config file cannot be used. ``problems`` lists each as file, line, key, message;
+    ``str()`` is one ``FILE line N: ...`` line per problem, as profile errors are.
+
+    A clash (a GPIO pin or board address used twice) is reported at the second user's line
+    and names the first user's line too.
+    """
+
+    def __init__(
+        self,
+        file: str,
+        text: str,
+        problems: list[tuple[KeyPath, str]],
+        clashes: list[tuple[KeyPath, KeyPath, str]] | None = None,
+        *,
+        located: list[TomlProblem] | None = None,
+    ) -> None:
+        found = [
+            ConfigProblem(file, find_line(text, key) if text else 1, dotted(key), msg)
+            for key, msg in problems
+        ]
+        for key, other, msg in clashes or []:
+            line, other_line = (find_line(text, key), find_line(text, other)) if text else (1, 1)
+            if other_line > line:  # reported where the second user is written
+                key, other, line, other_line = other, key, other_line, line
+            found.append(
+                ConfigProblem(
+                    file, line, dotted(key), f"{msg} (also '{dotted(other)}' on line {other_line})"
+                )
+            )
+        found += [ConfigProblem(file, p.line, dotted(p.key), p.message) for p in located or []]
+        self.problems = tuple(sorted(found, key=lambda p: p.line))
+        first = self.problems[0] if self.problems else ConfigProblem(file, 1, "", "")
+        self.file, self.line, self.key = first.file, first.line, first.key
+        super().__init__("\n".join(str(p) for p in self.problems))
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class StationConfig(_Strict):
-    id: str = Field("office-1", min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")
+    id: str = Field(default="office-1", min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")
     name: str = "School office"
     timezone: str = "Europe/London"
     #: A profile name from ``kiosk policy show`` or a path to a .toml profile.
@@ -96,22 +148,10 @@ class KioskConfig(_Strict):
     database: DatabaseConfig = DatabaseConfig()
     auth: AuthConfig = AuthConfig()
     lockers: LockersConfig = LockersConfig()
-    #: Readers, lock banks, timings; without a ``[hardware]`` table, the demo layout.
-    hardware: HardwareConfig = Field(default_factory=default_config)
+    #: Readers, lock banks, timings (``hardware.bundle`` dataclasses, validated by
+    #: :mod:`kiosk.hardware_config`); without a ``[hardware]`` table, the demo layout.
+    hardware: HardwareSpec = Field(default_factory=default_config)
     source: Path | None = Field(default=None, exclude=True)
-
-    @model_validator(mode="after")
-    def _cabinets_exist(self) -> KioskConfig:
-        doors = {f"{b}{n}" for b, n in configured_lockers(self.hardware)}
-        for label, capacity in self.lockers.exam_cabinets.items():
-            if label not in doors:
-                raise ValueError(
-                    f"lockers.exam_cabinets: {label!r} is not a configured door "
-                    f"(doors: {', '.join(sorted(doors)) or 'none'})"
-                )
-            if not 2 <= capacity <= 500:
-                raise ValueError(f"lockers.exam_cabinets.{label}: capacity {capacity} not 2-500")
-        return self
 
     @property
     def tz(self) -> ZoneInfo:
@@ -124,24 +164,49 @@ class KioskConfig(_Strict):
         return f"sqlite:///{self.station.data_dir / 'kiosk.db'}"
 
 
-def _describe(err: ValidationError, origin: str) -> str:
-    lines = [f"{origin}: the kiosk config has {err.error_count()} problem(s):"]
-    for e in err.errors():
-        key = ".".join(str(p) for p in e["loc"])
-        if e["type"] == "extra_forbidden":
-            lines.append(f"  - unknown key '{key}': remove it or check its spelling")
-        elif e["type"] == "missing":
-            lines.append(f"  - missing key '{key}'")
-        else:
-            lines.append(f"  - '{key}' = {e.get('input')!r}: {e['msg']}")
-    return "\n".join(lines)
+def _cabinet_problems(cfg: KioskConfig) -> list[tuple[KeyPath, str]]:
+    doors = {f"{b}{n}" for b, n in configured_lockers(cfg.hardware)}
+    found: list[tuple[KeyPath, str]] = []
+    for label, capacity in cfg.lockers.exam_cabinets.items():
+        where: KeyPath = ("lockers", "exam_cabinets", label)
+        if label not in doors:
+            found.append(
+                (
+                    where,
+                    f"'lockers.exam_cabinets': {label!r} is not a configured door "
+                    f"(doors: {', '.join(sorted(doors)) or 'none'}) — fix the label.",
+                )
+            )
+        elif not 2 <= capacity <= 500:
+            found.append((where, f"'{dotted(where)}' = {capacity}: a cabinet takes 2-500 pouches."))
+    return found
 
 
-def parse_config(data: dict[str, Any], origin: str = "<defaults>") -> KioskConfig:
+def parse_config(data: dict[str, Any], origin: str = "<defaults>", text: str = "") -> KioskConfig:
+    """Validate the whole file in one pass; every problem listed with its line and key.
+
+    ``text`` is the file as written, used only to find lines (without it every problem is
+    reported at line 1, as for the built-in demo config).
+    """
+    problems: list[tuple[KeyPath, str]] = []
+    clashes: list[tuple[KeyPath, KeyPath, str]] = []
+    spec = None
+    if "hardware" in data:
+        spec, problems, clashes = validate_hardware(data["hardware"])
+    rest = {k: v for k, v in data.items() if k != "hardware"}
+    cfg: KioskConfig | None = None
     try:
-        return KioskConfig.model_validate(data)
+        cfg = KioskConfig.model_validate(rest)
     except ValidationError as err:
-        raise ConfigError(_describe(err, origin)) from None
+        problems += pydantic_problems(err, rest, KioskConfig, (), wrapped=False)
+    if cfg is not None and spec is not None:
+        cfg = cfg.model_copy(update={"hardware": spec})
+    if cfg is not None and not problems and not clashes:
+        problems = _cabinet_problems(cfg)
+    if problems or clashes:
+        raise ConfigError(origin, text, problems, clashes)
+    assert cfg is not None
+    return cfg
 
 
 def load_config(path: Path | str | None = None) -> KioskConfig:
@@ -152,14 +217,14 @@ def load_config(path: Path | str | None = None) -> KioskConfig:
         return KioskConfig()
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        text, data = read_toml(path)
     except OSError as exc:
-        raise ConfigError(f"{path}: cannot read the kiosk config ({exc.strerror})") from None
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
-    cfg = parse_config(data, str(path))
+        raise ConfigError(
+            str(path), "", [((), f"cannot read the kiosk config ({exc.strerror or exc})")]
+        ) from None
+    except TomlInputError as exc:
+        raise ConfigError(str(path), "", [], [], located=exc.problems) from None
+    cfg = parse_config(data, str(path), text)
     data_dir = cfg.station.data_dir
     if not data_dir.is_absolute():
         # Relative data folders are relative to the config file, not to wherever systemd runs us.

@@ -1,7 +1,7 @@
 """``kiosk hw``: hardware listing and self-test for technicians. Shows no pupil data at all.
 
 The lead registers :data:`hw` in kiosk/cli.py. The config loader puts a validated
-:class:`~kiosk.hardware_config.HardwareConfig` in ``ctx.obj["hardware_config"]``; without one we
+:class:`~hardware.bundle.HardwareSpec` in ``ctx.obj["hardware_config"]``; without one we
 use the default simulated layout so the command is usable on a bare checkout.
 """
 
@@ -16,11 +16,11 @@ from pathlib import Path
 
 import click
 
-from hardware.bundle import HardwareUnavailable
+from hardware.bundle import GpioBankSpec, HardwareSpec, HardwareUnavailable, RC522Spec
 from hardware.camera import CameraUnavailable, NullCamera
 from hardware.ports import BadgeTapped, DoorState, UnlockOutcome
 from hardware.report import technician_report
-from kiosk.hardware_config import HardwareConfig, build_hardware, default_config
+from kiosk.hardware_config import build_hardware, default_config
 
 TEST_UID = "C0FFEE01"  # a made-up badge, not anybody's
 
@@ -32,10 +32,10 @@ class Check:
     detail: str
 
 
-def _config(ctx: click.Context) -> HardwareConfig:
+def _config(ctx: click.Context) -> HardwareSpec:
     obj = ctx.obj if isinstance(ctx.obj, dict) else {}
     cfg = obj.get("hardware_config")
-    return cfg if isinstance(cfg, HardwareConfig) else default_config()
+    return cfg if isinstance(cfg, HardwareSpec) else default_config()
 
 
 @click.group("hw")
@@ -53,22 +53,24 @@ def hw_list(ctx: click.Context, simulate: bool) -> None:
         _list_simulated(cfg)
     click.echo("Readers:")
     for r in cfg.readers:
-        if r.kind == "rc522":
+        if isinstance(r, RC522Spec):
             click.echo(f"  {r.name}: RC522 on SPI{r.spi_bus}.{r.spi_device}, RST BCM{r.rst_pin}")
         else:
-            click.echo(f"  {r.name}: UART reader on {r.port} @ {r.baud}")
+            click.echo(f"  {r.name}: UART reader on {r.port} @ {r.baudrate}")
     click.echo("Lock banks:")
-    for b in cfg.lock_banks:
-        if b.kind == "gpio":
+    for b in cfg.banks:
+        if isinstance(b, GpioBankSpec):
             click.echo(f"  {b.name}: GPIO, {len(b.locks)} lockers")
             for lk in b.locks:
                 click.echo(
-                    f"    {lk.number}: lock BCM{lk.lock_pin} (active {lk.lock_active}), "
-                    f"door BCM{lk.door_pin} (pull {lk.door_pull}, closed={lk.door_closed})"
+                    f"    {lk.number}: lock BCM{lk.lock_pin} "
+                    f"(active {'high' if lk.lock_active_high else 'low'}), "
+                    f"door BCM{lk.door_pin} (pull {'up' if lk.door_pull_up else 'down'}, "
+                    f"closed={'high' if lk.door_closed_high else 'low'})"
                 )
         else:
             total = sum(bd.locks for bd in b.boards)
-            click.echo(f"  {b.name}: RS-485 {b.port} @ {b.baud}, {total} lockers")
+            click.echo(f"  {b.name}: RS-485 {b.port} @ {b.baudrate}, {total} lockers")
             for bd in b.boards:
                 click.echo(
                     f"    board {bd.address}: {bd.locks} locks, "
@@ -79,7 +81,7 @@ def hw_list(ctx: click.Context, simulate: bool) -> None:
     click.echo(f"Indicators: green={ind.green_pin} red={ind.red_pin} buzzer={ind.buzzer_pin}")
 
 
-def _list_simulated(cfg: HardwareConfig) -> None:
+def _list_simulated(cfg: HardwareSpec) -> None:
     """What the simulator builds from this config, as the devices themselves report it."""
     bundle = build_hardware(cfg, simulate=True)
     try:

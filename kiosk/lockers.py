@@ -16,14 +16,14 @@ from sqlalchemy.orm import Session
 
 from db.audit import append_event
 from db.models import Locker, LockerState
-from kiosk.hardware_config import GpioBankConfig, HardwareConfig
+from hardware.bundle import GpioBankSpec, HardwareSpec
 
 
-def configured_lockers(hardware: HardwareConfig) -> list[tuple[str, int]]:
+def configured_lockers(hardware: HardwareSpec) -> list[tuple[str, int]]:
     """(bank, number) of every door; RS-485 boards number on across boards, as the bank does."""
     doors: list[tuple[str, int]] = []
-    for bank in hardware.lock_banks:
-        if isinstance(bank, GpioBankConfig):
+    for bank in hardware.banks:
+        if isinstance(bank, GpioBankSpec):
             doors += [(bank.name, lock.number) for lock in bank.locks]
         else:
             total = sum(board.locks for board in bank.boards)
@@ -48,7 +48,7 @@ class SyncReport:
 
 def sync_lockers(
     session: Session,
-    hardware: HardwareConfig,
+    hardware: HardwareSpec,
     exam_cabinets: dict[str, int],
     *,
     station_id: str,

@@ -8,9 +8,12 @@ every problem is listed with its line and column.
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
 import re
+import stat
+import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -69,7 +72,29 @@ REQUIRED = {
 TRUE = {"y", "yes", "true", "1", "t"}
 FALSE = {"n", "no", "false", "0", "f", ""}
 EXEMPTIONS = {"medical", "young_carer"}
-UID_RE = re.compile(r"^[0-9A-F]{8,20}$")
+UID_RE = re.compile(r"[0-9A-F]{8,20}")
+
+
+def _column_length(column: Any) -> int:
+    length = column.property.columns[0].type.length
+    assert isinstance(length, int)
+    return length
+
+
+#: Longest text each field may hold, from the database columns (PostgreSQL refuses longer
+#: values at commit, far from the row that caused it).
+_MAX_LEN: dict[str, dict[str, int]] = {
+    "pupils": {
+        f: _column_length(getattr(Pupil, f))
+        for f in ("mis_id", "given_name", "family_name", "year_group", "tutor_group")
+    },
+    "contacts": {
+        "pupil_mis_id": _column_length(Pupil.mis_id),
+        "name": _column_length(Contact.name),
+        "relationship": _column_length(Contact.relationship_to_pupil),
+    },
+    "staff": {f: _column_length(getattr(Staff, f)) for f in ("staff_code", "name")},
+}
 
 
 @dataclass(frozen=True)
@@ -79,7 +104,7 @@ class Problem:
     message: str
 
     def __str__(self) -> str:
-        col = f", column '{self.column}'" if self.column else ""
+        col = f", column '{shown(self.column)}'" if self.column else ""
         return f"line {self.line}{col}: {self.message}"
 
 
@@ -88,10 +113,11 @@ class ImportRejected(Exception):
 
     def __init__(self, path: Path, problems: list[Problem]) -> None:
         self.path, self.problems = path, problems
-        listing = "\n".join(f"  {path}: {p}" for p in problems[:200])
+        name = shown(str(path))
+        listing = "\n".join(f"  {name}: {p}" for p in problems[:200])
         more = f"\n  ... and {len(problems) - 200} more" if len(problems) > 200 else ""
         super().__init__(
-            f"{path}: nothing imported, {len(problems)} problem(s) to fix:\n{listing}{more}"
+            f"{name}: nothing imported, {len(problems)} problem(s) to fix:\n{listing}{more}"
         )
 
 
@@ -107,35 +133,195 @@ def _norm(header: str) -> str:
     return re.sub(r"[^a-z0-9]", "", header.lower())
 
 
+# ----------------------------------------------------------------------------- reading
+#: Longest value accepted in one cell. Real names, ids and groups are far shorter; a longer
+#: cell is a broken export (an unclosed quote swallowing the rest of the file, say).
+MAX_FIELD_CHARS = 1024
+#: Largest file accepted. A whole school's MIS export is well under a megabyte.
+MAX_FILE_BYTES = 20 * 1024 * 1024
+SAVE_AS = (
+    "open it in Excel and use File > Save As > 'CSV UTF-8 (Comma delimited)', "
+    "or export it again from the MIS as UTF-8 CSV"
+)
+_BOMS: tuple[tuple[bytes, str, str], ...] = (
+    (codecs.BOM_UTF32_LE, "", "UTF-32"),  # checked before UTF-16 LE, whose BOM it starts with
+    (codecs.BOM_UTF32_BE, "", "UTF-32"),
+    (codecs.BOM_UTF8, "utf-8", "UTF-8"),
+    (codecs.BOM_UTF16_LE, "utf-16-le", "UTF-16 LE"),
+    (codecs.BOM_UTF16_BE, "utf-16-be", "UTF-16 BE"),
+)
+#: Characters that are never part of a name, id or group and can change what a terminal or
+#: screen shows: C0/C1 controls (ESC starts terminal escape sequences, CSI is C1 0x9B), DEL,
+#: line and paragraph separators, and the bidirectional overrides/isolates that reorder text.
+_BIDI = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f")
+
+
+def _forbidden(ch: str) -> bool:
+    return ch in _BIDI or unicodedata.category(ch) in ("Cc", "Zl", "Zp", "Cs")
+
+
+def shown(text: str) -> str:
+    """``text`` safe to print on a terminal: forbidden characters as ``\\xNN``/``\\uNNNN``."""
+    if not any(_forbidden(ch) for ch in text):
+        return text
+    return "".join(
+        (f"\\x{ord(ch):02x}" if ord(ch) < 0x100 else f"\\u{ord(ch):04x}") if _forbidden(ch) else ch
+        for ch in text
+    )
+
+
+def _char_name(ch: str) -> str:
+    names = {"\x00": "NUL", "\x1b": "ESC", "\t": "tab", "\n": "line break", "\r": "line break"}
+    code = f"U+{ord(ch):04X}"
+    return f"{code} ({names.get(ch) or unicodedata.name(ch, 'control character')})"
+
+
+def _line_of(text: str) -> int:
+    """1-based line number at the end of ``text`` (CRLF, LF and CR-only all end a line)."""
+    return text.count("\n") + text.count("\r") - text.count("\r\n") + 1
+
+
+def _decode(path: Path, raw: bytes) -> str:
+    """The file's text, from UTF-8 (BOM or not) or UTF-16 with a BOM; anything else refused.
+
+    Never guessed: a Windows-1252 export decoded as UTF-8 fails, and one decoded as
+    Windows-1252 "succeeds" with the wrong letters in pupils' names, which nobody would see
+    until a parent is turned away.
+    """
+    encoding, label, body = "utf-8", "UTF-8", raw
+    for bom, enc, name in _BOMS:
+        if raw.startswith(bom):
+            if not enc:
+                raise ImportRejected(
+                    path, [Problem(1, "", f"the file is {name}, which is not accepted; {SAVE_AS}")]
+                )
+            encoding, label, body = enc, name, raw[len(bom) :]
+            break
+    if encoding == "utf-8" and b"\x00" in body:
+        offset = body.index(b"\x00")
+        line = _line_of(body[:offset].decode("utf-8", errors="replace"))
+        raise ImportRejected(
+            path,
+            [
+                Problem(
+                    line,
+                    "",
+                    f"NUL byte at offset {offset + len(raw) - len(body)}: this is UTF-16 without a "
+                    f"byte-order mark, or not a text file at all; {SAVE_AS}",
+                )
+            ],
+        )
+    try:
+        return body.decode(encoding)
+    except UnicodeDecodeError as exc:
+        before = body[: exc.start - exc.start % (2 if encoding != "utf-8" else 1)]
+        line = _line_of(before.decode(encoding, errors="replace"))
+        bad = body[exc.start : exc.start + 4].hex(" ")
+        raise ImportRejected(
+            path,
+            [
+                Problem(
+                    line,
+                    "",
+                    f"the bytes at offset {exc.start + len(raw) - len(body)} ({bad}) are not "
+                    f"{label}: the file was probably saved as Windows-1252 or another legacy "
+                    f"encoding; {SAVE_AS}",
+                )
+            ],
+        ) from None
+
+
+def _check_text(value: str, line: int, column: str, problems: list[Problem]) -> bool:
+    """Refuse control characters and overlong cells; True if ``value`` is fine."""
+    if len(value) > MAX_FIELD_CHARS:
+        problems.append(
+            Problem(
+                line,
+                column,
+                f"is {len(value)} characters long (at most {MAX_FIELD_CHARS}); a quote left "
+                "open in the file swallows what follows it: check the quotes on this line",
+            )
+        )
+        return False
+    for index, ch in enumerate(value):
+        if _forbidden(ch):
+            problems.append(
+                Problem(
+                    line,
+                    column,
+                    f"contains the control character {_char_name(ch)} at character {index + 1} "
+                    f"({shown(value[:40])!r}); remove it in the MIS or the spreadsheet "
+                    "(names are shown on the staff screen and must be plain text)",
+                )
+            )
+            return False
+    return True
+
+
 def _read(
     path: Path, columns: dict[str, tuple[str, ...]], kind: str
 ) -> tuple[list[tuple[int, dict[str, str]]], dict[str, str], list[Problem]]:
+    """Decode and split the file; every cell checked for control characters and length.
+
+    Raises :class:`ImportRejected` when the file cannot be read as CSV at all; otherwise the
+    problems found so far are returned with the rows, so the caller lists them together with
+    its own.
+    """
     try:
-        raw = path.read_bytes()
+        if not stat.S_ISREG(path.stat().st_mode):  # a FIFO or a device would never end
+            raise ImportRejected(path, [Problem(0, "", "is not a regular file; name the CSV")])
+        with path.open("rb") as handle:
+            raw = handle.read(MAX_FILE_BYTES + 1)
     except OSError as exc:
         raise ImportRejected(path, [Problem(0, "", f"cannot read file ({exc.strerror})")]) from None
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        text = raw.decode("cp1252", errors="replace")  # older SIMS exports
-    reader = csv.reader(io.StringIO(text))
-    try:
-        headers = next(reader)
-    except StopIteration:
-        raise ImportRejected(path, [Problem(1, "", "the file is empty")]) from None
-    mapping: dict[str, str] = {}  # field -> header as written
+    if len(raw) > MAX_FILE_BYTES:
+        raise ImportRejected(
+            path,
+            [Problem(0, "", f"the file is over {MAX_FILE_BYTES // 2**20} MiB; is it the export?")],
+        )
+    text = _decode(path, raw)
+    # Old Excel for Mac ends lines with CR alone; the csv module only splits on LF.
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
     problems: list[Problem] = []
-    for header in headers:
+    records: list[tuple[int, list[str]]] = []
+    start = 1
+    try:
+        for values in reader:
+            records.append((start, values))
+            start = reader.line_num + 1
+    except csv.Error as exc:
+        # A cell over csv.field_size_limit, or a stray quote: the rest of the file cannot be
+        # split reliably, so say where and stop.
+        detail = str(exc).replace("field larger than field limit", "a cell is too long")
+        raise ImportRejected(
+            path,
+            [
+                Problem(
+                    start,
+                    "",
+                    f"cannot be read as CSV ({detail}); check the quotes from this line on",
+                )
+            ],
+        ) from None
+    if not records:
+        raise ImportRejected(path, [Problem(1, "", "the file is empty")])
+    header_line, headers = records[0]
+    good_headers = [
+        _check_text(h, header_line, f"header {i + 1}", problems) for i, h in enumerate(headers)
+    ]
+    mapping: dict[str, str] = {}  # field -> header as written
+    for header, good in zip(headers, good_headers, strict=True):
         n = _norm(header)
         for field, variants in columns.items():
-            if n in variants and field not in mapping:
+            if good and n in variants and field not in mapping:
                 mapping[field] = header
     for field in REQUIRED[kind]:
         if field not in mapping:
-            variants = ", ".join(columns[field][:4])
-            problems.append(Problem(1, field, f"no column for {field}; name one of: {variants}"))
+            names = ", ".join(columns[field][:4])
+            problems.append(Problem(1, field, f"no column for {field}; name one of: {names}"))
     rows = []
-    for line_no, values in enumerate(reader, start=2):
+    for line_no, values in records[1:]:
         if not any(v.strip() for v in values):
             continue
         if len(values) != len(headers):
@@ -143,8 +329,21 @@ def _read(
                 Problem(line_no, "", f"has {len(values)} values, the header has {len(headers)}")
             )
             continue
+        checked = [
+            _check_text(v, line_no, h, problems) for h, v in zip(headers, values, strict=True)
+        ]
+        if not all(checked):
+            continue
         by_header = dict(zip(headers, values, strict=True))
-        rows.append((line_no, {f: by_header[h].strip() for f, h in mapping.items()}))
+        row = {f: by_header[h].strip() for f, h in mapping.items()}
+        for field, limit in _MAX_LEN[kind].items():
+            if len(row.get(field, "")) > limit:
+                problems.append(
+                    Problem(
+                        line_no, mapping[field], f"is longer than the {limit} characters allowed"
+                    )
+                )
+        rows.append((line_no, row))
     return rows, mapping, problems
 
 
@@ -161,7 +360,7 @@ def _check_uid(value: str, line: int, column: str, problems: list[Problem]) -> s
     uid = value.replace(":", "").replace(" ", "").upper()
     if not uid:
         return None
-    if not UID_RE.match(uid):
+    if not UID_RE.fullmatch(uid):
         problems.append(Problem(line, column, f"{value!r} is not a card UID (8-20 hex digits)"))
     return uid
 
@@ -193,6 +392,45 @@ def _unique(
             problems.append(Problem(line, column, f"{what} {v!r} also on line {seen[v]}"))
         else:
             seen[v] = line
+
+
+def _cards_held_elsewhere(
+    rows: list[tuple[int, str, str | None]],
+    holders: dict[str, tuple[str, str]],
+    column: str,
+    what: str,
+    problems: list[Problem],
+) -> None:
+    """A card the file gives to one person but the kiosk has on someone the file leaves out.
+
+    ``rows`` are (line, key, uid) from the file; ``holders`` maps each uid stored in the kiosk
+    to (key, name) of whoever holds it. Cards moving between people who are both in the file
+    are fine (the file is the truth for them); taking a card from someone the file does not
+    mention would silently re-assign it, so it is refused and named.
+    """
+    in_file = {key for _line, key, _uid in rows}
+    for line, key, uid in rows:
+        holder = holders.get(uid) if uid else None
+        if holder is not None and holder[0] != key and holder[0] not in in_file:
+            problems.append(
+                Problem(
+                    line,
+                    column,
+                    f"{what} {uid!r} belongs to {shown(holder[0])!r} ({shown(holder[1])!r}) "
+                    "in the kiosk, who is not in this file; add their row with their new "
+                    f"{what} (or none), or fix this one",
+                )
+            )
+
+
+def _free_moving_cards(session: Session, people: list[Any], attr: str, new: list[Any]) -> None:
+    """Clear every card that changes hands before any is re-assigned, so people can swap
+    cards (a mix-up at issue, corrected in the MIS) without the unique index seeing one card
+    on two people mid-update."""
+    for person, uid in zip(people, new, strict=True):
+        if person is not None and getattr(person, attr) != uid:
+            setattr(person, attr, None)
+    session.flush()
 
 
 def import_pupils(
@@ -237,9 +475,24 @@ def import_pupils(
         problems,
     )
     _unique([(ln, u) for ln, _, u, *_ in parsed], mapping.get("card_uid", ""), "card UID", problems)
+    existing = {p.mis_id: p for p in session.scalars(select(Pupil))}
+    if "card_uid" in mapping:
+        _cards_held_elsewhere(
+            [(ln, r.get("mis_id", ""), uid) for ln, r, uid, *_ in parsed],
+            {p.card_uid: (p.mis_id, p.display_name) for p in existing.values() if p.card_uid},
+            mapping["card_uid"],
+            "card UID",
+            problems,
+        )
     if problems:
         raise ImportRejected(path, problems)
-    existing = {p.mis_id: p for p in session.scalars(select(Pupil))}
+    if "card_uid" in mapping:
+        _free_moving_cards(
+            session,
+            [existing.get(r["mis_id"]) for _ln, r, *_ in parsed],
+            "card_uid",
+            [uid for _ln, _r, uid, *_ in parsed],
+        )
     added = updated = 0
     for _line, r, uid, exemptions, born in parsed:
         pupil = existing.get(r["mis_id"])
@@ -300,9 +553,11 @@ def import_contacts(session: Session, path: Path, **kw: Any) -> ImportResult:
         )
         may = _bool(r.get("may_collect", ""), line, mapping.get("may_collect", ""), problems)
         prio_text = r.get("priority", "") or "1"
-        if not prio_text.isdigit():
+        if not re.fullmatch(r"[0-9]{1,4}", prio_text):
             problems.append(
-                Problem(line, mapping.get("priority", ""), f"{prio_text!r} is not a whole number")
+                Problem(
+                    line, mapping.get("priority", ""), f"{prio_text!r} is not a whole number 0-9999"
+                )
             )
             prio_text = "1"
         parsed.append((pupil, r, pr, may, int(prio_text)))
@@ -402,10 +657,18 @@ def import_staff(
     _unique(
         [(ln, u) for ln, _, _, u in parsed], mapping.get("badge_uid", ""), "badge UID", problems
     )
+    existing = {s.staff_code: s for s in session.scalars(select(Staff))}
+    if "badge_uid" in mapping:
+        _cards_held_elsewhere(
+            [(ln, r.get("staff_code", ""), u) for ln, r, _, u, *_ in parsed],
+            {s.badge_uid: (s.staff_code, s.name) for s in existing.values() if s.badge_uid},
+            mapping["badge_uid"],
+            "badge UID",
+            problems,
+        )
     if problems:
         raise ImportRejected(path, problems)
 
-    existing = {s.staff_code: s for s in session.scalars(select(Staff))}
     listed = {r["staff_code"]: roles for _line, r, roles, _uid in parsed}
     # Who is an active senior once this file is applied, before anything is written.
     seniors_before = [s for s in existing.values() if s.active and Role.SENIOR in s.roles]
@@ -449,6 +712,13 @@ def import_staff(
                 payload=payload,
             )
 
+    if "badge_uid" in mapping:
+        _free_moving_cards(
+            session,
+            [existing.get(r["staff_code"]) for _ln, r, *_ in parsed],
+            "badge_uid",
+            [u for _ln, _r, _ro, u, *_ in parsed],
+        )
     added = updated = 0
     for _line, r, roles, uid in parsed:
         staff = existing.get(r["staff_code"])

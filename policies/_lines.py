@@ -32,6 +32,35 @@ def _bracket_balance(fragment: str) -> int:
     return code.count("[") + code.count("{") - code.count("]") - code.count("}")
 
 
+def _array_items(fragment: str, depth: int, count: int) -> tuple[int, int, list[list[str]]]:
+    """Inline tables opened directly inside a multi-line array value, in ``fragment``.
+
+    ``depth`` is the bracket depth before the fragment (1 = directly inside the array) and
+    ``count`` the items seen so far; returns the new depth and count, and the keys written in
+    each inline table opened here (so ``locks[7].door_pin`` finds the eighth ``{ ... }``).
+    """
+    code = _STRINGS.sub('""', fragment).split("#", 1)[0]
+    opened: list[list[str]] = []
+    i = 0
+    while i < len(code):
+        ch = code[i]
+        if ch in "[{":
+            if ch == "{" and depth == 1:
+                opened.append([])
+                count += 1
+            depth += 1
+        elif ch in "]}":
+            depth -= 1
+        elif depth == 2 and opened:
+            key = re.match(r"([A-Za-z0-9_-]+)\s*=", code[i:])
+            if key and (i == 0 or not (code[i - 1].isalnum() or code[i - 1] in "_-")):
+                opened[-1].append(key.group(1))
+                i += key.end()
+                continue
+        i += 1
+    return depth, count, opened
+
+
 def key_lines(text: str) -> list[tuple[KeyPath, int]]:
     """Every table header and key in ``text`` as (full key path, 1-based line number).
 
@@ -42,6 +71,8 @@ def key_lines(text: str) -> list[tuple[KeyPath, int]]:
     current: KeyPath = ()
     array_counts: dict[tuple[str, ...], int] = {}
     depth = 0  # open brackets carried over from a multi-line value
+    array_path: KeyPath | None = None  # the key of the multi-line array being read, if any
+    items = 0  # inline tables seen so far in that array
     in_ml_string: str | None = None
     for number, line in enumerate(text.splitlines(), start=1):
         if in_ml_string is not None:
@@ -49,7 +80,15 @@ def key_lines(text: str) -> list[tuple[KeyPath, int]]:
                 in_ml_string = None
             continue
         if depth > 0:
-            depth += _bracket_balance(line)
+            if array_path is None:
+                depth += _bracket_balance(line)
+                continue
+            depth, items, opened = _array_items(line, depth, items)
+            for offset, keys in enumerate(opened, start=items - len(opened)):
+                found.append(((*array_path, offset), number))
+                found += [((*array_path, offset, key), number) for key in keys]
+            if depth <= 0:
+                array_path, depth = None, 0
             continue
         header = _HEADER.match(line)
         if header and not _KEY.match(line):
@@ -72,6 +111,10 @@ def key_lines(text: str) -> list[tuple[KeyPath, int]]:
                     break
             else:
                 depth = max(0, _bracket_balance(rest))
+                if depth > 0 and rest.lstrip().startswith("["):
+                    # A multi-line array: count the inline tables already opened on this line.
+                    array_path = (*current, *_split_key(key.group("key")))
+                    _depth, items, _opened = _array_items(rest.lstrip()[1:], 1, 0)
     return found
 
 
@@ -83,12 +126,17 @@ def find_line(text: str, target: KeyPath) -> int:
     ``[release]`` points at the ``[release]`` header.
     """
     best_len, best_line = 0, 1
+    below: int | None = None
     for path, line in key_lines(text):
+        if len(path) > len(target) and path[: len(target)] == target:
+            # ``[[hardware.banks]]`` blocks are where the key ``hardware.banks`` is written.
+            below = line if below is None else below
+            continue
         if len(path) > len(target) or path != target[: len(path)]:
             continue
         if len(path) > best_len:
             best_len, best_line = len(path), line
-    return best_line
+    return below if below is not None and best_len < len(target) else best_line
 
 
 def dotted(path: KeyPath) -> str:

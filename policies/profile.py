@@ -16,7 +16,6 @@ import difflib
 import functools
 import os
 import re
-import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date, time
@@ -24,6 +23,7 @@ from pathlib import Path
 from typing import Any, Generic, TypeVar
 
 from policies._lines import KeyPath, dotted, find_line
+from policies.toml_input import TomlInputError, read_toml
 from policies.vocab import (
     COLLECTOR_KINDS,
     FOLLOW_UP_ACTIONS,
@@ -318,12 +318,21 @@ def _bool(value: object) -> bool:
     return value
 
 
-def _int(minimum: int) -> Callable[[object], int]:
+#: No count, day, hour or minute a profile sets is larger: a century of days. Without a bound
+#: a retention of 10**9 days would overflow ``datetime`` at purge time, far from the file.
+_INT_MAX = 100 * 366
+
+
+def _int(minimum: int, maximum: int = _INT_MAX) -> Callable[[object], int]:
+    """A whole number in [minimum, maximum]."""
+
     def convert(value: object) -> int:
         if type(value) is not int:
             raise _Bad(f"must be a whole number, got {_show(value)}")
         if value < minimum:
             raise _Bad(f"must be at least {minimum}, got {value}")
+        if value > maximum:
+            raise _Bad(f"must be at most {maximum}, got {_show(value)}")
         return value
 
     return convert
@@ -828,35 +837,18 @@ def _merge(parent: Mapping[str, Any], child: Mapping[str, Any]) -> dict[str, Any
 # Loading
 # --------------------------------------------------------------------------------------------
 
-_TOML_POS = re.compile(r"\(at line (\d+), column (\d+)\)")
-
 
 def _read(path: Path) -> tuple[str, dict[str, Any]]:
     shown = _display(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        return read_toml(path)
     except OSError as error:
         raise ProfileError(
             [Problem(shown, 1, "", f"cannot read profile: {error.strerror or error}")]
         ) from error
-    try:
-        return text, tomllib.loads(text)
-    except tomllib.TOMLDecodeError as error:
-        msg = str(error)
-        pos = _TOML_POS.search(msg)
-        line = int(pos.group(1)) if pos else 1
-        detail = _TOML_POS.sub("", msg).strip()
+    except TomlInputError as error:
         raise ProfileError(
-            [
-                Problem(
-                    shown,
-                    line,
-                    "",
-                    f"TOML syntax error: {detail}"
-                    f"{f' (column {pos.group(2)})' if pos else ''} — fix the syntax on this "
-                    "line (strings need quotes, tables need [brackets]).",
-                )
-            ]
+            [Problem(shown, p.line, dotted(p.key), p.message) for p in error.problems]
         ) from None
 
 

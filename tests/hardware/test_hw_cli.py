@@ -2,23 +2,22 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from click.testing import CliRunner
 
-from kiosk.hardware_config import HardwareConfig, TimingConfig, default_config
+from hardware.bundle import HardwareSpec
+from hardware.gpio_locks import LockTimings
+from hardware.rs485 import BusTimings
+from kiosk.hardware_config import default_config
 from kiosk.hw_commands import hw
 
 
-def fast_config() -> HardwareConfig:
-    return default_config().model_copy(
-        update={
-            "timings": TimingConfig(
-                pulse_ms=20,
-                confirm_timeout_ms=200,
-                sensor_poll_ms=5,
-                bus_reply_timeout_ms=30,
-                bus_spacing_ms=1,
-            )
-        }
+def fast_config() -> HardwareSpec:
+    return replace(
+        default_config(),
+        lock_timings=LockTimings(pulse_s=0.02, confirm_timeout_s=0.2, poll_s=0.005),
+        bus_timings=BusTimings(reply_timeout_s=0.03, spacing_s=0.001),
     )
 
 

@@ -158,7 +158,7 @@ def test_removed_doors_go_out_of_service_on_upgrade(tmp_path):
     run("--config", cfg, "db", "upgrade")
     small = (
         '[station]\ndata_dir = "d"\n[lockers]\nexam_cabinets = {}\n'
-        '[[hardware.lock_banks]]\nkind = "gpio"\nname = "A"\n'
+        '[[hardware.banks]]\nkind = "gpio"\nname = "A"\n'
         "locks = [{ number = 1, lock_pin = 5, door_pin = 17 }]\n"
     )
     cfg.write_text(small)
@@ -173,5 +173,5 @@ def test_example_config_in_docs_is_valid():
 
     cfg = load_config(Path(__file__).parents[2] / "docs" / "kiosk.example.toml")
     assert cfg.station.id == "office-1"
-    assert [b.name for b in cfg.hardware.lock_banks] == ["A", "B"]
+    assert [b.name for b in cfg.hardware.banks] == ["A", "B"]
     assert cfg.lockers.exam_cabinets == {"B4": 30}

@@ -5,6 +5,7 @@ Real gpiozero (MockFactory pins) and pyserial (simulated RS-485 board) run under
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
 import threading
 import time
@@ -29,7 +30,7 @@ def station(tmp_path, demo_template):
     config = demo_config(target)
     # A (simulated) tray camera, so the photo path runs too.
     config = config.model_copy(
-        update={"hardware": config.hardware.model_copy(update={"camera": "picamera2"})}
+        update={"hardware": dataclasses.replace(config.hardware, camera="picamera2")}
     )
     st = open_station(config, simulate=True, clock=clock, door_close_timeout=3)
     st.clock = clock

@@ -245,3 +245,62 @@ def test_edited_file_is_reloaded(tmp_path: Path) -> None:
     stat = path.stat()
     os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000))
     assert load_profile(path).release.next_day.value is False
+
+
+# ---------------------------------------------------------------- hostile bytes, never tracebacks
+
+
+def write_bytes(tmp_path: Path, data: bytes) -> Path:
+    path = tmp_path / "school.toml"
+    path.write_bytes(data)
+    return path
+
+
+@pytest.mark.parametrize(
+    "replace,add,line,key,needle",
+    [
+        # Windows-1252 é on line 2: named by byte offset and line, with what to do
+        ('school_name = "Test School"', b'school_name = "Test \xe9cole"', 2, "", "not UTF-8"),
+        ("", b"huge = " + b"9" * 5000, 1, "", "far too long"),
+        ("", b"huge = 0x" + b"f" * 5000, 1, "huge", "6021-digit"),
+        ("", b"deep = " + b"[" * 5000 + b"]" * 5000, 1, "", "nested more than"),
+        ("", b"deep = " + b"{a=" * 3000 + b"1" + b"}" * 3000, 1, "", "nested more than"),
+        ("", b"x" + b".x" * 3000 + b" = 1", 1, "x.x.x", "nests too deep"),
+        ("", b"big = 123456789012345678901234567890", 1, "big", "30-digit"),
+        ("", b'esc = "red\\u001b[31m"', 1, "esc", "U+001B"),
+        ("", b"inf_ = inf", 1, "inf_", "finite"),
+    ],
+)
+def test_hostile_bytes_give_a_located_profile_error(
+    tmp_path: Path, replace: str, add: bytes, line: int, key: str, needle: str
+) -> None:
+    base = GOOD_CHILD.encode()
+    data = base.replace(replace.encode(), add) if replace else add + b"\n" + base
+    error = error_for(write_bytes(tmp_path, data))
+    assert error.line == line, str(error)
+    assert error.key.startswith(key)
+    assert needle in str(error)
+    assert "school.toml line" in str(error)
+
+
+def test_a_utf8_bom_is_accepted(tmp_path: Path) -> None:
+    profile = load_profile(write_bytes(tmp_path, b"\xef\xbb\xbf" + GOOD_CHILD.encode()))
+    assert profile.school_name == "Test School"
+
+
+@pytest.mark.parametrize(
+    "table,key,value",
+    [
+        ("retention", "photo_days", "10000000000"),
+        ("overdue", "confiscation_hours", "99999999"),
+        ("exam", "lead_in_minutes", "100000"),
+    ],
+)
+def test_numbers_beyond_what_dates_can_hold_are_refused_by_key(
+    tmp_path: Path, table: str, key: str, value: str
+) -> None:
+    text = GOOD_CHILD + f'\n[{table}]\n{key} = {{ value = {value}, source = "default: t" }}\n'
+    error = error_for(write(tmp_path, text))
+    assert error.key == f"{table}.{key}.value"
+    assert error.line == text.splitlines().index(f"[{table}]") + 2
+    assert "must be at most" in str(error)
