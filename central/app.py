@@ -19,6 +19,7 @@ from sqlalchemy import Engine
 from central.api import API_PREFIX, refusal_response, router, validation_response
 from central.ingest import Ingestor, Refusal
 from central.store import make_engine, make_sessions
+from central.web import mount_web
 
 
 def _utcnow() -> datetime:
@@ -44,6 +45,10 @@ def create_app(
         version="1",
         description="Where every kiosk's records land. Ingest API for stations; "
         "the DSL's tray and governors' report are server-rendered pages.",
+        # The interactive docs pages load their scripts from a CDN; the spec itself is at
+        # /openapi.json, and no page of ours loads anything from elsewhere.
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.engine = engine
     app.state.sessions = sessions
@@ -60,4 +65,5 @@ def create_app(
         return await request_validation_exception_handler(request, exc)
 
     app.add_exception_handler(RequestValidationError, on_invalid)
+    mount_web(app)
     return app

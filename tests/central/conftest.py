@@ -62,6 +62,18 @@ def postgres_engine() -> Iterator[Engine]:
         admin_engine.dispose()
 
 
+@pytest.fixture(autouse=True)
+def cheap_argon2(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Argon2 with its smallest costs: the tests check the flow, not the hash's strength."""
+    from argon2 import PasswordHasher
+
+    import central.web.auth
+
+    cheap = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
+    monkeypatch.setattr(admin, "passwords", cheap)
+    monkeypatch.setattr(central.web.auth, "passwords", cheap)
+
+
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
     if request.param == "sqlite":
