@@ -99,6 +99,6 @@ def bars(table: queries.CountTable) -> list[dict[str, object]]:
     top = max(numbers, default=0) or 1
     out = []
     for i, (label, shown) in enumerate(table.shown):
-        width = round(300 * int(shown) / top) if shown.isdigit() else 0
+        width = round(200 * int(shown) / top) if shown.isdigit() else 0
         out.append({"y": 6 + i * 26, "label": label, "shown": shown, "width": width})
     return out

@@ -96,9 +96,13 @@ def test_dsl_triages_a_case_and_every_change_is_an_entry(site):
     with site.sessions() as s:
         c = s.get(Case, case)
         kinds = list(
-            s.scalars(select(CaseEntry.kind).where(CaseEntry.case_id == case).order_by(CaseEntry.id))
+            s.scalars(
+                select(CaseEntry.kind).where(CaseEntry.case_id == case).order_by(CaseEntry.id)
+            )
         )
-        views = s.scalar(select(func.count()).select_from(AccessLog).where(AccessLog.case_id == case))
+        views = s.scalar(
+            select(func.count()).select_from(AccessLog).where(AccessLog.case_id == case)
+        )
     assert c is not None and (c.status, c.outcome) == ("closed", "referred_external")
     assert kinds == ["status", "note", "action", "action", "assigned", "status"]
     assert views == 2  # each view of the record is logged
