@@ -9,16 +9,26 @@ store it once, and different stations never wait for each other.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterable, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Table, insert, select
+from sqlalchemy import JSON, Table, insert, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
 from central.credentials import token_hash
-from central.models import Case, Event, HoldingRef, Pupil, PupilLink, StaffRef, Station
+from central.models import (
+    Case,
+    Event,
+    HoldingRef,
+    Pupil,
+    PupilLink,
+    StaffRef,
+    Station,
+    UTCDateTime,
+)
 from central.triage import tray_item
 from wire import Anchor, IngestAccepted, IngestBatch, IngestRefused, WireEvent, event_digest
 
@@ -227,7 +237,7 @@ class Ingestor:
                 }
                 for ev in new
             ]
-            s.execute(insert(Event), rows)
+            _insert_events(s, rows)
             self._raise_cases(s, station, new, rows)
             station.anchor_seq = new[-1].seq
             station.anchor_hash = new[-1].hash
@@ -257,24 +267,22 @@ class Ingestor:
             ).all()
         )
         by_seq = {row["seq"]: row for row in rows}
-        s.execute(
-            insert(Case),
-            [
-                {
-                    "school_id": station.school_id,
-                    "station_pk": station.id,
-                    "event_pk": ids[seq],
-                    "pupil_pk": by_seq[seq]["pupil_pk"],
-                    "category": item.category,
-                    "title": item.title,
-                    "detail": {"seq": seq, "type": by_seq[seq]["type"]},
-                    "opened_at": by_seq[seq]["occurred_at"],
-                    "status": "untriaged",
-                    "dedupe_key": f"event:{ids[seq]}",
-                }
-                for seq, item in items.items()
-            ],
-        )
+        case_rows = [
+            {
+                "school_id": station.school_id,
+                "station_pk": station.id,
+                "event_pk": ids[seq],
+                "pupil_pk": by_seq[seq]["pupil_pk"],
+                "category": item.category,
+                "title": item.title,
+                "detail": {"seq": seq, "type": by_seq[seq]["type"]},
+                "opened_at": by_seq[seq]["occurred_at"],
+                "status": "untriaged",
+                "dedupe_key": f"event:{ids[seq]}",
+            }
+            for seq, item in items.items()
+        ]
+        _append_rows(s, Case.__table__, list(case_rows[0]), case_rows)  # type: ignore[arg-type]
 
     def _raise_tamper_alert(self, station_id: str, answer: IngestRefused, ev: WireEvent) -> None:
         """One alert per (station, seq, kind, offered hash): a kiosk retrying adds no more."""
@@ -312,18 +320,91 @@ class _Tamper(Exception):
         self.event = event
 
 
+_EVENT_COLUMNS = (
+    "station_pk",
+    "school_id",
+    "seq",
+    "type",
+    "occurred_at",
+    "occurred_at_text",
+    "actor_id",
+    "holding_id",
+    "payload",
+    "prev_hash",
+    "hash",
+    "received_at",
+    "pupil_pk",
+)
+
+
+def _insert_events(s: Session, rows: Sequence[dict[str, Any]]) -> None:
+    """Append the batch's events (see :func:`_append_rows`)."""
+    _append_rows(s, Event.__table__, _EVENT_COLUMNS, rows)  # type: ignore[arg-type]
+
+
+def _append_rows(
+    s: Session, table: Table, columns: Sequence[str], rows: Sequence[dict[str, Any]]
+) -> None:
+    """Insert rows: ``COPY`` on PostgreSQL (several times faster than INSERT for a batch of
+    hundreds: one stream, nothing to compile), an executemany INSERT elsewhere.
+
+    Unique constraints (events' station and seq) still guard against a double store.
+    """
+    if s.get_bind().dialect.name != "postgresql":
+        s.execute(insert(table), list(rows))
+        return
+    times = {c.name for c in table.columns if isinstance(c.type, UTCDateTime)}
+    json_columns = {c.name for c in table.columns if isinstance(c.type, JSON)}
+    cursor = s.connection().connection.driver_connection.cursor()  # type: ignore[union-attr]
+    with cursor.copy(f"COPY {table.name} ({', '.join(columns)}) FROM STDIN") as copy:
+        for row in rows:
+            copy.write_row(
+                [
+                    _naive_utc(row[c])
+                    if c in times
+                    else json.dumps(row[c])
+                    if c in json_columns
+                    else row[c]
+                    for c in columns
+                ]
+            )
+
+
+def _naive_utc(moment: datetime) -> datetime:
+    """What :class:`central.models.UTCDateTime` stores: UTC without a zone."""
+    return moment.astimezone(UTC).replace(tzinfo=None)
+
+
 def _upsert(
     s: Session, table: Table, rows: list[dict[str, Any]], keys: Iterable[str], update: Iterable[str]
 ) -> None:
-    """INSERT ... ON CONFLICT DO UPDATE, on PostgreSQL or SQLite (safe under concurrency)."""
+    """INSERT ... ON CONFLICT DO UPDATE, on PostgreSQL or SQLite (safe under concurrency).
+
+    One multi-row statement per chunk rather than an executemany: a batch's reference data
+    is then one round trip, not one per row. Rows whose values did not change are not
+    rewritten (the ``WHERE ... IS DISTINCT FROM``), so a re-sent batch writes nothing.
+    """
     if not rows:
         return
     dialect = s.get_bind().dialect.name
-    ins = postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table)
-    stmt = ins.on_conflict_do_update(
-        index_elements=list(keys), set_={c: ins.excluded[c] for c in update}
-    )
-    s.execute(stmt, rows)
+    update = list(update)
+    for start in range(0, len(rows), _CHUNK):
+        chunk = rows[start : start + _CHUNK]
+        ins = (
+            postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table)
+        ).values(chunk)
+        changed = or_(*(table.c[c].is_distinct_from(ins.excluded[c]) for c in update))
+        s.execute(
+            ins.on_conflict_do_update(
+                index_elements=list(keys),
+                set_={c: ins.excluded[c] for c in update},
+                where=changed,
+            )
+        )
+
+
+_CHUNK = 500
+"""Rows per multi-row statement: under SQLite's and PostgreSQL's bound-parameter limits."""
 
 
 def _upsert_reference(s: Session, station: Station, batch: IngestBatch, now: datetime) -> None:

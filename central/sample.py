@@ -88,12 +88,18 @@ class SampleStation:
     def batch(self, start: int = 1, end: int | None = None) -> IngestBatch:
         """Events ``start``..``end`` (1-based seqs, inclusive) with the reference data."""
         chosen = self.events[start - 1 : end]
+        holdings = [
+            self.holdings[i]
+            for i in sorted({ev.holding_id for ev in chosen if ev.holding_id in self.holdings})
+        ]
+        pupils = {h.pupil_id for h in holdings}
         return IngestBatch(
             station_id=self.station_id,
             events=chosen,
             reference=ReferenceData(
-                pupils=list(self.pupils.values()),
+                # What these events refer to, as a kiosk's relay would send it.
+                pupils=[p for p in self.pupils.values() if p.id in pupils],
                 staff=list(self.staff.values()),
-                holdings=list(self.holdings.values()),
+                holdings=holdings,
             ),
         )
