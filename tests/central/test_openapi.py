@@ -3,8 +3,8 @@
 Checks: not a server error, status code and content type documented, response matches its
 schema, invalid data rejected. Bounded (a few dozen generated batches) so the suite stays
 fast. Requests carry a real credential so they reach the checks past authentication;
-half name the credential's own
-station (so the body's validation and the chain checks run), half a generated one.
+half name the credential's own station (so the body's validation and the chain checks
+run), half a generated one.
 """
 
 from __future__ import annotations
