@@ -174,7 +174,9 @@ class Case(Base):
     __tablename__ = "cases"
     __table_args__ = (
         Index("ix_cases_tray", "school_id", "status", "opened_at"),
+        Index("ix_cases_school_time", "school_id", "opened_at"),
         Index("ix_cases_pupil", "pupil_pk", "opened_at"),
+        Index("ix_cases_event", "event_pk"),
         UniqueConstraint("dedupe_key", name="uq_cases_dedupe_key"),
     )
 

@@ -62,7 +62,10 @@ def db(request: Request) -> Iterator[Session]:
         yield s
 
 
-DB = Annotated[Session, Depends(db)]
+DB = Annotated[Session, Depends(db, scope="function")]
+"""``scope="function"``: commit *before* the response is sent. With the default ("request")
+the commit came after, and a browser following the log-in redirect to another web process
+could arrive before its session row existed (seen with two uvicorn workers)."""
 
 
 class SignInNeeded(Exception):
