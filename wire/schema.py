@@ -103,7 +103,7 @@ class ReferenceData(_Strict):
 
 
 class IngestBatch(_Strict):
-    wire_version: Literal[1] = WIRE_VERSION
+    wire_version: Literal[1] = 1  # WIRE_VERSION, spelled as the literal type wants
     station_id: StationId
     events: list[WireEvent] = Field(min_length=1, max_length=MAX_BATCH)
     reference: ReferenceData = Field(default_factory=ReferenceData)
