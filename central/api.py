@@ -21,6 +21,7 @@ bearer = HTTPBearer(auto_error=False, description="the station's credential, as 
 router = APIRouter(prefix=API_PREFIX, tags=["ingest"])
 
 _REFUSED: dict[int | str, dict[str, Any]] = {
+    400: {"model": IngestRefused, "description": "body is not JSON (e.g. not UTF-8)"},
     401: {"model": IngestRefused, "description": "no credential, or not one we issued"},
     403: {"model": IngestRefused, "description": "credential revoked or for another station"},
     409: {"model": IngestRefused, "description": "gap, chain break or rewritten event"},

@@ -11,15 +11,20 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 from fastapi import FastAPI, Request
-from fastapi.exception_handlers import request_validation_exception_handler
+from fastapi.exception_handlers import (
+    http_exception_handler,
+    request_validation_exception_handler,
+)
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import Response
+from fastapi.responses import JSONResponse, Response
 from sqlalchemy import Engine
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from central.api import API_PREFIX, refusal_response, router, validation_response
 from central.ingest import Ingestor, Refusal
 from central.store import make_engine, make_sessions
 from central.web import mount_web
+from wire import IngestRefused
 
 
 def _utcnow() -> datetime:
@@ -65,5 +70,15 @@ def create_app(
         return await request_validation_exception_handler(request, exc)
 
     app.add_exception_handler(RequestValidationError, on_invalid)
+
+    async def on_http_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, StarletteHTTPException)
+        if request.url.path.startswith(API_PREFIX) and exc.status_code == 400:
+            # A body that is not JSON at all (e.g. not UTF-8): the wire's refusal shape.
+            answer = IngestRefused(error="invalid", detail=f"body: {exc.detail}")
+            return JSONResponse(answer.model_dump(mode="json"), status_code=400)
+        return await http_exception_handler(request, exc)
+
+    app.add_exception_handler(StarletteHTTPException, on_http_error)
     mount_web(app)
     return app

@@ -11,10 +11,10 @@ import os
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from central_helpers import Clock
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, create_engine, text
@@ -25,19 +25,6 @@ from central.app import create_app
 from central.store import make_engine, make_sessions, upgrade
 
 PG_URL = os.environ.get("KIOSK_TEST_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
-
-
-class Clock:
-    """A clock the test moves by hand (never wall time)."""
-
-    def __init__(self) -> None:
-        self.now = datetime(2026, 11, 9, 10, 0, tzinfo=UTC)
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, **kwargs: float) -> None:
-        self.now += timedelta(**kwargs)
 
 
 def postgres_engine() -> Iterator[Engine]:

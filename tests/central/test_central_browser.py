@@ -24,8 +24,7 @@ import httpx
 import pyotp
 import pytest
 import uvicorn
-from conftest import Clock
-from web_helpers import PASSWORD, SECRET
+from central_helpers import PASSWORD, SECRET, Clock
 
 from central import admin
 from central.app import create_app

@@ -214,3 +214,16 @@ def test_pupils_are_one_row_per_school_across_stations(central):
         assert len(pupils) == 1 and pupils[0].family_name == "Okafor-Smith"
         linked = set(s.scalars(select(Event.station_pk).where(Event.pupil_pk == pupils[0].id)))
     assert len(linked) == 2  # the chronology spans both stations
+
+
+def test_body_that_is_not_json_is_refused_in_the_wire_shape(central):
+    res = central.client.post(
+        URL.format("oak-1"),
+        content=b"\xffnot json",
+        headers={
+            "Authorization": f"Bearer {central.tokens['oak-1']}",
+            "Content-Type": "application/json",
+        },
+    )
+    assert res.status_code in (400, 422)
+    assert IngestRefused.model_validate(res.json()).error == "invalid"

@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 
 import pytest
+from central_helpers import NAMES, add_users, csrf_of, sign_in, sync_sample
 from sqlalchemy import func, select
-from web_helpers import NAMES, add_users, csrf_of, sign_in, sync_sample
 
 from central.models import AccessLog, Case, CaseEntry
 

@@ -9,12 +9,13 @@ run), half a generated one.
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import schemathesis
-from conftest import Clock
+from central_helpers import Clock
 from hypothesis import HealthCheck, settings
 
 from central import admin
@@ -48,7 +49,7 @@ schema = schemathesis.pytest.from_fixture("api_schema")
     derandomize=True,
 )
 def test_ingest_api_conforms_to_its_schema(case):
-    if case.path_parameters and hash(str(case.body)) % 2 == 0:
+    if case.path_parameters and zlib.crc32(repr(case.body).encode()) % 2 == 0:
         case.path_parameters["station_id"] = "oak-1"
     response = case.call_and_validate(
         headers={"Authorization": f"Bearer {TOKEN['oak-1']}"},

@@ -1,8 +1,13 @@
-"""Signing in through the real form (CSRF cookie, password, TOTP) in tests."""
+"""Helpers of the central log's tests: a hand-moved clock, signing in through the real
+form (CSRF cookie, password, TOTP), a recorded batch.
+
+Named ``central_helpers`` (not ``helpers``): the test folders are not packages, so module
+names must be unique across them."""
 
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pyotp
@@ -10,6 +15,20 @@ from fastapi.testclient import TestClient
 
 from central import admin
 from central.sample import SampleStation
+
+
+class Clock:
+    """A clock the test moves by hand (never wall time)."""
+
+    def __init__(self) -> None:
+        self.now = datetime(2026, 11, 9, 10, 0, tzinfo=UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **kwargs: float) -> None:
+        self.now += timedelta(**kwargs)
+
 
 SECRET = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
 PASSWORD = "a long test passphrase"
