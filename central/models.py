@@ -219,6 +219,8 @@ class User(Base):
     school_id: Mapped[int | None] = mapped_column(ForeignKey("schools.id"))
     password_hash: Mapped[str] = mapped_column(String(200))
     totp_secret: Mapped[str | None] = mapped_column(String(64))
+    totp_last_step: Mapped[int | None] = mapped_column(BigInteger)
+    """The 30-second step of the last code accepted: a code is good once (no replay)."""
     created_at: Mapped[datetime]
     disabled_at: Mapped[datetime | None]
 

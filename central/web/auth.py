@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hmac
 import secrets
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Annotated
 
 import pyotp
@@ -87,9 +87,7 @@ def login(
     user = s.scalar(select(User).where(User.username == username))
     ok = _password_ok(user.password_hash if user else _DUMMY_HASH, password) and user is not None
     if ok and user is not None and user.role in NAME_ROLES:
-        ok = bool(user.totp_secret) and pyotp.TOTP(user.totp_secret or "").verify(
-            code.strip(), for_time=moment, valid_window=1
-        )
+        ok = _second_factor_ok(user, code.strip(), moment)
     if not ok or user is None or user.disabled_at is not None:
         s.add(LoginFailure(username=username, at=moment))
         return _login_page(
@@ -120,6 +118,25 @@ def login(
     )
     response.delete_cookie(_login_cookie(request), path="/")
     return response
+
+
+def _second_factor_ok(user: User, code: str, moment: datetime) -> bool:
+    """The TOTP code for now or the step either side (clock drift), never one used before.
+
+    Refusing a step at or before the last accepted one stops a code seen over a shoulder
+    from being replayed within its 30 seconds.
+    """
+    if not user.totp_secret or not code.isdigit():
+        return False
+    totp = pyotp.TOTP(user.totp_secret)
+    now_step = totp.timecode(moment)
+    for step in (now_step - 1, now_step, now_step + 1):
+        if hmac.compare_digest(totp.generate_otp(step), code):
+            if user.totp_last_step is not None and step <= user.totp_last_step:
+                return False
+            user.totp_last_step = step
+            return True
+    return False
 
 
 def _password_ok(stored: str, given: str) -> bool:

@@ -181,3 +181,12 @@ def test_a_governor_never_sees_a_name_on_any_page_or_api(site):
     assert {"/report", "/report.csv", "/tray", "/admin", "/openapi.json"} <= set(bodies)
     leaks = {url: [n for n in NAMES if n in body] for url, body in bodies.items()}
     assert {url: found for url, found in leaks.items() if found} == {}
+
+
+def test_a_totp_code_is_good_once(site):
+    assert sign_in(site, "dsl").status_code == 303
+    site.client.cookies.clear()
+    replay = sign_in(site, "dsl")  # the same code, seconds later, from another browser
+    assert replay.status_code == 401
+    site.clock.advance(seconds=30)
+    assert sign_in(site, "dsl").status_code == 303
