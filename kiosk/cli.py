@@ -297,3 +297,4 @@ def _run_ui(ctx: click.Context, config: KioskConfig, *, simulate: bool) -> None:
 
 
 main.add_command(hw)
+main.add_command(__import__("kiosk.sync.cli", fromlist=["sync"]).sync)  # kiosk sync (issue 13)

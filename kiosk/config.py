@@ -23,6 +23,7 @@ from pydantic import (
 
 from kiosk.hardware_config import HardwareConfig, default_config
 from kiosk.lockers import configured_lockers
+from kiosk.sync.config import SyncConfig
 
 ENV_VAR = "KIOSK_CONFIG"
 
@@ -74,6 +75,7 @@ class KioskConfig(_Strict):
     database: DatabaseConfig = DatabaseConfig()
     auth: AuthConfig = AuthConfig()
     lockers: LockersConfig = LockersConfig()
+    sync: SyncConfig = SyncConfig()  # the [sync] table, checked by kiosk.sync.config
     #: Readers, lock banks, timings; without a ``[hardware]`` table, the demo layout.
     hardware: HardwareConfig = Field(default_factory=default_config)
     source: Path | None = Field(default=None, exclude=True)
