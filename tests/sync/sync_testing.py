@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 from fake_central import FakeCentral
 from sqlalchemy import func, select
@@ -61,3 +62,23 @@ class Rig:
     relay: Relay
     waits: list[float]
     clock: Clock
+
+
+def write_config(data_dir: Path, central_url: str, *, mode: int = 0o600, **sync: object) -> Path:
+    """A kiosk TOML for the demo ledger in ``data_dir`` with a ``[sync]`` table, and its
+    credential file (``mode``)."""
+    credential = data_dir / "central.credential"
+    credential.write_text(str(sync.pop("credential", "s3cret-credential")) + "\n")
+    credential.chmod(mode)
+    lines = [
+        "[station]",
+        f'id = "{STATION}"',
+        'data_dir = "."',
+        "[sync]",
+        f'central_url = "{central_url}"',
+        'credential_file = "central.credential"',
+    ]
+    lines += [f"{k} = {v!r}" if isinstance(v, str) else f"{k} = {v}" for k, v in sync.items()]
+    path = data_dir / "kiosk.toml"
+    path.write_text("\n".join(lines) + "\n")
+    return path
