@@ -191,6 +191,16 @@ class Relay:
                 status=200,
             )
             return Step.QUARANTINED
+        if anchor.seq not in by_seq and not self._holds(anchor.seq, anchor.hash):
+            self._quarantine(
+                events,
+                f"the central log's newest event is seq {anchor.seq} with hash {anchor.hash}, "
+                "which this kiosk's chain does not hold: the two chains differ",
+                error="anchor_mismatch",
+                seq=anchor.seq,
+                status=200,
+            )
+            return Step.QUARANTINED
         delivered = [ev.outbox_id for ev in events if ev.seq <= anchor.seq]
         if not delivered:
             raise CentralUnavailable(
@@ -213,6 +223,15 @@ class Relay:
             anchor.seq,
         )
         return Step.SENT
+
+    def _holds(self, seq: int, digest: str) -> bool:
+        """Is (seq, digest) in the local chain? A seq past its end is taken as held: the
+        anchor check (``kiosk audit verify``) is what flags a kiosk behind its central log."""
+        with self.sessions() as s:
+            local = s.scalar(
+                select(Event.hash).where(Event.station_id == self.station_id, Event.seq == seq)
+            )
+        return local is None or local == digest
 
     def _refused(
         self, events: list[outbox.PendingEvent], batch: IngestBatch, refusal: Refusal
@@ -311,8 +330,10 @@ class Relay:
     def drain(self) -> DrainResult:
         """Send until nothing is left or the rest waits behind a quarantine.
 
-        Raises :class:`CentralUnavailable` (network, 5xx) and :class:`SyncStopped`.
+        Raises :class:`CentralUnavailable` (network, 5xx) and :class:`SyncStopped`;
+        :attr:`result` counts this drain's work either way.
         """
+        self.result = DrainResult()
         while True:
             step = self.step()
             if step is Step.IDLE:

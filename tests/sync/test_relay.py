@@ -96,7 +96,7 @@ def test_same_batch_twice_is_stored_once(rig: Rig) -> None:
     with rig.kiosk.sessions.begin() as s:  # as if the kiosk crashed before marking sent
         s.execute(update(OutboxRow).values(sent_at=None))
     result = rig.relay.drain()
-    assert result.duplicates == 27 and result.stored == 27
+    assert result.duplicates == 27 and result.stored == 0
     assert_in_step(rig)
 
 
@@ -160,7 +160,7 @@ def test_central_restored_from_backup_gets_what_it_lost(rig: Rig) -> None:
         del rig.central.events[(STATION, seq)]
     add_events(rig.kiosk, 4)
     result = rig.relay.drain()
-    assert result.stored == 27 + 7 + 4
+    assert result.stored == 7 + 4
     assert_in_step(rig)
 
 
