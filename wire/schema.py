@@ -80,12 +80,26 @@ class LockerRef(_Strict):
     number: int
 
 
+class HoldingRef(_Strict):
+    """Whose phone a holding is: events about a holding carry only its id.
+
+    Added after wire version 1 shipped, as an optional list (empty by default), so a kiosk
+    that does not send it is still valid; the central log then finds a pupil only from
+    events whose payload names ``pupil_id``.
+    """
+
+    id: int
+    pupil_id: int
+    kind: Annotated[str, Field(max_length=20)] = ""
+
+
 class ReferenceData(_Strict):
     """Who and what the events' ids refer to, as the kiosk knows them now."""
 
     pupils: list[PupilRef] = Field(default_factory=list)
     staff: list[StaffRef] = Field(default_factory=list)
     lockers: list[LockerRef] = Field(default_factory=list)
+    holdings: list[HoldingRef] = Field(default_factory=list)
 
 
 class IngestBatch(_Strict):

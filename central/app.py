@@ -1,0 +1,63 @@
+"""The ASGI app: ``create_app(database_url)``.
+
+Stateless: everything that matters (stations' anchors, sessions, log-in failures, the
+tray) is in the database, so a trust can run several processes behind a proxy on one
+PostgreSQL. The app holds only its engine, session factory and clock.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from fastapi import FastAPI, Request
+from fastapi.exception_handlers import request_validation_exception_handler
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import Response
+from sqlalchemy import Engine
+
+from central.api import API_PREFIX, refusal_response, router, validation_response
+from central.ingest import Ingestor, Refusal
+from central.store import make_engine, make_sessions
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def create_app(
+    database_url: str,
+    *,
+    clock: Callable[[], datetime] = _utcnow,
+    engine: Engine | None = None,
+    secure_cookies: bool = True,
+) -> FastAPI:
+    """The central log over the database at ``database_url`` (migrated with ``db upgrade``).
+
+    ``engine`` lets a caller share one (tests on a PostgreSQL schema); ``secure_cookies``
+    is only ever turned off for a demo served over plain HTTP to another machine.
+    """
+    engine = engine or make_engine(database_url)
+    sessions = make_sessions(engine)
+    app = FastAPI(
+        title="Kiosk central incident log",
+        version="1",
+        description="Where every kiosk's records land. Ingest API for stations; "
+        "the DSL's tray and governors' report are server-rendered pages.",
+    )
+    app.state.engine = engine
+    app.state.sessions = sessions
+    app.state.clock = clock
+    app.state.secure_cookies = secure_cookies
+    app.state.ingestor = Ingestor(sessions, clock)
+    app.include_router(router)
+    app.add_exception_handler(Refusal, refusal_response)
+
+    async def on_invalid(request: Request, exc: Exception) -> Response:
+        if request.url.path.startswith(API_PREFIX):
+            return validation_response(request, exc)
+        assert isinstance(exc, RequestValidationError)
+        return await request_validation_exception_handler(request, exc)
+
+    app.add_exception_handler(RequestValidationError, on_invalid)
+    return app
