@@ -7,8 +7,9 @@ now. Reference data is mutable and travels beside the chain, never inside it (wi
 What the ids come from: each event's ``actor_id`` (staff); its holding's pupil and locker;
 and payload keys that name a pupil, member of staff, locker or contact (a contact is sent
 as the pupil it belongs to: the wire has no contact record, and a carer's name is not
-needed to read the log). Only the fields of :mod:`wire.schema`'s refs are read: never a PIN
-hash, photo, ID detail or exemption.
+needed to read the log). Each holding is sent as whose it is (pupil id and kind), since
+events about a holding carry only its id. Only the fields of :mod:`wire.schema`'s refs
+are read: never a PIN hash, photo, ID detail or exemption.
 """
 
 from __future__ import annotations
@@ -22,7 +23,15 @@ from sqlalchemy.orm import Session
 
 from db.models import Contact, Holding, Locker, Pupil, Staff
 from kiosk.sync.outbox import PendingEvent
-from wire import IngestBatch, LockerRef, PupilRef, ReferenceData, StaffRef, WireEvent
+from wire import (
+    HoldingRef,
+    IngestBatch,
+    LockerRef,
+    PupilRef,
+    ReferenceData,
+    StaffRef,
+    WireEvent,
+)
 from wire.chain import canonical_time
 
 #: Payload keys whose value is an id (or a list of ids) of that kind of record.
@@ -85,12 +94,16 @@ def reference_data(session: Session, events: list[PendingEvent]) -> ReferenceDat
                 match = _LABEL.match(value)
                 if match:
                     labels.add((match[1], int(match[2])))
+    holding_refs: list[HoldingRef] = []
     if holdings:
-        for pupil_id, locker_id in session.execute(
-            select(Holding.pupil_id, Holding.locker_id).where(Holding.id.in_(holdings))
+        for hid, pupil_id, locker_id, kind in session.execute(
+            select(Holding.id, Holding.pupil_id, Holding.locker_id, Holding.kind)
+            .where(Holding.id.in_(holdings))
+            .order_by(Holding.id)
         ):
             if pupil_id is not None:
                 pupils.add(pupil_id)
+                holding_refs.append(HoldingRef(id=hid, pupil_id=pupil_id, kind=kind))
             if locker_id is not None:
                 lockers.add(locker_id)
     if contacts:
@@ -128,7 +141,9 @@ def reference_data(session: Session, events: list[PendingEvent]) -> ReferenceDat
         if staff
         else []
     )
-    return ReferenceData(pupils=pupil_refs, staff=staff_refs, lockers=locker_refs)
+    return ReferenceData(
+        pupils=pupil_refs, staff=staff_refs, lockers=locker_refs, holdings=holding_refs
+    )
 
 
 def build_batch(session: Session, station_id: str, events: list[PendingEvent]) -> IngestBatch:

@@ -27,7 +27,7 @@ from kiosk.sync.relay import REFUSED_EVENT, Relay
 KIOSK = [str(Path(sys.executable).parent / "kiosk")]
 
 
-@pytest.fixture(params=["fake", "sqlite", "postgres"])
+@pytest.fixture(params=["fake", "sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def central(request: pytest.FixtureRequest, tmp_path: Path) -> CentralUnderTest:
     c = start_central(request.param, tmp_path, STATION)
     yield c
@@ -54,7 +54,9 @@ def relay_for(
         central.url,
         central.credential,
         timeout=timeout,
-        retry=RetryPolicy(attempts=4, initial=1.0, max_wait=30.0, sleep=waits if waits is not None else Waits()),
+        retry=RetryPolicy(
+            attempts=4, initial=1.0, max_wait=30.0, sleep=waits if waits is not None else Waits()
+        ),
     )
     return Relay(
         kiosk.sessions,
