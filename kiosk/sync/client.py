@@ -31,8 +31,10 @@ from tenacity import (
     retry_if_exception_type,
     stop_after_attempt,
     stop_never,
-    wait_exponential_jitter,
+    wait_exponential,
+    wait_random,
 )
+from tenacity.wait import wait_base
 
 from wire import IngestAccepted, IngestBatch, IngestRefused
 
@@ -71,6 +73,14 @@ class RetryPolicy:
     max_wait: float = 300.0
     jitter: float = 1.0
     sleep: Callable[[float], None] = time.sleep
+
+
+def backoff_wait(policy: RetryPolicy) -> wait_base:
+    """Exponential backoff (initial, 2x initial, 4x ... up to max_wait) plus random jitter,
+    so a trust's kiosks coming back online together do not hit the central log in step."""
+    return wait_exponential(multiplier=policy.initial, max=policy.max_wait) + wait_random(
+        0, policy.jitter
+    )
 
 
 def tls_verify(ca_bundle: Path | None) -> ssl.SSLContext | bool:
@@ -117,9 +127,7 @@ class CentralClient:
         policy = self.retry
         retrying = Retrying(
             retry=retry_if_exception_type(_Retryable),
-            wait=wait_exponential_jitter(
-                initial=policy.initial, max=policy.max_wait, jitter=policy.jitter
-            ),
+            wait=backoff_wait(policy),
             stop=stop_never if policy.attempts is None else stop_after_attempt(policy.attempts),
             sleep=policy.sleep,
             before_sleep=_log_retry,

@@ -41,14 +41,20 @@ from pathlib import Path
 from pydantic import ValidationError
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
-from tenacity import Retrying, retry_if_exception_type, stop_never, wait_exponential_jitter
+from tenacity import Retrying, retry_if_exception_type, stop_never
 
 from db.audit import append_event
 from db.models import Event, OutboxRow
 from kiosk.sync import outbox
 from kiosk.sync.anchor import save_anchor, touch_success
 from kiosk.sync.batch import build_batch, wire_event
-from kiosk.sync.client import CentralClient, CentralUnavailable, Refusal, RetryPolicy
+from kiosk.sync.client import (
+    CentralClient,
+    CentralUnavailable,
+    Refusal,
+    RetryPolicy,
+    backoff_wait,
+)
 from wire import MAX_BATCH, IngestAccepted, IngestBatch, ReferenceData
 
 log = logging.getLogger(__name__)
@@ -359,9 +365,7 @@ class Relay:
 
         retrying = Retrying(
             retry=retry_if_exception_type(CentralUnavailable),
-            wait=wait_exponential_jitter(
-                initial=policy.initial, max=policy.max_wait, jitter=policy.jitter
-            ),
+            wait=backoff_wait(policy),
             stop=stop_never,
             sleep=interruptible,
             before_sleep=lambda st: log.warning(

@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy import ColumnElement, func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from db.models import Event, OutboxRow
 from kiosk.sync.anchor import AnchorFileError, StoredAnchor, current_anchor, db_anchor
@@ -153,3 +153,12 @@ def sync_state(
             alarm=False,
         )
     return None
+
+
+def staff_banner(
+    sessions: sessionmaker[Session], station_id: str, now: datetime, alert_minutes: int
+) -> SyncBanner | None:
+    """:func:`sync_state` in its own short read transaction, for the staff UI to poll
+    (e.g. ``staff_banner(ctx.sessions, cfg.station.id, now, cfg.sync.backlog_alert_minutes)``)."""
+    with sessions() as s:
+        return sync_state(s, now, timedelta(minutes=alert_minutes), station_id)

@@ -7,6 +7,7 @@ no (station, seq) twice, and the anchor the kiosk keeps is the central log's new
 from __future__ import annotations
 
 import json
+import threading
 from datetime import timedelta
 
 import httpx
@@ -17,9 +18,10 @@ from sync_testing import STATION, Rig, add_events, kiosk_counts
 from db.audit import verify_chain
 from db.models import ChainHead, Event, OutboxRow, SyncAnchor
 from kiosk.sync.anchor import anchor_path, check_anchor, read_anchor_file
-from kiosk.sync.client import CentralUnavailable
+from kiosk.sync.client import CentralUnavailable, RetryPolicy
 from kiosk.sync.relay import REFUSED_EVENT, SyncStopped
-from kiosk.sync.status import sync_state, sync_status
+from kiosk.sync.status import staff_banner, sync_state, sync_status
+from wire import IngestBatch
 
 
 def assert_in_step(rig: Rig) -> None:
@@ -213,3 +215,45 @@ def test_backlog_older_than_the_limit_shows_a_banner(rig: Rig) -> None:
     rig.relay.drain()
     with rig.kiosk.sessions() as s:
         assert sync_state(s, oldest + timedelta(days=9), timedelta(hours=4)) is None
+    assert staff_banner(rig.kiosk.sessions, STATION, oldest + timedelta(days=9), 240) is None
+
+
+def test_daemon_sends_new_events_as_they_come_and_stops_on_request(rig: Rig) -> None:
+    """``Relay.run`` (what ``kiosk sync`` runs): backs off while the central log is down
+    without giving up, drains, picks up new events, stops when told."""
+
+    def down(request: httpx.Request) -> None:
+        raise httpx.ConnectError("refused", request=request)
+
+    reached = {27: threading.Event(), 30: threading.Event()}
+    ingest = rig.central._ingest
+
+    def ingest_and_signal(batch: IngestBatch) -> httpx.Response:
+        answer = ingest(batch)
+        for n, event in reached.items():
+            if rig.central.count(STATION) >= n:
+                event.set()
+        return answer
+
+    rig.central._ingest = ingest_and_signal  # type: ignore[method-assign]
+    # Eight refused connections: two whole client calls fail, the daemon carries on.
+    rig.central.script = [down] * 8
+    stop = threading.Event()
+    thread = threading.Thread(
+        target=rig.relay.run,
+        args=(stop,),
+        kwargs={
+            "poll_seconds": 0.01,
+            "backoff": RetryPolicy(attempts=None, initial=0.0, max_wait=0.0, jitter=0.0),
+        },
+        daemon=True,
+    )
+    thread.start()
+    assert reached[27].wait(timeout=60), "the daemon never delivered the backlog"
+    add_events(rig.kiosk, 3)
+    assert reached[30].wait(timeout=60), "the daemon never sent the new events"
+    stop.set()
+    thread.join(timeout=60)
+    assert not thread.is_alive()
+    assert len(rig.waits) == 6  # the client's own backoff inside the two failed calls
+    assert_in_step(rig)
