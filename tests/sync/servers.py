@@ -52,9 +52,12 @@ class FakeCentralASGI:
             body += message.get("body", b"")
             if not message.get("more_body"):
                 break
+        path = scope["path"]
+        if "://" in path:  # absolute-form, as sent to a forward proxy (ours forwards as-is)
+            path = "/" + path.split("://", 1)[1].split("/", 1)[1]
         request = httpx.Request(
             scope["method"],
-            f"http://central{scope['path']}",
+            f"http://central{path}",
             headers=[(k.decode(), v.decode()) for k, v in scope["headers"]],
             content=body,
         )

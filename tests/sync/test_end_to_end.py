@@ -240,3 +240,29 @@ def test_tap_and_door_while_central_answers_after_30s(
     out, _ = proc.communicate(timeout=60)
     assert proc.returncode == 0, out
     assert_in_step(kiosk, central)
+
+
+def test_school_proxy_from_the_environment_is_used(
+    kiosk: KioskContext, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """HTTP(S)_PROXY is honoured: the central log's name need not even resolve here, only
+    the proxy (our TCP proxy, which forwards to the central log) is reached."""
+    c = start_central("fake", kiosk.config.station.data_dir, STATION)
+    try:
+        for var in ("NO_PROXY", "no_proxy", "ALL_PROXY", "all_proxy"):
+            monkeypatch.delenv(var, raising=False)
+        monkeypatch.setenv("HTTP_PROXY", c.proxy.url)
+        client = CentralClient(
+            "http://central.school.invalid",
+            c.credential,
+            retry=RetryPolicy(attempts=1, sleep=Waits()),
+        )
+        relay = Relay(
+            kiosk.sessions, client, station_id=STATION, data_dir=kiosk.config.station.data_dir
+        )
+        relay.drain()
+        client.close()
+        assert c.proxy.requests == 1
+        assert_in_step(kiosk, c)
+    finally:
+        c.close()
