@@ -7,6 +7,7 @@ unusable (the message names the file and what to do).
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import signal
 import sys
@@ -21,7 +22,7 @@ from kiosk.config import KioskConfig
 from kiosk.context import KioskContext, NotReady, open_context
 from kiosk.sync.client import CentralClient, CentralUnavailable, RetryPolicy
 from kiosk.sync.config import SyncConfig, SyncConfigError, read_credential
-from kiosk.sync.relay import Relay, SyncStopped
+from kiosk.sync.relay import Relay, SyncStopped, sleeper
 from kiosk.sync.status import sync_status
 
 log = logging.getLogger("kiosk.sync")
@@ -53,7 +54,7 @@ def _open(config: KioskConfig) -> KioskContext:
         raise  # unreachable: _fail exits
 
 
-def make_relay(k: KioskContext, settings: SyncConfig, *, attempts: int | None) -> Relay:
+def make_relay(k: KioskContext, settings: SyncConfig, *, attempts: int) -> Relay:
     credential = read_credential(settings.credential_file)
     client = CentralClient(
         settings.central_url,
@@ -92,7 +93,7 @@ def sync(ctx: click.Context, once: bool, verbose: bool) -> None:
     try:
         settings = _settings(config)
         k = _open(config)
-        relay = make_relay(k, settings, attempts=settings.attempts if once else None)
+        relay = make_relay(k, settings, attempts=settings.attempts)
     except SyncConfigError as exc:
         _fail(str(exc))
     try:
@@ -141,6 +142,9 @@ def _forever(relay: Relay, settings: SyncConfig) -> None:
 
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
+    # The client's own backoff must also give way to SIGTERM; after its attempts the
+    # relay's outer backoff (up to 5 minutes) takes over, for as long as it takes.
+    relay.client.retry = dataclasses.replace(relay.client.retry, sleep=sleeper(stop))
     log.info("sync relay for station %s -> %s", relay.station_id, settings.central_url)
     try:
         relay.run(stop, poll_seconds=settings.poll_seconds)

@@ -358,11 +358,7 @@ class Relay:
         """The daemon: drain, wait ``poll_seconds`` (or back off while the central log is
         unreachable), again, until ``stop`` is set. Raises :class:`SyncStopped`."""
         policy = backoff or RetryPolicy(attempts=None, initial=5.0, max_wait=300.0)
-
-        def interruptible(seconds: float) -> None:
-            if stop.wait(seconds):
-                raise _Stopping
-
+        interruptible = sleeper(stop)
         retrying = Retrying(
             retry=retry_if_exception_type(CentralUnavailable),
             wait=backoff_wait(policy),
@@ -377,14 +373,25 @@ class Relay:
         while not stop.is_set():
             try:
                 retrying(self.drain)
-            except _Stopping:
+            except Stopping:
                 return
             if stop.wait(poll_seconds):
                 return
 
 
-class _Stopping(Exception):
-    pass
+class Stopping(Exception):
+    """The stop event was set while waiting: leave the loop (raised by :func:`sleeper`)."""
+
+
+def sleeper(stop: threading.Event) -> Callable[[float], None]:
+    """A retry wait that returns early, raising :class:`Stopping`, once ``stop`` is set:
+    give it to the client's :class:`RetryPolicy` too so SIGTERM is not held up by backoff."""
+
+    def sleep(seconds: float) -> None:
+        if stop.wait(seconds):
+            raise Stopping
+
+    return sleep
 
 
 def _first_error(exc: ValidationError) -> str:

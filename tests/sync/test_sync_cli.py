@@ -87,3 +87,29 @@ def test_audit_verify_fails_when_synced_events_are_deleted(rig: Rig) -> None:
     result = run(config, "audit", "verify")
     assert result.exit_code == 1
     assert "acknowledged seq 29" in result.output and "ends at seq 27" in result.output
+
+
+def test_daemon_stops_on_sigterm_even_while_backing_off(rig: Rig) -> None:
+    """``kiosk sync`` (the systemd service) backs off while the central log is down; SIGTERM
+    ends it at once, not after the backoff."""
+    import signal
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    config = write_config(
+        rig.kiosk.config.station.data_dir, f"http://127.0.0.1:{closed_port()}", attempts=3
+    )
+    kiosk = str(Path(sys.executable).parent / "kiosk")
+    proc = subprocess.Popen(
+        [kiosk, "--config", str(config), "sync"], stderr=subprocess.PIPE, text=True
+    )
+    try:
+        assert proc.stderr is not None
+        for line in proc.stderr:  # wait for the first failed attempt (output, not a clock)
+            if "attempt 1 failed" in line:
+                break
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=20) == 0
+    finally:
+        proc.kill()
