@@ -4,8 +4,8 @@ Why: the chain head on the kiosk pins the newest event, but someone who deletes 
 events can rewrite the head too. The central log's acknowledgement is outside their reach,
 so ``kiosk audit verify`` checks the local chain still reaches it. The anchor is kept twice:
 a small JSON file in the data folder (written atomically: temp file, fsync, rename) and a
-copy in the ledger (``sync_anchors``). Editing the database alone cannot move it back; a
-file and database that disagree show as a problem too.
+copy in the ledger (``sync_anchors``), and the chain must reach both. Editing the database
+alone cannot move the anchor back.
 
 The anchor only ever moves forward. If the central log answers with an older anchor (it
 was restored from a backup), the relay resends what it lacks, but the kiosk keeps the newer
@@ -153,9 +153,12 @@ class AnchorProblem:
 def check_anchor(session: Session, data_dir: Path) -> AnchorProblem | None:
     """Does the local chain still reach what the central log acknowledged? ``None``: yes.
 
-    Catches: the newest events deleted after they were synced (chain head rewritten to
-    match), an acknowledged event altered, the anchor file deleted or edited, the database
-    copy moved back.
+    Checked against both copies: the file and the ledger's row. They may differ for a
+    moment (a power cut between writing the file and committing the row leaves the file
+    ahead), which is not itself a problem; an event missing or different at either copy's
+    seq is. Catches: the newest events deleted after they were synced (even with the chain
+    head and the ledger's copy rewritten to match), an acknowledged event altered, the
+    anchor file deleted while the ledger records that one was given.
     """
     try:
         from_file = read_anchor_file(data_dir)
@@ -173,29 +176,35 @@ def check_anchor(session: Session, data_dir: Path) -> AnchorProblem | None:
                 f"that the central log acknowledged seq {row.seq}: the file was deleted or "
                 "the data folder replaced",
             )
-        assert in_file is not None
-        if row is not None and (row.seq, row.hash) != (in_file.seq, in_file.hash):
-            return AnchorProblem(
-                station,
-                f"the anchor file says the central log holds seq {in_file.seq}, the ledger's "
-                f"copy says seq {row.seq}: one of them was edited",
-            )
-        local = session.execute(
-            select(Event.hash).where(Event.station_id == station, Event.seq == in_file.seq)
-        ).scalar_one_or_none()
-        if local is None:
-            newest = session.scalar(
-                select(Event.seq).where(Event.station_id == station).order_by(Event.seq.desc())
-            )
-            return AnchorProblem(
-                station,
-                f"the central log acknowledged seq {in_file.seq} but the kiosk's chain ends "
-                f"at seq {newest or 0}: events synced to the central log were deleted here",
-            )
-        if local != in_file.hash:
-            return AnchorProblem(
-                station,
-                f"event seq {in_file.seq} is not the one the central log acknowledged (hash "
-                f"{local[:12]}… here, {in_file.hash[:12]}… there): it was rewritten",
-            )
+        copies = [("anchor file", in_file.seq, in_file.hash)] if in_file else []
+        if row is not None:
+            copies.append(("ledger's anchor copy", row.seq, row.hash))
+        for where, seq, digest in sorted(copies, key=lambda c: -c[1]):
+            problem = _reaches(session, station, where, seq, digest)
+            if problem is not None:
+                return problem
+    return None
+
+
+def _reaches(
+    session: Session, station: str, where: str, seq: int, digest: str
+) -> AnchorProblem | None:
+    local = session.execute(
+        select(Event.hash).where(Event.station_id == station, Event.seq == seq)
+    ).scalar_one_or_none()
+    if local is None:
+        newest = session.scalar(
+            select(Event.seq).where(Event.station_id == station).order_by(Event.seq.desc())
+        )
+        return AnchorProblem(
+            station,
+            f"the central log acknowledged seq {seq} ({where}) but the kiosk's chain ends "
+            f"at seq {newest or 0}: events synced to the central log were deleted here",
+        )
+    if local != digest:
+        return AnchorProblem(
+            station,
+            f"event seq {seq} is not the one the central log acknowledged ({where}: hash "
+            f"{digest[:12]}…, here {local[:12]}…): the event or the anchor was rewritten",
+        )
     return None
