@@ -355,3 +355,21 @@ class OutboxRow(Base):
     sent_at: Mapped[datetime | None] = mapped_column(index=True)
     attempts: Mapped[int] = mapped_column(default=0)
     last_error: Mapped[str | None] = mapped_column(Text)
+    #: Set when the central log refused this row's batch (4xx); the relay stops retrying it.
+    quarantined_at: Mapped[datetime | None]
+    quarantine_reason: Mapped[str | None] = mapped_column(Text)
+
+
+class SyncAnchor(Base):
+    """The central log's acknowledged (seq, hash) per station, and when sync last succeeded.
+
+    A copy: the sync relay also writes it to a file in the data folder, so editing the
+    database alone cannot move the anchor back to hide deleted events.
+    """
+
+    __tablename__ = "sync_anchors"
+
+    station_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    seq: Mapped[int]
+    hash: Mapped[str] = mapped_column(String(64))
+    acknowledged_at: Mapped[datetime]

@@ -21,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from hardware.bundle import HardwareSpec
 from kiosk.hardware_config import default_config, pydantic_problems, validate_hardware
 from kiosk.lockers import configured_lockers
+from kiosk.sync.config import SyncConfig
 from policies.toml_input import (
     KeyPath,
     TomlInputError,
@@ -148,6 +149,7 @@ class KioskConfig(_Strict):
     database: DatabaseConfig = DatabaseConfig()
     auth: AuthConfig = AuthConfig()
     lockers: LockersConfig = LockersConfig()
+    sync: SyncConfig = SyncConfig()  # the [sync] table, checked by kiosk.sync.config
     #: Readers, lock banks, timings (``hardware.bundle`` dataclasses, validated by
     #: :mod:`kiosk.hardware_config`); without a ``[hardware]`` table, the demo layout.
     hardware: HardwareSpec = Field(default_factory=default_config)

@@ -116,6 +116,35 @@ class KioskApp(App[None]):
         if self._start_station:
             self._start()
         self.set_interval(self.lock_check_interval, self._check_idle)
+        if self.config.sync.central_url:  # kiosk sync runs apart; its state is in the ledger
+            self.set_interval(60, self._check_sync)
+            self._check_sync()
+
+    @work(thread=True, group="sync-state", exclusive=True, exit_on_error=False)
+    def _check_sync(self) -> None:
+        from kiosk.sync.status import staff_banner
+
+        banner = staff_banner(
+            self.custody.sessions,
+            self.config.station.id,
+            self.custody.clock(),
+            self.config.sync.backlog_alert_minutes,
+        )
+        self.call_from_thread(
+            self._show_sync, banner.text if banner else None, bool(banner and banner.alarm)
+        )
+
+    def _show_sync(self, text: str | None, alarm: bool) -> None:
+        """A refusal rings like any alarm; an old backlog is only shown."""
+        if text is None:
+            self.clear_alarm("sync")
+        elif self.alarms.get("sync") == text:
+            return
+        elif alarm:
+            self.raise_alarm("sync", text)
+        else:
+            self.alarms["sync"] = text
+            self._refresh_banners()
 
     def on_unmount(self) -> None:
         if self._started:

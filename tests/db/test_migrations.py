@@ -96,14 +96,39 @@ def test_older_database_with_data_is_brought_to_head(tmp_path):
                 "exemptions) VALUES ('X1', 'Ann', 'Lee', '9', '9B', '[]')"
             )
         )
-    from db.audit import append_event
+    # Raw SQL, not append_event: the models describe the newest schema (e.g. the outbox's
+    # quarantine columns of 0005_sync), which a 0001 database does not have yet.
+    from wire import GENESIS_HASH, event_digest
 
-    with make_session_factory(engine).begin() as s:
-        append_event(
-            s,
-            station_id="old",
-            type="holding.held",
-            occurred_at=datetime(2026, 1, 5, 9, tzinfo=UTC),
+    when = datetime(2026, 1, 5, 9, tzinfo=UTC)
+    digest = event_digest(
+        station_id="old",
+        seq=1,
+        type="holding.held",
+        occurred_at=when,
+        actor_id=None,
+        holding_id=None,
+        payload={},
+        prev_hash=GENESIS_HASH,
+    )
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO events (station_id, seq, type, occurred_at, payload, prev_hash, "
+                "hash) VALUES ('old', 1, 'holding.held', '2026-01-05 09:00:00.000000', '{}', "
+                ":prev, :hash)"
+            ),
+            {"prev": GENESIS_HASH, "hash": digest},
+        )
+        conn.execute(
+            text("INSERT INTO chain_heads (station_id, seq, hash) VALUES ('old', 1, :hash)"),
+            {"hash": digest},
+        )
+        conn.execute(
+            text(
+                "INSERT INTO outbox (event_id, created_at, attempts) "
+                "VALUES (1, '2026-01-05 09:00:00.000000', 0)"
+            )
         )
     upgrade(engine)
     assert current_revision(engine) == head_revision()

@@ -1,0 +1,400 @@
+"""The relay: drains the outbox to the central log, one batch at a time, in chain order.
+
+Each step is three short phases, so the ledger is never locked while the network is slow:
+
+1. a read transaction takes the next batch of unsent events and their reference data;
+2. the batch is sent with *no* transaction open (the client retries with backoff);
+3. a write transaction marks the rows sent and stores the central log's anchor.
+
+Delivery is at least once (a crash between 2 and 3 sends the batch again) and the effect
+exactly once: the central log stores by (station, seq) and answers an identical event it
+already holds as a duplicate.
+
+What a refusal does (``IngestRefused.error``), and why:
+
+- ``chain_break``, ``rewritten``, ``invalid`` naming an event: the batch from that event on
+  is quarantined with the reason, a ``sync.refused`` event is recorded in the ledger (the
+  staff screen's alarm), and **every later event waits behind it**. The central log accepts
+  a station's events only in order with no gaps (each one's ``prev_hash`` must be the hash
+  it holds for the seq before), so nothing after a refused event could ever be accepted;
+  sending it would only turn one refusal into thousands. Events *before* the refused one in
+  the same batch are still sent.
+- ``invalid`` naming a ``reference`` field: the events are not at fault, only the reference
+  data beside them; the batch is sent again without reference data and nothing blocks.
+- ``gap``: the central log lacks events the kiosk counted as delivered (it was restored
+  from a backup). The kiosk resends from the central log's anchor; only if the kiosk no
+  longer has those events is the batch quarantined (and that is an alarm).
+- ``unauthorised``, ``revoked``, ``wrong_station``, ``unsupported_version``: not the batch's
+  fault; nothing is quarantined, the relay stops (:class:`SyncStopped`) and says what to fix.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from enum import Enum
+from pathlib import Path
+
+from pydantic import ValidationError
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
+from tenacity import Retrying, retry_if_exception_type, stop_never
+
+from db.audit import append_event
+from db.models import Event, OutboxRow
+from kiosk.sync import outbox
+from kiosk.sync.anchor import save_anchor, touch_success
+from kiosk.sync.batch import build_batch, wire_event
+from kiosk.sync.client import (
+    CentralClient,
+    CentralUnavailable,
+    Refusal,
+    RetryPolicy,
+    backoff_wait,
+)
+from wire import MAX_BATCH, IngestAccepted, IngestBatch, ReferenceData
+
+log = logging.getLogger(__name__)
+
+#: Refusals that say the events themselves cannot be accepted, so order blocks the rest.
+CHAIN_REFUSALS = frozenset({"chain_break", "rewritten", "invalid"})
+#: Refusals about the station's standing, not the batch: stop and tell a person.
+STOP_REFUSALS = frozenset({"unauthorised", "revoked", "wrong_station", "unsupported_version"})
+REFUSED_EVENT = "sync.refused"
+
+
+class SyncStopped(Exception):
+    """The central log will not take anything from this station until a person acts."""
+
+
+class Step(Enum):
+    SENT = "sent"
+    IDLE = "idle"
+    BLOCKED = "blocked"
+    QUARANTINED = "quarantined"
+    RETRY = "retry"
+
+
+@dataclass
+class DrainResult:
+    batches: int = 0
+    stored: int = 0
+    duplicates: int = 0
+    quarantined: int = 0
+    blocked: bool = False
+
+    @property
+    def delivered(self) -> int:
+        return self.stored + self.duplicates
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Relay:
+    """Drains one station's outbox through a :class:`CentralClient`."""
+
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        client: CentralClient,
+        *,
+        station_id: str,
+        data_dir: Path,
+        batch_size: int = MAX_BATCH,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self.sessions = sessions
+        self.client = client
+        self.station_id = station_id
+        self.data_dir = Path(data_dir)
+        self.batch_size = min(batch_size, MAX_BATCH)
+        self.clock = clock
+        self.result = DrainResult()
+
+    # ------------------------------------------------------------------ one batch
+    def _blocked_from(self, s: Session) -> int | None:
+        """The seq of the oldest quarantined event: nothing from there on may be sent."""
+        return s.scalar(
+            select(func.min(Event.seq))
+            .join(OutboxRow, OutboxRow.event_id == Event.id)
+            .where(Event.station_id == self.station_id, OutboxRow.quarantined_at.is_not(None))
+        )
+
+    def _read_batch(self) -> tuple[list[outbox.PendingEvent], IngestBatch | None, bool]:
+        """Phase 1 (short read transaction): the next events and their batch."""
+        with self.sessions() as s:
+            blocked_from = self._blocked_from(s)
+            events = outbox.pending(s, self.station_id, self.batch_size)
+            if blocked_from is not None:
+                events = [ev for ev in events if ev.seq < blocked_from]
+            if not events:
+                return [], None, blocked_from is not None
+            try:
+                return events, build_batch(s, self.station_id, events), False
+            except ValidationError:
+                pass
+            # Some event cannot be put on the wire at all: send those before it, then stop.
+            for i, ev in enumerate(events):
+                try:
+                    wire_event(ev)
+                except ValidationError as exc:
+                    if i:
+                        events = events[:i]
+                        return events, build_batch(s, self.station_id, events), False
+                    bad = exc
+                    break
+            else:  # the events are fine: their reference data is not; send without it
+                return (
+                    events,
+                    IngestBatch(
+                        station_id=self.station_id,
+                        events=[wire_event(e) for e in events],
+                        reference=ReferenceData(),
+                    ),
+                    False,
+                )
+        self._quarantine(
+            events[:1],
+            f"seq {events[0].seq} cannot be sent: {_first_error(bad)}",
+            error="invalid_local",
+            seq=events[0].seq,
+            status=None,
+        )
+        return [], None, True
+
+    def step(self) -> Step:
+        """Send the next batch. Raises CentralUnavailable when every attempt failed."""
+        events, batch, blocked = self._read_batch()
+        if batch is None:
+            return Step.BLOCKED if blocked else Step.IDLE
+        ids = [ev.outbox_id for ev in events]
+        try:
+            answer = self.client.send(batch)  # phase 2: no transaction open
+        except CentralUnavailable as exc:
+            with self.sessions.begin() as s:
+                outbox.record_failure(s, ids, str(exc))
+            raise
+        if isinstance(answer, IngestAccepted):
+            return self._accepted(events, answer)
+        return self._refused(events, batch, answer)
+
+    def _accepted(self, events: list[outbox.PendingEvent], answer: IngestAccepted) -> Step:
+        now = self.clock()
+        anchor = answer.anchor
+        by_seq = {ev.seq: ev for ev in events}
+        if anchor.seq in by_seq and by_seq[anchor.seq].hash != anchor.hash:
+            self._quarantine(
+                events,
+                f"the central log acknowledged seq {anchor.seq} with hash {anchor.hash}, "
+                f"not this kiosk's {by_seq[anchor.seq].hash}: the two chains differ",
+                error="anchor_mismatch",
+                seq=anchor.seq,
+                status=200,
+            )
+            return Step.QUARANTINED
+        if anchor.seq not in by_seq and not self._holds(anchor.seq, anchor.hash):
+            self._quarantine(
+                events,
+                f"the central log's newest event is seq {anchor.seq} with hash {anchor.hash}, "
+                "which this kiosk's chain does not hold: the two chains differ",
+                error="anchor_mismatch",
+                seq=anchor.seq,
+                status=200,
+            )
+            return Step.QUARANTINED
+        delivered = [ev.outbox_id for ev in events if ev.seq <= anchor.seq]
+        if not delivered:
+            raise CentralUnavailable(
+                f"the central log answered 200 but holds only up to seq {anchor.seq} "
+                f"(sent {events[0].seq}-{events[-1].seq})"
+            )
+        with self.sessions.begin() as s:  # phase 3: short write transaction
+            outbox.mark_sent(s, delivered, now)
+            save_anchor(s, self.data_dir, self.station_id, anchor, now)
+            touch_success(s, self.station_id, now)
+        self.result.batches += 1
+        self.result.stored += answer.stored
+        self.result.duplicates += answer.duplicates
+        log.info(
+            "sent seq %d-%d: %d new, %d already held; anchor seq %d",
+            events[0].seq,
+            events[-1].seq,
+            answer.stored,
+            answer.duplicates,
+            anchor.seq,
+        )
+        return Step.SENT
+
+    def _holds(self, seq: int, digest: str) -> bool:
+        """Is (seq, digest) in the local chain? A seq past its end is taken as held: the
+        anchor check (``kiosk audit verify``) is what flags a kiosk behind its central log."""
+        with self.sessions() as s:
+            local = s.scalar(
+                select(Event.hash).where(Event.station_id == self.station_id, Event.seq == seq)
+            )
+        return local is None or local == digest
+
+    def _refused(
+        self, events: list[outbox.PendingEvent], batch: IngestBatch, refusal: Refusal
+    ) -> Step:
+        r = refusal.refused
+        log.warning("central log refused seq %d-%d: %s", events[0].seq, events[-1].seq, refusal)
+        if r.error in STOP_REFUSALS:
+            hint = {
+                "unauthorised": "check the credential file holds the credential printed by "
+                "`kiosk-central station add`",
+                "revoked": "the station's credential was revoked: ask for a new one",
+                "wrong_station": "the credential belongs to another station: check "
+                "[station] id and the credential file",
+                "unsupported_version": "the central log does not speak this kiosk's wire "
+                "version: upgrade the kiosk or the central log",
+            }[r.error]
+            raise SyncStopped(f"{refusal}. {hint}")
+        if r.error == "invalid" and (r.field or "").startswith("reference"):
+            if batch.reference == ReferenceData():
+                raise SyncStopped(f"{refusal} (even without reference data)")
+            bare = batch.model_copy(update={"reference": ReferenceData()})
+            answer = self.client.send(bare)
+            if isinstance(answer, IngestAccepted):
+                return self._accepted(events, answer)
+            return self._refused(events, bare, answer)
+        if r.error == "gap":
+            return self._gap(events, refusal)
+        # chain_break, rewritten, invalid (an event), or anything new: order blocks the rest.
+        first = r.seq if r.seq is not None and r.seq in {ev.seq for ev in events} else None
+        refused = [ev for ev in events if first is None or ev.seq >= first]
+        self._quarantine(refused, str(refusal), error=r.error, seq=r.seq, status=refusal.status)
+        return Step.QUARANTINED
+
+    def _gap(self, events: list[outbox.PendingEvent], refusal: Refusal) -> Step:
+        held = refusal.refused.anchor.seq if refusal.refused.anchor else 0
+        if held >= events[0].seq - 1:
+            # Not a gap we can fill by resending; treat as any other refusal of the chain.
+            self._quarantine(
+                events, str(refusal), error="gap", seq=refusal.refused.seq, status=refusal.status
+            )
+            return Step.QUARANTINED
+        with self.sessions.begin() as s:
+            resent = outbox.rewind_after(s, self.station_id, held)
+            oldest = s.scalar(
+                select(func.min(Event.seq))
+                .join(OutboxRow, OutboxRow.event_id == Event.id)
+                .where(
+                    Event.station_id == self.station_id,
+                    OutboxRow.sent_at.is_(None),
+                    OutboxRow.quarantined_at.is_(None),
+                )
+            )
+        if oldest == held + 1:
+            log.warning("central log holds only up to seq %d: resending %d", held, resent)
+            return Step.RETRY
+        self._quarantine(
+            events,
+            f"{refusal}; the central log needs seq {held + 1} onwards but this kiosk's "
+            f"oldest unsent event is seq {oldest}: events were deleted here",
+            error="gap",
+            seq=held + 1,
+            status=refusal.status,
+        )
+        return Step.QUARANTINED
+
+    def _quarantine(
+        self,
+        events: list[outbox.PendingEvent],
+        reason: str,
+        *,
+        error: str,
+        seq: int | None,
+        status: int | None,
+    ) -> None:
+        """Stop sending ``events``, keep why, and raise the alarm in the ledger itself."""
+        now = self.clock()
+        with self.sessions.begin() as s:
+            outbox.quarantine(s, [ev.outbox_id for ev in events], reason, now)
+            append_event(
+                s,
+                station_id=self.station_id,
+                type=REFUSED_EVENT,
+                occurred_at=now,
+                payload={
+                    "error": error,
+                    "seq": seq,
+                    "first_seq": events[0].seq,
+                    "last_seq": events[-1].seq,
+                    "http_status": status,
+                },
+            )
+        self.result.quarantined += len(events)
+        log.error("quarantined seq %d-%d: %s", events[0].seq, events[-1].seq, reason)
+
+    # ------------------------------------------------------------------ loops
+    def drain(self) -> DrainResult:
+        """Send until nothing is left or the rest waits behind a quarantine.
+
+        Raises :class:`CentralUnavailable` (network, 5xx) and :class:`SyncStopped`;
+        :attr:`result` counts this drain's work either way.
+        """
+        self.result = DrainResult()
+        while True:
+            step = self.step()
+            if step is Step.IDLE:
+                return self.result
+            if step is Step.BLOCKED:
+                self.result.blocked = True
+                return self.result
+
+    def run(
+        self,
+        stop: threading.Event,
+        *,
+        poll_seconds: float = 5.0,
+        backoff: RetryPolicy | None = None,
+    ) -> None:
+        """The daemon: drain, wait ``poll_seconds`` (or back off while the central log is
+        unreachable), again, until ``stop`` is set. Raises :class:`SyncStopped`."""
+        policy = backoff or RetryPolicy(attempts=None, initial=5.0, max_wait=300.0)
+        interruptible = sleeper(stop)
+        retrying = Retrying(
+            retry=retry_if_exception_type(CentralUnavailable),
+            wait=backoff_wait(policy),
+            stop=stop_never,
+            sleep=interruptible,
+            before_sleep=lambda st: log.warning(
+                "central log unreachable (%s); trying again later",
+                st.outcome.exception() if st.outcome else "?",
+            ),
+            reraise=True,
+        )
+        while not stop.is_set():
+            try:
+                retrying(self.drain)
+            except Stopping:
+                return
+            if stop.wait(poll_seconds):
+                return
+
+
+class Stopping(Exception):
+    """The stop event was set while waiting: leave the loop (raised by :func:`sleeper`)."""
+
+
+def sleeper(stop: threading.Event) -> Callable[[float], None]:
+    """A retry wait that returns early, raising :class:`Stopping`, once ``stop`` is set:
+    give it to the client's :class:`RetryPolicy` too so SIGTERM is not held up by backoff."""
+
+    def sleep(seconds: float) -> None:
+        if stop.wait(seconds):
+            raise Stopping
+
+    return sleep
+
+
+def _first_error(exc: ValidationError) -> str:
+    err = exc.errors()[0]
+    where = ".".join(str(p) for p in err["loc"])
+    return f"{where}: {err['msg']}"

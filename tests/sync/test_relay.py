@@ -1,0 +1,268 @@
+"""The relay against a fake central log that follows the ingest contract (httpx.MockTransport).
+
+Every test ends with the same invariant: the central log holds exactly the kiosk's events,
+no (station, seq) twice, and the anchor the kiosk keeps is the central log's newest.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from datetime import timedelta
+
+import httpx
+import pytest
+from sqlalchemy import delete, func, select, update
+from sync_testing import STATION, Rig, add_events, kiosk_counts
+
+from db.audit import verify_chain
+from db.models import ChainHead, Event, OutboxRow, SyncAnchor
+from kiosk.sync.anchor import anchor_path, check_anchor, read_anchor_file
+from kiosk.sync.client import CentralUnavailable, RetryPolicy
+from kiosk.sync.relay import REFUSED_EVENT, SyncStopped
+from kiosk.sync.status import staff_banner, sync_state, sync_status
+from wire import IngestBatch
+
+
+def assert_in_step(rig: Rig) -> None:
+    events, sent = kiosk_counts(rig.kiosk)
+    assert rig.central.count(STATION) == events == sent
+    seqs = [seq for (_, seq) in rig.central.events]
+    assert len(seqs) == len(set(seqs))
+    anchor = read_anchor_file(rig.kiosk.config.station.data_dir)
+    assert anchor is not None and anchor.seq == rig.central.head(STATION).seq
+
+
+def test_normal_drain_sends_everything_in_order_with_reference_data(rig: Rig) -> None:
+    add_events(rig.kiosk, 25)
+    result = rig.relay.drain()
+    assert result.stored == 27 + 25 and result.duplicates == 0
+    assert result.batches == 6  # batches of 10
+    assert all(len(b.events) <= 10 for b in rig.central.requests)
+    assert_in_step(rig)
+    with rig.kiosk.sessions() as s:
+        assert check_anchor(s, rig.kiosk.config.station.data_dir) is None
+        status = sync_status(s, STATION, rig.kiosk.config.station.data_dir)
+    assert status.backlog == 0 and status.quarantined == 0
+    assert status.last_success is not None and status.anchor is not None
+    refs = rig.central.references
+    assert any(r.pupils for r in refs) and any(r.staff for r in refs)
+    assert any(r.lockers for r in refs)
+
+
+def test_reference_data_never_carries_secrets_or_health_details(rig: Rig) -> None:
+    rig.relay.drain()
+    wire = json.dumps([r.model_dump() for r in rig.central.references])
+    for secret in ("pin", "argon2", "badge", "exemption", "medical", "photo", "card_uid"):
+        assert secret not in wire.lower()
+    pupil = rig.central.references[0].pupils[0]
+    assert set(pupil.model_dump()) == {"id", "mis_id", "given_name", "family_name", "year_group"}
+
+
+def test_central_down_then_up_backs_off_then_drains(rig: Rig) -> None:
+    def down(request: httpx.Request) -> None:
+        raise httpx.ConnectError("connection refused", request=request)
+
+    rig.central.script = [down] * 4
+    with pytest.raises(CentralUnavailable):
+        rig.relay.drain()
+    assert rig.central.count(STATION) == 0
+    # Exponential backoff with jitter: each wait at least the one before's base.
+    assert len(rig.waits) == 3
+    assert rig.waits[0] >= 1 and rig.waits[1] >= 2 and rig.waits[2] >= 4
+    with rig.kiosk.sessions() as s:
+        status = sync_status(s, STATION, rig.kiosk.config.station.data_dir)
+    assert status.backlog == 27 and "ConnectError" in (status.last_error or "")
+    rig.relay.drain()
+    assert_in_step(rig)
+
+
+def test_500s_and_timeouts_are_retried(rig: Rig) -> None:
+    def error(_: httpx.Request) -> httpx.Response:
+        return httpx.Response(500, text="Internal Server Error")
+
+    def slow(request: httpx.Request) -> None:
+        raise httpx.ReadTimeout("timed out", request=request)
+
+    def portal(_: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, text="<html>Sign in to school wifi</html>")
+
+    rig.central.script = [error, slow, portal]
+    rig.relay.drain()
+    assert len(rig.waits) == 3
+    assert_in_step(rig)
+
+
+def test_same_batch_twice_is_stored_once(rig: Rig) -> None:
+    rig.relay.drain()
+    with rig.kiosk.sessions.begin() as s:  # as if the kiosk crashed before marking sent
+        s.execute(update(OutboxRow).values(sent_at=None))
+    result = rig.relay.drain()
+    assert result.duplicates == 27 and result.stored == 0
+    assert_in_step(rig)
+
+
+def test_tampered_local_event_is_quarantined_raised_and_blocks_what_follows(rig: Rig) -> None:
+    add_events(rig.kiosk, 5)
+    with rig.kiosk.sessions.begin() as s:
+        s.execute(update(Event).where(Event.seq == 15).values(payload={"previous": "forged"}))
+    result = rig.relay.drain()
+    assert result.blocked and result.quarantined == 6  # seq 15-20 of the batch 11-20
+    assert rig.central.count(STATION) == 14  # everything before the forged event
+    with rig.kiosk.sessions() as s:
+        raised = s.scalars(select(Event).where(Event.type == REFUSED_EVENT)).one()
+        assert raised.payload["error"] == "chain_break" and raised.payload["seq"] == 15
+        status = sync_status(s, STATION, rig.kiosk.config.station.data_dir)
+        banner = sync_state(s, rig.clock.now, timedelta(hours=4))
+    assert status.quarantined == 6 and status.blocked_from == 15
+    assert "chain_break" in (status.quarantine_reason or "")
+    assert status.backlog == 33 - 14 - 6  # 12 more behind it (incl. the alarm event)
+    assert banner is not None and banner.alarm
+    # Not retried forever: a second drain sends nothing and stays blocked.
+    sent_before = len(rig.central.requests)
+    assert rig.relay.drain().blocked
+    assert len(rig.central.requests) == sent_before
+
+
+def test_tail_deleted_after_sync_fails_the_anchor_check(rig: Rig) -> None:
+    add_events(rig.kiosk, 3)
+    rig.relay.drain()
+    data_dir = rig.kiosk.config.station.data_dir
+    with rig.kiosk.sessions.begin() as s:
+        newest = s.scalars(select(Event).order_by(Event.seq.desc()).limit(4)).all()
+        keep = newest[-1]
+        ids = [e.id for e in newest[:3]]
+        s.execute(delete(OutboxRow).where(OutboxRow.event_id.in_(ids)))
+        s.execute(delete(Event).where(Event.id.in_(ids)))
+        # A careful tamperer rewrites the chain head and the DB copy of the anchor too.
+        s.execute(update(ChainHead).values(seq=keep.seq, hash=keep.hash))
+        s.execute(update(SyncAnchor).values(seq=keep.seq, hash=keep.hash))
+    with rig.kiosk.sessions() as s:
+        assert verify_chain(s).ok  # the local chain alone cannot tell
+        problem = check_anchor(s, data_dir)
+    # The file still says what the central log holds.
+    assert problem is not None and "acknowledged seq 30 (anchor file)" in str(problem)
+    assert "deleted here" in str(problem)
+    # Deleting the file as well shows too: the ledger remembers an anchor was given.
+    anchor_path(data_dir).unlink()
+    with rig.kiosk.sessions() as s:
+        problem = check_anchor(s, data_dir)
+    assert problem is not None and "missing" in str(problem)
+
+
+def test_central_restored_from_backup_gets_what_it_lost(rig: Rig) -> None:
+    rig.relay.drain()
+    for seq in range(21, 28):  # the central log lost its newest 7 events
+        del rig.central.events[(STATION, seq)]
+    add_events(rig.kiosk, 4)
+    result = rig.relay.drain()
+    assert result.stored == 7 + 4
+    assert_in_step(rig)
+
+
+def test_credential_refused_stops_without_quarantining(rig: Rig) -> None:
+    rig.central.credential = "rotated"
+    with pytest.raises(SyncStopped, match="credential"):
+        rig.relay.drain()
+    with rig.kiosk.sessions() as s:
+        assert sync_status(s, STATION, rig.kiosk.config.station.data_dir).quarantined == 0
+
+
+def test_refused_reference_data_does_not_block_the_events(rig: Rig) -> None:
+    def refuse_reference(request: httpx.Request) -> httpx.Response | None:
+        if b'"pupils":[]' in request.content:
+            return None
+        return httpx.Response(
+            422,
+            content=json.dumps(
+                {"error": "invalid", "detail": "too long", "field": "reference.pupils.0.mis_id"}
+            ),
+        )
+
+    rig.central.script = [refuse_reference, refuse_reference]
+    rig.relay.drain()
+    assert_in_step(rig)
+
+
+def test_event_that_cannot_go_on_the_wire_is_quarantined_locally(rig: Rig) -> None:
+    with rig.kiosk.sessions.begin() as s:
+        s.execute(update(Event).where(Event.seq == 5).values(type="Not A Valid Type"))
+    result = rig.relay.drain()
+    assert result.blocked and rig.central.count(STATION) == 4
+    with rig.kiosk.sessions() as s:
+        reasons = s.scalars(
+            select(OutboxRow.quarantine_reason).where(OutboxRow.quarantined_at.is_not(None))
+        ).all()
+        n_alarms = s.scalar(
+            select(func.count()).select_from(Event).where(Event.type == REFUSED_EVENT)
+        )
+    assert len(reasons) == 1 and "seq 5 cannot be sent" in reasons[0] and n_alarms == 1
+
+
+def test_backlog_older_than_the_limit_shows_a_banner(rig: Rig) -> None:
+    with rig.kiosk.sessions() as s:
+        oldest = s.scalar(select(func.min(OutboxRow.created_at)))
+        assert oldest is not None
+        assert sync_state(s, oldest + timedelta(hours=3), timedelta(hours=4)) is None
+        banner = sync_state(s, oldest + timedelta(hours=5), timedelta(hours=4))
+    assert banner is not None and not banner.alarm and "5 h" in banner.text
+    rig.relay.drain()
+    with rig.kiosk.sessions() as s:
+        assert sync_state(s, oldest + timedelta(days=9), timedelta(hours=4)) is None
+    assert staff_banner(rig.kiosk.sessions, STATION, oldest + timedelta(days=9), 240) is None
+
+
+def test_daemon_sends_new_events_as_they_come_and_stops_on_request(rig: Rig) -> None:
+    """``Relay.run`` (what ``kiosk sync`` runs): backs off while the central log is down
+    without giving up, drains, picks up new events, stops when told."""
+
+    def down(request: httpx.Request) -> None:
+        raise httpx.ConnectError("refused", request=request)
+
+    reached = {27: threading.Event(), 30: threading.Event()}
+    ingest = rig.central._ingest
+
+    def ingest_and_signal(batch: IngestBatch) -> httpx.Response:
+        answer = ingest(batch)
+        for n, event in reached.items():
+            if rig.central.count(STATION) >= n:
+                event.set()
+        return answer
+
+    rig.central._ingest = ingest_and_signal  # type: ignore[method-assign]
+    # Eight refused connections: two whole client calls fail, the daemon carries on.
+    rig.central.script = [down] * 8
+    stop = threading.Event()
+    thread = threading.Thread(
+        target=rig.relay.run,
+        args=(stop,),
+        kwargs={
+            "poll_seconds": 0.01,
+            "backoff": RetryPolicy(attempts=None, initial=0.0, max_wait=0.0, jitter=0.0),
+        },
+        daemon=True,
+    )
+    thread.start()
+    assert reached[27].wait(timeout=60), "the daemon never delivered the backlog"
+    add_events(rig.kiosk, 3)
+    assert reached[30].wait(timeout=60), "the daemon never sent the new events"
+    stop.set()
+    thread.join(timeout=60)
+    assert not thread.is_alive()
+    assert len(rig.waits) == 6  # the client's own backoff inside the two failed calls
+    assert_in_step(rig)
+
+
+def test_anchor_copies_may_differ_after_a_power_cut_but_both_must_be_reached(rig: Rig) -> None:
+    rig.relay.drain()
+    data_dir = rig.kiosk.config.station.data_dir
+    with rig.kiosk.sessions.begin() as s:  # the file was replaced, the row not committed
+        earlier = s.scalars(select(Event).where(Event.seq == 20)).one()
+        s.execute(update(SyncAnchor).values(seq=earlier.seq, hash=earlier.hash))
+    with rig.kiosk.sessions() as s:
+        assert check_anchor(s, data_dir) is None
+    with rig.kiosk.sessions.begin() as s:  # a wrong hash in either copy is not explained
+        s.execute(update(SyncAnchor).values(hash="f" * 64))
+    with rig.kiosk.sessions() as s:
+        problem = check_anchor(s, data_dir)
+    assert problem is not None and "ledger's anchor copy" in str(problem)
