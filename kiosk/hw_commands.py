@@ -19,7 +19,9 @@ import click
 from hardware.bundle import HardwareUnavailable
 from hardware.camera import CameraUnavailable, NullCamera
 from hardware.ports import BadgeTapped, DoorState, UnlockOutcome
+from kiosk.config import KioskConfig
 from kiosk.hardware_config import HardwareConfig, build_hardware, default_config
+from kiosk.hardware_lock import HardwareBusy, HardwareLock
 
 TEST_UID = "C0FFEE01"  # a made-up badge, not anybody's
 
@@ -105,11 +107,26 @@ def hw_test(
     close_timeout: float,
     sim_jam: tuple[str, ...],
 ) -> None:
-    """Test every reader, lock, door sensor, the camera and the indicators."""
+    """Test every reader, lock, door sensor, the camera and the indicators.
+
+    Refused while a station (``kiosk run``, with or without the UI) owns the hardware: it
+    takes the same lock the station takes, so no two processes drive one bus.
+    """
     cfg = _config(ctx)
+    obj = ctx.obj if isinstance(ctx.obj, dict) else {}
+    kiosk_config = obj.get("config")
+    lock = (
+        HardwareLock(kiosk_config.station.data_dir)
+        if isinstance(kiosk_config, KioskConfig)
+        else None
+    )
     try:
+        if lock is not None:
+            lock.acquire("kiosk hw test")
         bundle = build_hardware(cfg, simulate=simulate)
-    except HardwareUnavailable as exc:
+    except (HardwareUnavailable, HardwareBusy) as exc:
+        if lock is not None:
+            lock.release()
         click.echo(f"kiosk: {exc}", err=True)
         sys.exit(2)
     sim = bundle.simulator
@@ -125,6 +142,8 @@ def hw_test(
         checks += _test_indicators(bundle)
     finally:
         bundle.close()
+        if lock is not None:
+            lock.release()
     width = max(len(c.item) for c in checks) if checks else 10
     click.echo(f"{'item':<{width}}  result  detail")
     for c in checks:

@@ -37,6 +37,7 @@ from hardware.ports import (
 from kiosk.auth import Identity
 from kiosk.context import KioskContext
 from kiosk.custody import HardwareLog
+from kiosk.hardware_lock import HardwareLock
 from kiosk.permissions import Permission
 from kiosk.views import HoldingView
 
@@ -93,7 +94,8 @@ class Station:
         hardware: HardwareBundle,
         *,
         door_close_timeout: float = 90.0,
-        poll_interval: float = 0.1,
+        poll_interval: float = 0.05,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self.ctx = ctx
         self.custody = ctx.custody
@@ -103,15 +105,28 @@ class Station:
         self.log = HardwareLog(ctx.custody)
         self.door_close_timeout = door_close_timeout
         self.poll_interval = poll_interval
+        #: Measures door timeouts; tests inject a clock they move by hand, so "the door was
+        #: not closed in time" happens when the test says so, never by a slow machine.
+        self.monotonic = monotonic
         self._listeners: list[Listener] = []
         self._events: queue.Queue[object] = queue.Queue()
         self._thread: threading.Thread | None = None
         self._stopping = threading.Event()
+        #: Set by :func:`kiosk.runtime.open_station`; released by ``close_station``.
+        self.hardware_lock: HardwareLock | None = None
 
     # ----------------------------------------------------------------- lifecycle
     def subscribe(self, listener: Listener) -> None:
         """``listener`` gets every hardware event after it is in the ledger (any thread)."""
         self._listeners.append(listener)
+
+    def unsubscribe(self, listener: Listener) -> None:
+        if listener in self._listeners:
+            self._listeners.remove(listener)
+
+    def feed(self, event: object) -> None:
+        """Queue an event as if a hardware thread sent it (the headless control, tests)."""
+        self._events.put(event)
 
     def start(self) -> list[ReconcileItem]:
         """Drive all locks off, start readers and the door monitor, return what needs a human."""
@@ -121,6 +136,9 @@ class Station:
         self._thread = threading.Thread(target=self._pump, name="station-events", daemon=True)
         self._thread.start()
         self.hardware.start(self._events.put)
+        # A baseline reading of every door before start() returns: a door prised open from
+        # now on is a forced door, whatever the monitor thread's timing.
+        self.hardware.monitor.poll()
         self.log.record("station.started", banks=sorted(self.banks))
         return self.reconcile()
 
@@ -170,11 +188,19 @@ class Station:
         return states
 
     def _wait_closed(self, bank: LockBank, number: int, timeout: float) -> bool:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
+        """Until the sensor reads closed (True) or ``timeout`` on :attr:`monotonic` (False).
+
+        The sensor is re-read every ``poll_interval``; that interval only bounds how soon a
+        closing is seen, the outcome depends on the injected clock alone. Stopping the
+        station ends the wait as "not closed" (the step is left for staff).
+        """
+        deadline = self.monotonic() + timeout
+        while not self._stopping.is_set():
             if bank.door_state(number) is DoorState.CLOSED:
                 return True
-            time.sleep(self.poll_interval)
+            if self.monotonic() >= deadline:
+                return False
+            self._stopping.wait(self.poll_interval)
         return False
 
     def _locker_fault(self, holding: HoldingView, outcome: UnlockOutcome) -> None:

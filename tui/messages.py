@@ -1,7 +1,8 @@
-"""Messages that carry hardware news into the UI.
+"""The message that carries the station service's news into the UI.
 
-Hardware events arrive on the station's thread; they enter Textual only as these messages
-(``post_message`` is thread-safe), so no widget is ever touched from a hardware thread.
+The service reports from its own threads (hardware events, alarms, notes, start-up); news
+enters Textual only as this message (``post_message`` is thread-safe), so no widget is ever
+touched from another thread.
 """
 
 from __future__ import annotations
@@ -9,18 +10,10 @@ from __future__ import annotations
 from textual.message import Message
 
 
-class HardwareEvent(Message):
-    """One event from :mod:`kiosk.events` (BadgeTapped, ForcedOpen, DoorClosed, ...)."""
+class StationNews(Message):
+    """One thing the station service reported: a :mod:`kiosk.events` hardware event, or
+    :class:`~kiosk.service.StationStarted`, ``AlarmsChanged``, ``NotesChanged``."""
 
-    def __init__(self, event: object) -> None:
+    def __init__(self, news: object) -> None:
         super().__init__()
-        self.event = event
-
-
-class StationStarted(Message):
-    """The station is up; ``reconcile`` lists holdings a crash left half-way."""
-
-    def __init__(self, reconcile: list[object], error: str | None = None) -> None:
-        super().__init__()
-        self.reconcile = reconcile
-        self.error = error
+        self.news = news

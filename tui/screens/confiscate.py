@@ -20,8 +20,10 @@ from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
 from textual.widgets import ContentSwitcher, Input, OptionList, Static
 
+from kiosk.service import DoorOutcome
+from kiosk.station import DoorResult
+from kiosk.task import Task, TaskKind
 from tui.screens.base import KioskScreen, problem_text
-from tui.task import Task
 from tui.widgets.decision_panel import DecisionPanel
 from tui.widgets.text import Plain, option
 
@@ -74,7 +76,7 @@ class ConfiscateScreen(KioskScreen):
             yield Plain("", id="form-hint")
 
     def on_mount(self) -> None:
-        self.job = self.kiosk.begin_task("deposit")
+        self.job = self.kiosk.begin_task(TaskKind.DEPOSIT)
         if self.pupil is not None:
             self._pupil_chosen(self.pupil)
         else:
@@ -193,7 +195,7 @@ class ConfiscateScreen(KioskScreen):
         # The worker records the holding on the task before returning (a lock may land
         # while it is saving: the app then rolls it back, its door never opened).
         self.call(
-            lambda: self.kiosk.commit_step(
+            lambda: self.kiosk.service.commit(
                 job,
                 lambda: custody.confiscate(
                     who,
@@ -217,8 +219,8 @@ class ConfiscateScreen(KioskScreen):
     def _committed(self, result: tuple[Any, Any]) -> None:
         self._busy = False
         holding, decision = result
-        if self.job is None or self.job.lock_pending or self.kiosk.job is not self.job:
-            return  # a lock took the task over: the app rolled it back
+        if not self.kiosk.service.is_current(self.job):
+            return  # a lock took the task over: the service rolled it back
         self.holding, self.decision = holding, decision
         self._open_door()
 
@@ -237,10 +239,11 @@ class ConfiscateScreen(KioskScreen):
         if not self.kiosk.run_door(self.job, self.actor, self._door_done):
             self._error("The kiosk was locked: nothing was opened.")
 
-    def _door_done(self, result: Any, error: Exception | None) -> None:
+    def _door_done(self, out: DoorOutcome) -> None:
+        result, error = out.result, out.error
         if not self.is_attached:
             return
-        if error is not None or result is None:
+        if error is not None or not isinstance(result, DoorResult):
             self._error(problem_text(error or RuntimeError("no result")))
             self._door_choices("The door step failed.")
             return
@@ -254,7 +257,7 @@ class ConfiscateScreen(KioskScreen):
             return
         # did_not_open / jammed: the station rolled the deposit back and marked a fault.
         self.kiosk.end_task(self.job)
-        self.job = self.kiosk.begin_task("deposit")
+        self.job = self.kiosk.begin_task(TaskKind.DEPOSIT)
         self._error(result.message)
         self._confirm_step(keep_error=True)
 

@@ -21,8 +21,9 @@ from textual.widgets import ContentSwitcher, Input, OptionList, Static
 
 from kiosk.custody import Collector, PolicyRefused
 from kiosk.permissions import Permission
+from kiosk.service import DoorOutcome
+from kiosk.task import Task, TaskKind
 from tui.screens.base import KioskScreen, problem_text
-from tui.task import Task
 from tui.widgets.decision_panel import DecisionPanel
 from tui.widgets.prompt import TextPrompt
 from tui.widgets.text import Plain, option
@@ -274,12 +275,12 @@ class ReleaseScreen(KioskScreen):
         self._busy = True
         h, collector, id_type, who = self.holding, self.collector, self.id_type, self.actor
         assert h is not None and collector is not None
-        job = self.job = self.kiosk.begin_task("release")
+        job = self.job = self.kiosk.begin_task(TaskKind.RELEASE)
         custody = self.kiosk.custody
         # The worker records the holding on the task before returning (a lock may land
         # while it is saving: the app then rolls it back, its door never opened).
         self.call(
-            lambda: self.kiosk.commit_step(
+            lambda: self.kiosk.service.commit(
                 job,
                 lambda: custody.begin_release(
                     who, h.id, collector, id_type or None, override_reason=override_reason
@@ -299,8 +300,8 @@ class ReleaseScreen(KioskScreen):
 
     def _begun(self, result: tuple[Any, Any]) -> None:
         self._busy = False
-        if self.job is None or self.job.lock_pending or self.kiosk.job is not self.job:
-            return  # a lock took the task over: the app rolled it back
+        if not self.kiosk.service.is_current(self.job):
+            return  # a lock took the task over: the service rolled it back
         self._open_door()
 
     # ------------------------------------------------------------------ door
@@ -319,7 +320,10 @@ class ReleaseScreen(KioskScreen):
         if not self.kiosk.run_door(self.job, self.actor, self._door_done):
             self._error("The kiosk was locked: nothing was opened.")
 
-    def _door_done(self, result: Any, error: Exception | None) -> None:
+    def _door_done(self, out: DoorOutcome) -> None:
+        result, error = out.result, out.error
+        if not self.is_attached:
+            return
         if error is not None or result is None:
             self._error(problem_text(error or RuntimeError("no result")))
             self._door_choices("The door step failed.")

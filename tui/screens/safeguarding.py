@@ -175,11 +175,7 @@ class HoldingsScreen(KioskScreen):
         if h is None or h.state not in ("depositing", "releasing"):
             self.notify("Only an unfinished deposit or release can be settled here.")
             return
-        if (
-            self.kiosk.job is not None
-            and self.kiosk.job.holding is not None
-            and self.kiosk.job.holding.id == h.id
-        ):
+        if self.kiosk.service.in_progress(h.id):
             self.notify("That one is in progress at the hatch.", severity="warning")
             return
         who, c = self.actor, self.kiosk.custody
@@ -199,7 +195,7 @@ class HoldingsScreen(KioskScreen):
         self.call(run, self._settled, self._refused)
 
     def _settled(self, result: Any) -> None:
-        self.kiosk.reconcile = [r for r in self.kiosk.reconcile if r.holding.id != result.id]
+        self.kiosk.service.forget_reconciled(result.id)
         self._done(result)
 
     def action_back(self) -> None:
