@@ -324,12 +324,14 @@ def ui_launcher(ctx: click.Context, name: str) -> Callable[..., None] | None:
     obj = ctx.find_object(dict) or {}
     injected = obj.get("ui")
     if isinstance(injected, dict) and name in injected:
-        return injected[name]  # type: ignore[no-any-return]
+        launcher: Callable[..., None] = injected[name]
+        return launcher
     if callable(injected) and name == "staff":
-        return injected  # type: ignore[no-any-return]
+        return injected
     for ep in entry_points(group=UI_GROUP):
         if ep.name == name:
-            return ep.load()  # type: ignore[no-any-return]
+            loaded: Callable[..., None] = ep.load()
+            return loaded
     return None
 
 

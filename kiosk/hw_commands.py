@@ -16,9 +16,9 @@ from pathlib import Path
 
 import click
 
-from hardware.bundle import HardwareUnavailable
+from hardware.bundle import HardwareBundle, HardwareUnavailable
 from hardware.camera import CameraUnavailable, NullCamera
-from hardware.ports import BadgeTapped, DoorState, UnlockOutcome
+from hardware.ports import BadgeTapped, DoorState, LockBank, UnlockOutcome
 from kiosk.config import KioskConfig
 from kiosk.hardware_config import HardwareConfig, build_hardware, default_config
 from kiosk.hardware_lock import HardwareBusy, HardwareLock
@@ -154,7 +154,7 @@ def hw_test(
         ctx.exit(1)
 
 
-def _test_readers(bundle, tap_timeout: float) -> list[Check]:  # type: ignore[no-untyped-def]
+def _test_readers(bundle: HardwareBundle, tap_timeout: float) -> list[Check]:
     checks: list[Check] = []
     sim = bundle.simulator
     for reader in bundle.readers:
@@ -193,7 +193,7 @@ def _test_readers(bundle, tap_timeout: float) -> list[Check]:  # type: ignore[no
     return checks
 
 
-def _wait_state(bank, number: int, want: DoorState, timeout: float) -> DoorState:  # type: ignore[no-untyped-def]
+def _wait_state(bank: LockBank, number: int, want: DoorState, timeout: float) -> DoorState:
     deadline = time.monotonic() + timeout
     state = bank.door_state(number)
     while state is not want and time.monotonic() < deadline:
@@ -202,7 +202,7 @@ def _wait_state(bank, number: int, want: DoorState, timeout: float) -> DoorState
     return state
 
 
-def _test_locks(bundle, close_timeout: float) -> list[Check]:  # type: ignore[no-untyped-def]
+def _test_locks(bundle: HardwareBundle, close_timeout: float) -> list[Check]:
     checks: list[Check] = []
     sim = bundle.simulator
     for bank in bundle.lock_banks:
@@ -245,7 +245,7 @@ def _test_locks(bundle, close_timeout: float) -> list[Check]:  # type: ignore[no
     return checks
 
 
-def _test_camera(bundle) -> list[Check]:  # type: ignore[no-untyped-def]
+def _test_camera(bundle: HardwareBundle) -> list[Check]:
     if isinstance(bundle.camera, NullCamera):
         return [Check("camera", True, "none fitted (skipped)")]
     with tempfile.TemporaryDirectory() as tmp:
@@ -259,7 +259,7 @@ def _test_camera(bundle) -> list[Check]:  # type: ignore[no-untyped-def]
         return [Check("camera", ok, "still captured (deleted)" if ok else "no image written")]
 
 
-def _test_indicators(bundle) -> list[Check]:  # type: ignore[no-untyped-def]
+def _test_indicators(bundle: HardwareBundle) -> list[Check]:
     ind = bundle.indicators
     try:
         ind.ok()

@@ -67,9 +67,9 @@ def purge(
     for h in session.scalars(select(Holding).where(Holding.photo_path.in_(report.photos))):
         h.photo_path = None
     for inc_id in report.incidents:
-        inc = session.get(Incident, inc_id)
-        if inc is not None:
-            session.delete(inc)
+        doomed_incident = session.get(Incident, inc_id)
+        if doomed_incident is not None:
+            session.delete(doomed_incident)
     for h in doomed:
         session.delete(h)
     append_event(

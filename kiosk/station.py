@@ -187,14 +187,14 @@ class Station:
                 states[(name, number)] = state
         return states
 
-    def _wait_closed(self, bank: LockBank, number: int, timeout: float) -> bool:
+    def _wait_closed(self, bank: LockBank, number: int, timeout: float, since: float) -> bool:
         """Until the sensor reads closed (True) or ``timeout`` on :attr:`monotonic` (False).
 
         The sensor is re-read every ``poll_interval``; that interval only bounds how soon a
         closing is seen, the outcome depends on the injected clock alone. Stopping the
         station ends the wait as "not closed" (the step is left for staff).
         """
-        deadline = self.monotonic() + timeout
+        deadline = since + timeout  # counted from the pulse, not from when this thread ran
         while not self._stopping.is_set():
             if bank.door_state(number) is DoorState.CLOSED:
                 return True
@@ -214,6 +214,7 @@ class Station:
     ) -> DoorResult:
         """Open the reserved locker, wait for the door to close on the phone, confirm it."""
         bank, number = self._bank(holding)
+        pulsed = self.monotonic()
         outcome = bank.unlock(number)
         if outcome in (UnlockOutcome.DID_NOT_OPEN, UnlockOutcome.JAMMED):
             self.custody.abort_deposit(actor, holding.id, f"locker {outcome.value}")
@@ -226,7 +227,7 @@ class Station:
                 "recorded as deposited; the locker is marked as a fault. Choose another.",
                 self.custody.holding(None, holding.id),
             )
-        if not self._wait_closed(bank, number, timeout or self.door_close_timeout):
+        if not self._wait_closed(bank, number, timeout or self.door_close_timeout, pulsed):
             return DoorResult(
                 False,
                 "not_closed",
@@ -242,6 +243,7 @@ class Station:
     ) -> DoorResult:
         """Open the locker of a ``releasing`` holding; the door closing completes the release."""
         bank, number = self._bank(holding)
+        pulsed = self.monotonic()
         outcome = bank.unlock(number)
         if outcome in (UnlockOutcome.DID_NOT_OPEN, UnlockOutcome.JAMMED):
             back = self.custody.cancel_release(actor, holding.id, f"locker {outcome.value}")
@@ -252,7 +254,7 @@ class Station:
                 "still held. Call the technician; do not hand over anything else.",
                 back,
             )
-        if not self._wait_closed(bank, number, timeout or self.door_close_timeout):
+        if not self._wait_closed(bank, number, timeout or self.door_close_timeout, pulsed):
             return DoorResult(
                 False,
                 "not_closed",
@@ -274,6 +276,7 @@ class Station:
         if not pouches:
             return BulkResult(True, "nothing_held", "No pouches are held for this session.", [])
         bank, number = self._bank(pouches[0])
+        pulsed = self.monotonic()
         outcome = bank.unlock(number)
         label = pouches[0].locker
         if outcome in (UnlockOutcome.DID_NOT_OPEN, UnlockOutcome.JAMMED):
@@ -288,7 +291,7 @@ class Station:
                 "held. Call the technician.",
                 back,
             )
-        if not self._wait_closed(bank, number, timeout or self.door_close_timeout):
+        if not self._wait_closed(bank, number, timeout or self.door_close_timeout, pulsed):
             return BulkResult(
                 False,
                 "not_closed",

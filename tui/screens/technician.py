@@ -118,13 +118,12 @@ class TechnicianScreen(KioskScreen):
         if lk is None:
             return
         station, who = self.kiosk.station, self.actor
-        self.call(
-            lambda: station.set_locker_service(who, lk.bank, lk.number, fault=fault),
-            lambda _r: (
-                self._say(f"{lk.label}: {'fault' if fault else 'in service'}."),
-                self.action_reload(),
-            ),
-        )
+
+        def done(_result: None) -> None:
+            self._say(f"{lk.label}: {'fault' if fault else 'in service'}.")
+            self.action_reload()
+
+        self.call(lambda: station.set_locker_service(who, lk.bank, lk.number, fault=fault), done)
 
     def action_mark_fault(self) -> None:
         self._set_service(fault=True)

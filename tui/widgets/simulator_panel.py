@@ -123,7 +123,7 @@ class DoorPanel(ModalScreen[None]):
 
     BINDINGS = [
         Binding("escape", "dismiss_panel", "Close"),
-        Binding("enter", "toggle", "Open/close", show=False),
+        Binding("enter", "toggle_door", "Open/close", show=False),
         Binding("f", "force", "Force open"),
         Binding("j", "jam", "Jam/unjam"),
     ]
@@ -184,7 +184,7 @@ class DoorPanel(ModalScreen[None]):
 
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
         event.stop()
-        self.action_toggle()
+        self.action_toggle_door()
 
     def _do(self, verb: str) -> None:
         door = self._selected()
@@ -210,7 +210,7 @@ class DoorPanel(ModalScreen[None]):
         self.query_one("#sim-door-note", Static).update(note)
         self._read()
 
-    def action_toggle(self) -> None:
+    def action_toggle_door(self) -> None:
         self._do("toggle")
 
     def action_force(self) -> None:
