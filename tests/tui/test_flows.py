@@ -362,7 +362,7 @@ async def test_technician_screen_shows_hardware_and_no_pupil_data(make_app: Any)
         await sign_in(pilot, app, TECHNICIAN)
         menu_ids = [o.id for o in app.screen.query_one("#home-menu").options]
         assert menu_ids == ["lockers", "technician"]
-        assert "no pupil data" in text_of(app, "#home-summary")
+        await wait_for(pilot, lambda: "no pupil data" in text_of(app, "#home-summary"))
         await pilot.press("t")
         await wait_for(pilot, lambda: screen_name(app) == "TechnicianScreen")
         await wait_for(pilot, lambda: "Reader 'desk'" in text_of(app, "#readers"))
