@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 import policies
 from db.audit import append_event
 from db.models import OPEN_STATES, Holding, Incident
+from wire.vocabulary import EventType
 
 
 @dataclass
@@ -75,7 +76,7 @@ def purge(
     append_event(
         session,
         station_id=station_id,
-        type="retention.purged",
+        type=EventType.RETENTION_PURGED,
         occurred_at=now,
         payload={
             "holdings": report.holdings,

@@ -37,6 +37,7 @@ from kiosk.events import (
 from kiosk.station import BulkResult, DoorResult, ReconcileItem, Station
 from kiosk.task import Task, TaskKind, TaskLocked
 from kiosk.views import HoldingView
+from wire.vocabulary import HALF_WAY_STATES, HoldingState
 
 log = logging.getLogger(__name__)
 
@@ -436,12 +437,12 @@ class StationService:
                 return [
                     h
                     for h in self.custody.holdings(None, open_only=True)
-                    if h.exam_session_id == task.session_id and h.state == "releasing"
+                    if h.exam_session_id == task.session_id and h.state is HoldingState.RELEASING
                 ]
             if task.holding is None:
                 return []
             now = self.custody.holding(None, task.holding.id)
-            return [now] if now.state in ("depositing", "releasing") else []
+            return [now] if now.state in HALF_WAY_STATES else []
         except Exception:
             log.exception("ledger not readable after a failed door step")
             return None

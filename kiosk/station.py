@@ -40,6 +40,7 @@ from kiosk.custody import HardwareLog
 from kiosk.hardware_lock import HardwareLock
 from kiosk.permissions import Permission
 from kiosk.views import HoldingView
+from wire.vocabulary import HALF_WAY_STATES, EventType, HoldingKind, HoldingState
 
 log = logging.getLogger(__name__)
 
@@ -47,11 +48,11 @@ Listener = Callable[[object], None]
 
 #: Hardware events that are also ledger events (and so reach the central log).
 _LEDGER_TYPES: dict[type, str] = {
-    ForcedOpen: "alarm.forced_open",
-    LeftOpen: "alarm.left_open",
-    SensorFault: "fault.door_sensor",
-    ReaderFault: "fault.reader",
-    ReaderRecovered: "fault.reader_recovered",
+    ForcedOpen: EventType.ALARM_FORCED_OPEN,
+    LeftOpen: EventType.ALARM_LEFT_OPEN,
+    SensorFault: EventType.FAULT_DOOR_SENSOR,
+    ReaderFault: EventType.FAULT_READER,
+    ReaderRecovered: EventType.FAULT_READER_RECOVERED,
 }
 
 
@@ -139,7 +140,7 @@ class Station:
         # A baseline reading of every door before start() returns: a door prised open from
         # now on is a forced door, whatever the monitor thread's timing.
         self.hardware.monitor.poll()
-        self.log.record("station.started", banks=sorted(self.banks))
+        self.log.record(EventType.STATION_STARTED, banks=sorted(self.banks))
         return self.reconcile()
 
     def stop(self) -> None:
@@ -218,7 +219,7 @@ class Station:
         outcome = bank.unlock(number)
         if outcome in (UnlockOutcome.DID_NOT_OPEN, UnlockOutcome.JAMMED):
             self.custody.abort_deposit(actor, holding.id, f"locker {outcome.value}")
-            if holding.kind != "exam_deposit":
+            if holding.kind is not HoldingKind.EXAM_DEPOSIT:
                 self._locker_fault(holding, outcome)
             return DoorResult(
                 False,
@@ -328,7 +329,7 @@ class Station:
         self.log.begin_test_unlock(bank, number, actor.staff_id)
         outcome = self.banks[bank].unlock(number)
         self.log.record(
-            "hardware.test_unlock_result", locker=f"{bank}{number}", outcome=outcome.value
+            EventType.HARDWARE_TEST_UNLOCK_RESULT, locker=f"{bank}{number}", outcome=outcome.value
         )
         return outcome
 
@@ -347,14 +348,14 @@ class Station:
         """
         items = []
         for h in self.custody.holdings(None, open_only=True):
-            if h.state not in ("depositing", "releasing") or h.locker_bank is None:
+            if h.state not in HALF_WAY_STATES or h.locker_bank is None:
                 continue
             bank = self.banks.get(h.locker_bank)
             if bank is None:
                 continue
             door = bank.door_state(h.locker_number or 0)
             occupied = bank.occupied(h.locker_number or 0)
-            if h.state == "depositing":
+            if h.state is HoldingState.DEPOSITING:
                 advice = (
                     "Check the locker: if the phone is inside, confirm the deposit; "
                     "otherwise cancel it."

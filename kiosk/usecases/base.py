@@ -31,6 +31,7 @@ from db.models import (
     Pupil,
 )
 from kiosk.auth import Identity, LockoutPolicy
+from wire.vocabulary import EventType
 
 
 class CustodyError(Exception):
@@ -113,7 +114,7 @@ class UseCases:
     def _event(
         self,
         s: Session,
-        type: str,
+        type: EventType | str,
         actor: Identity | None,
         holding: Holding | None = None,
         **payload: Any,
@@ -153,7 +154,7 @@ class UseCases:
         now = self._now()
         if new in (HoldingState.RELEASED, HoldingState.HANDED_TO_POLICE, HoldingState.ABORTED):
             h.closed_at = now
-        self._event(s, f"holding.{new.value}", actor, h, previous=old.value, **payload)
+        self._event(s, EventType.holding(new), actor, h, previous=old.value, **payload)
 
     def _pupil_facts(self, s: Session, pupil: Pupil, *, exclude: int | None = None) -> Any:
         start, end = policies.term_bounds(self._local(self._now()), self.profile)
@@ -179,7 +180,7 @@ class UseCases:
         """Add a new ``depositing`` holding and its event (the door is pulsed after commit)."""
         s.add(holding)
         s.flush()
-        self._event(s, "holding.depositing", actor, holding, **payload)
+        self._event(s, EventType.HOLDING_DEPOSITING, actor, holding, **payload)
 
     def _free_locker(self, s: Session, locker_id: int | None) -> Locker:
         if locker_id is not None:

@@ -16,6 +16,7 @@ from kiosk.auth import Identity
 from kiosk.permissions import Permission
 from kiosk.usecases.base import CustodyError, UseCases
 from kiosk.views import HoldingView
+from wire.vocabulary import EventType
 
 
 class DepositUseCases(UseCases):
@@ -100,7 +101,7 @@ class DepositUseCases(UseCases):
             )
             self._event(
                 s,
-                "incident.recorded",
+                EventType.INCIDENT_RECORDED,
                 actor,
                 holding,
                 category=category,
@@ -161,5 +162,5 @@ class DepositUseCases(UseCases):
         with self._tx() as s:
             h = self._holding(s, holding_id)
             h.photo_path = path
-            self._event(s, "holding.photo_taken", actor, h)
+            self._event(s, EventType.HOLDING_PHOTO_TAKEN, actor, h)
             return HoldingView.of(h)

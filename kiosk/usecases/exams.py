@@ -26,6 +26,7 @@ from kiosk.permissions import Permission
 from kiosk.usecases.base import CustodyError
 from kiosk.usecases.releases import ReleaseUseCases
 from kiosk.views import HoldingView, PupilView
+from wire.vocabulary import EventType, ExamSessionState
 
 
 class ExamUseCases(ReleaseUseCases):
@@ -73,7 +74,7 @@ class ExamUseCases(ReleaseUseCases):
                 starts_at=starts_at,
                 ends_at=ends_at,
                 locker_id=cabinet.id,
-                state="open",
+                state=ExamSessionState.OPEN,
                 opened_by_id=actor.staff_id,
                 candidates=list(candidate_ids or []),
             )
@@ -81,7 +82,7 @@ class ExamUseCases(ReleaseUseCases):
             s.flush()
             self._event(
                 s,
-                "exam.opened",
+                EventType.EXAM_OPENED,
                 actor,
                 None,
                 session_id=session.id,
@@ -93,7 +94,7 @@ class ExamUseCases(ReleaseUseCases):
     def _cabinet_in_use(self, s: Session, cabinet: Locker) -> bool:
         open_session = s.scalar(
             select(func.count(ExamSession.id)).where(
-                ExamSession.locker_id == cabinet.id, ExamSession.state == "open"
+                ExamSession.locker_id == cabinet.id, ExamSession.state == ExamSessionState.OPEN
             )
         )
         return bool(open_session) or bool(self._open_in_locker(s, cabinet.id))
@@ -164,7 +165,8 @@ class ExamUseCases(ReleaseUseCases):
                 raise CustodyError(f"No exam session {session_id}.")
             self._ask(
                 policies.ExamDepositRequest(
-                    now=self._local(self._now()), session_open=session.state == "open"
+                    now=self._local(self._now()),
+                    session_open=session.state == ExamSessionState.OPEN,
                 )
             )
             pupil = self._pupil(s, pupil_id)
@@ -222,10 +224,10 @@ class ExamUseCases(ReleaseUseCases):
             session = s.get(ExamSession, session_id)
             if session is None:
                 raise CustodyError(f"No exam session {session_id}.")
-            if session.state != "open":
+            if session.state != ExamSessionState.OPEN:
                 raise CustodyError(f"{session.name} has already ended.")
-            session.state = "ended"
-            self._event(s, "exam.ended", actor, None, session_id=session.id)
+            session.state = ExamSessionState.ENDED
+            self._event(s, EventType.EXAM_ENDED, actor, None, session_id=session.id)
 
     def _session_holdings(self, s: Session, session_id: int, state: HoldingState) -> list[Holding]:
         if s.get(ExamSession, session_id) is None:
@@ -275,6 +277,8 @@ class ExamUseCases(ReleaseUseCases):
                 self._free_locker_if_empty(s, h.locker)
             session = s.get(ExamSession, session_id)
             assert session is not None
-            session.state = "released"
-            self._event(s, "exam.released", actor, None, session_id=session_id, count=len(pouches))
+            session.state = ExamSessionState.RELEASED
+            self._event(
+                s, EventType.EXAM_RELEASED, actor, None, session_id=session_id, count=len(pouches)
+            )
             return [HoldingView.of(h) for h in pouches]

@@ -14,6 +14,7 @@ from db.models import (
     LockerState,
 )
 from kiosk.usecases.base import CustodyError, UseCases
+from wire.vocabulary import EventType
 
 
 class HardwareLog:
@@ -57,7 +58,7 @@ class HardwareLog:
             previous, locker.state = locker.state, state
             self._custody._event(
                 s,
-                "locker.state",
+                EventType.LOCKER_STATE,
                 None,
                 None,
                 locker=locker.label,
@@ -72,7 +73,7 @@ class HardwareLog:
             self._empty_locker(s, bank, number, "opened for a test")
             self._custody._event(
                 s,
-                "hardware.test_unlock",
+                EventType.HARDWARE_TEST_UNLOCK,
                 None,
                 None,
                 locker=f"{bank}{number}",

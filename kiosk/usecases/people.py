@@ -12,6 +12,7 @@ from kiosk.auth import AuthError, Identity, sign_in
 from kiosk.permissions import Permission
 from kiosk.usecases.base import UseCases
 from kiosk.views import PupilView
+from wire.vocabulary import EventType
 
 
 class PeopleUseCases(UseCases):
@@ -38,7 +39,7 @@ class PeopleUseCases(UseCases):
 
     def sign_out(self, actor: Identity, why: str = "signed out") -> None:
         with self._tx() as s:
-            self._event(s, "auth.signed_out", actor, None, why=why)
+            self._event(s, EventType.AUTH_SIGNED_OUT, actor, None, why=why)
 
     def find_pupils(self, actor: Identity, text: str, limit: int = 20) -> list[PupilView]:
         """Quick search by name, MIS id or tutor group (case-insensitive, any word)."""

@@ -20,6 +20,7 @@ from kiosk.auth import Identity
 from kiosk.permissions import Permission
 from kiosk.usecases.base import Collector, CustodyError, PolicyRefused, UseCases, _best_role
 from kiosk.views import HoldingView
+from wire.vocabulary import EventType, ExamSessionState
 
 
 class ReleaseUseCases(UseCases):
@@ -53,7 +54,9 @@ class ReleaseUseCases(UseCases):
         session_ended = None
         if h.exam_session_id is not None:
             es = s.get(ExamSession, h.exam_session_id)
-            session_ended = es is not None and (es.state != "open" or es.ends_at <= self._now())
+            session_ended = es is not None and (
+                es.state != ExamSessionState.OPEN or es.ends_at <= self._now()
+            )
         pupil_facts = (
             self._pupil_facts(s, h.pupil, exclude=h.id) if h.pupil else policies.PupilFacts()
         )
@@ -118,7 +121,7 @@ class ReleaseUseCases(UseCases):
                 h.override_reason, h.override_by_id = override_reason, actor.staff_id
                 self._event(
                     s,
-                    "policy.override",
+                    EventType.POLICY_OVERRIDE,
                     actor,
                     h,
                     overridden=[r.code for r in decision.reasons],

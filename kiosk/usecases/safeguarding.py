@@ -12,6 +12,7 @@ from kiosk.auth import Identity
 from kiosk.permissions import Permission
 from kiosk.usecases.base import UseCases, _best_role
 from kiosk.views import HoldingView
+from wire.vocabulary import EventType
 
 
 class SafeguardingUseCases(UseCases):
@@ -72,7 +73,7 @@ class SafeguardingUseCases(UseCases):
                 actor.staff_id,
                 reason,
             )
-            self._event(s, "holding.search_authorised", actor, h)
+            self._event(s, EventType.HOLDING_SEARCH_AUTHORISED, actor, h)
             return decision
 
     def record_parent_informed(
@@ -82,5 +83,5 @@ class SafeguardingUseCases(UseCases):
         with self._tx() as s:
             h = self._holding(s, holding_id)
             h.parent_informed_at, h.parent_informed_by_id = self._now(), actor.staff_id
-            self._event(s, "holding.parent_informed", actor, h, how=how)
+            self._event(s, EventType.HOLDING_PARENT_INFORMED, actor, h, how=how)
             return HoldingView.of(h)

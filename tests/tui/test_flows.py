@@ -60,7 +60,7 @@ async def test_confiscate_by_card_in_five_inputs(make_app: Any) -> None:
         inputs += 1
         await wait_for(pilot, lambda: app.job is not None and app.job.holding is not None)
         holding = app.job.holding
-        assert "is opening" in text_of(app, "#door-text")
+        await wait_for(pilot, lambda: "is opening" in text_of(app, "#door-text"))
         await close_door_when_open(pilot, app, holding.locker_bank, holding.locker_number)
         inputs += 1  # 5: the door closes on the phone
         await wait_for(pilot, lambda: "PHONE RECEIPT" in text_of(app, "#slip"), what="slip")
@@ -394,7 +394,7 @@ async def test_forced_open_while_logged_out_shows_alarm(make_app: Any) -> None:
         assert app.identity is None
         # It is still there for the next person, and staff acknowledge it from home.
         await sign_in(pilot, app, OFFICE)
-        assert "A2 was forced open" in text_of(app, banner)
+        await wait_for(pilot, lambda: "A2 was forced open" in text_of(app, banner))
         await pilot.press("a")
         assert not app.screen.query_one(banner).display
 
@@ -517,7 +517,7 @@ async def test_half_way_holding_after_restart_is_listed_and_settled(
         await wait_for(pilot, lambda: "Unfinished after restart" in text_of(app, "#idle-notes"))
         assert f"#{stranded.id}" in text_of(app, "#idle-notes")
         await sign_in(pilot, app, OFFICE)
-        assert "unfinished" in text_of(app, "#home-summary")
+        await wait_for(pilot, lambda: "unfinished" in text_of(app, "#home-summary"))
         await pilot.press("s")
         await wait_for(pilot, lambda: screen_name(app) == "HoldingsScreen")
         await wait_for(pilot, lambda: bool(app.screen.holdings))

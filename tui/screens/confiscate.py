@@ -23,6 +23,7 @@ from textual.widgets import ContentSwitcher, Input, OptionList, Static
 from kiosk.service import DoorOutcome
 from kiosk.station import DoorResult
 from kiosk.task import Task, TaskKind
+from kiosk.views import LockerState
 from tui.screens.base import KioskScreen, problem_text
 from tui.widgets.decision_panel import DecisionPanel
 from tui.widgets.text import Plain, option
@@ -161,7 +162,7 @@ class ConfiscateScreen(KioskScreen):
         self.call(self.kiosk.custody.lockers, lambda ls: self._show_lockers(ls, keep_error))
 
     def _show_lockers(self, lockers: list[Any], keep_error: bool = False) -> None:
-        free = [lk for lk in lockers if lk.state == "free" and lk.capacity == 1]
+        free = [lk for lk in lockers if lk.state is LockerState.FREE and lk.capacity == 1]
         text = self.query_one("#confirm-text", Static)
         if self._hold_only():
             text.update(

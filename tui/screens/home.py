@@ -16,6 +16,7 @@ from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
 from kiosk.permissions import Permission as P
+from kiosk.views import HALF_WAY_STATES, HoldingState
 from tui.screens.base import KioskScreen
 from tui.widgets.text import Plain, option
 
@@ -86,7 +87,7 @@ class HomeScreen(KioskScreen):
 
     def _summary(self, result: tuple[list[Any], list[Any]]) -> None:
         held, overdue = result
-        on_hold = sum(1 for h in held if h.state == "safeguarding_hold")
+        on_hold = sum(1 for h in held if h.state is HoldingState.SAFEGUARDING_HOLD)
         lines = [
             f"Held now: {len(held)} phone(s)"
             + (f", {on_hold} on safeguarding hold" if on_hold else "")
@@ -96,7 +97,7 @@ class HomeScreen(KioskScreen):
             lines.append(f"OVERDUE: {len(overdue)}")
             for h, reason in overdue[:3]:
                 lines.append(f"  {h.pupil_name} ({h.locker}): {reason.text}")
-        unfinished = [h for h in held if h.state in ("depositing", "releasing")]
+        unfinished = [h for h in held if h.state in HALF_WAY_STATES]
         if unfinished:
             lines.append(
                 f"{len(unfinished)} unfinished deposit/release: see Holdings (s) to settle."

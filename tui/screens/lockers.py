@@ -13,11 +13,12 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Grid
 
+from kiosk.views import LockerState
 from tui.screens.base import KioskScreen
 from tui.widgets.text import Plain
 
 #: At 80 columns a cell has 8 characters inside its border.
-STATE_WORDS = {"out_of_service": "disabled"}
+STATE_WORDS = {LockerState.OUT_OF_SERVICE: "disabled"}
 
 
 class LockerCell(Plain):

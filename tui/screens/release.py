@@ -23,6 +23,7 @@ from kiosk.custody import Collector, PolicyRefused
 from kiosk.permissions import Permission
 from kiosk.service import DoorOutcome
 from kiosk.task import Task, TaskKind
+from kiosk.views import HoldingKind, HoldingState
 from tui.screens.base import KioskScreen, problem_text
 from tui.widgets.decision_panel import DecisionPanel
 from tui.widgets.prompt import TextPrompt
@@ -31,7 +32,7 @@ from tui.widgets.text import Plain, option
 #: ID types offered when the profile accepts any photo ID (``release.accepted_id_types = []``).
 DEFAULT_ID_TYPES = ("driving_licence", "passport", "national_id_card", "other_photo_id")
 
-RELEASABLE = ("held", "safeguarding_hold")
+RELEASABLE = (HoldingState.HELD, HoldingState.SAFEGUARDING_HOLD)
 
 
 def id_label(code: str) -> str:
@@ -397,8 +398,10 @@ class ReleaseScreen(KioskScreen):
 def holding_line(app: Any, h: Any) -> str:
     since = (h.held_at or h.created_at).astimezone(app.config.tz)
     where = h.locker + (f"/{h.pouch_number}" if h.pouch_number else "")
-    flag = "  HOLD" if h.state == "safeguarding_hold" else ""
-    kind = {"confiscation": "conf.", "exam_deposit": "exam", "safekeeping": "safe"}.get(
-        h.kind, h.kind
-    )
+    flag = "  HOLD" if h.state is HoldingState.SAFEGUARDING_HOLD else ""
+    kind = {
+        HoldingKind.CONFISCATION: "conf.",
+        HoldingKind.EXAM_DEPOSIT: "exam",
+        HoldingKind.SAFEKEEPING: "safe",
+    }.get(h.kind, h.kind)
     return f"{h.pupil_name:<18} {h.tutor_group:<4} {where:<6} {kind:<5} {since:%a %H:%M}{flag}"

@@ -18,6 +18,7 @@ from textual.widgets import DataTable
 
 from kiosk.custody import PolicyRefused
 from kiosk.permissions import Permission as P
+from kiosk.views import HALF_WAY_STATES, HoldingState
 from tui.screens.base import KioskScreen, problem_text
 from tui.widgets.decision_panel import DecisionPanel
 from tui.widgets.prompt import TextPrompt
@@ -172,7 +173,7 @@ class HoldingsScreen(KioskScreen):
 
     def _settle(self, *, confirm: bool) -> None:
         h = self._selected()
-        if h is None or h.state not in ("depositing", "releasing"):
+        if h is None or h.state not in HALF_WAY_STATES:
             self.notify("Only an unfinished deposit or release can be settled here.")
             return
         if self.kiosk.service.in_progress(h.id):
@@ -180,7 +181,7 @@ class HoldingsScreen(KioskScreen):
             return
         who, c = self.actor, self.kiosk.custody
         why = "settled by staff after checking the locker"
-        if h.state == "depositing":
+        if h.state is HoldingState.DEPOSITING:
             run = (
                 (lambda: c.confirm_deposit(who, h.id))
                 if confirm

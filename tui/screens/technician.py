@@ -15,6 +15,7 @@ from textual.binding import Binding
 from textual.containers import Vertical
 from textual.widgets import DataTable, Static
 
+from kiosk.views import LockerState
 from tui.screens.base import KioskScreen
 from tui.widgets.text import Plain
 
@@ -98,7 +99,7 @@ class TechnicianScreen(KioskScreen):
         lk = self._selected()
         if lk is None:
             return
-        if lk.state == "occupied":
+        if lk.state is LockerState.OCCUPIED:
             self._say(f"{lk.label} holds phones: it is not opened for a test.")
             return
         station, who = self.kiosk.station, self.actor
