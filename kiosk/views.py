@@ -11,6 +11,7 @@ from datetime import datetime
 from typing import Any
 
 from db.models import Contact, Holding, Locker, Pupil
+from policies import Category, Decision
 from wire.vocabulary import (
     HALF_WAY_STATES,
     ExamSessionState,
@@ -22,7 +23,9 @@ from wire.vocabulary import (
 #: The words screens compare against (re-exported: the UI imports only ``kiosk``).
 __all__ = [
     "HALF_WAY_STATES",
+    "Category",
     "ContactView",
+    "Decision",
     "ExamSessionState",
     "HoldingKind",
     "HoldingState",

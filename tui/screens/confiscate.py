@@ -12,8 +12,16 @@ a lock before then leaves no trace but the audit of the sign-in.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+from textual import events
+
+from kiosk.views import Category, Decision, HoldingView, LockerView, PupilView
+
+if TYPE_CHECKING:
+    from tui.app import KioskApp
+
 from datetime import datetime
-from typing import Any
 
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -33,14 +41,14 @@ class ConfiscateScreen(KioskScreen):
     HEADING = "Confiscate"
     BINDINGS = [Binding("escape", "back", "Back")]
 
-    def __init__(self, pupil: Any | None = None) -> None:
+    def __init__(self, pupil: PupilView | None = None) -> None:
         super().__init__()
         self.pupil = pupil
-        self.category: Any | None = None
+        self.category: Category | None = None
         self.device = ""
         self.job: Task | None = None
-        self.decision: Any | None = None
-        self.holding: Any | None = None
+        self.decision: Decision | None = None
+        self.holding: HoldingView | None = None
         self._busy = False
 
     # ------------------------------------------------------------------ layout
@@ -93,7 +101,7 @@ class ConfiscateScreen(KioskScreen):
         self.query_one("#form-error", Static).update(text)
 
     # ------------------------------------------------------------------ pupil
-    def pupil_tapped(self, pupil: Any) -> None:
+    def pupil_tapped(self, pupil: PupilView) -> None:
         if self.query_one(ContentSwitcher).current in ("step-pupil", "step-category"):
             self._pupil_chosen(pupil)
 
@@ -111,7 +119,7 @@ class ConfiscateScreen(KioskScreen):
             self.device = event.value.strip()
             self._confirm_step()
 
-    def _results(self, pupils: list[Any]) -> None:
+    def _results(self, pupils: list[PupilView]) -> None:
         if len(pupils) == 1:
             self._pupil_chosen(pupils[0])
             return
@@ -130,7 +138,7 @@ class ConfiscateScreen(KioskScreen):
         else:
             self._error("No pupil matches. Try the surname or the tutor group.")
 
-    def _pupil_chosen(self, pupil: Any) -> None:
+    def _pupil_chosen(self, pupil: PupilView) -> None:
         self.pupil = pupil
         self.query_one("#who", Static).update(
             f"Pupil: {pupil.name}  {pupil.tutor_group}  (year {pupil.year_group})"
@@ -161,7 +169,7 @@ class ConfiscateScreen(KioskScreen):
     def _confirm_step(self, *, keep_error: bool = False) -> None:
         self.call(self.kiosk.custody.lockers, lambda ls: self._show_lockers(ls, keep_error))
 
-    def _show_lockers(self, lockers: list[Any], keep_error: bool = False) -> None:
+    def _show_lockers(self, lockers: list[LockerView], keep_error: bool = False) -> None:
         free = [lk for lk in lockers if lk.state is LockerState.FREE and lk.capacity == 1]
         text = self.query_one("#confirm-text", Static)
         if self._hold_only():
@@ -217,7 +225,7 @@ class ConfiscateScreen(KioskScreen):
         self._error(problem_text(exc))
         self._confirm_step(keep_error=True)
 
-    def _committed(self, result: tuple[Any, Any]) -> None:
+    def _committed(self, result: tuple[HoldingView, Decision]) -> None:
         self._busy = False
         holding, decision = result
         if not self.kiosk.service.is_current(self.job):
@@ -309,7 +317,7 @@ class ConfiscateScreen(KioskScreen):
     def _finish(self) -> None:
         self.app.pop_screen()
 
-    def on_key(self, event: Any) -> None:
+    def on_key(self, event: events.Key) -> None:
         if getattr(self, "_done", False) and event.key == "enter":
             event.stop()
             self._finish()
@@ -338,7 +346,9 @@ class ConfiscateScreen(KioskScreen):
             self.kiosk.end_task(self.job)
 
 
-def slip_text(app: Any, holding: Any, pupil: Any, decision: Any) -> str:
+def slip_text(
+    app: KioskApp, holding: HoldingView, pupil: PupilView, decision: Decision | None
+) -> str:
     """The receipt shown to the pupil: where the phone is, who may collect it and when."""
     release = app.profile.release
     earliest = release.earliest_time.value.strftime("%H:%M")

@@ -12,6 +12,15 @@ decision (5), close the door (6).
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+from textual import events
+
+from kiosk.views import Decision, HoldingView, PupilView
+
+if TYPE_CHECKING:
+    from tui.app import KioskApp
+
 from typing import Any
 
 from textual.app import ComposeResult
@@ -48,14 +57,14 @@ class ReleaseScreen(KioskScreen):
 
     def __init__(self) -> None:
         super().__init__()
-        self.holdings: list[Any] = []
-        self.shown: list[Any] = []
-        self.holding: Any | None = None
-        self.pupil: Any | None = None
+        self.holdings: list[HoldingView] = []
+        self.shown: list[HoldingView] = []
+        self.holding: HoldingView | None = None
+        self.pupil: PupilView | None = None
         self.collector: Collector | None = None
         self.collector_name = ""
         self.id_type: str | None = None
-        self.decision: Any | None = None
+        self.decision: Decision | None = None
         self.job: Task | None = None
         self._busy = False
 
@@ -89,7 +98,7 @@ class ReleaseScreen(KioskScreen):
         who = self.actor
         self.call(lambda: self.kiosk.custody.holdings(who), self._loaded)
 
-    def _loaded(self, holdings: list[Any]) -> None:
+    def _loaded(self, holdings: list[HoldingView]) -> None:
         self.holdings = [h for h in holdings if h.state in RELEASABLE]
         self._filter(self.query_one("#filter", Input).value)
 
@@ -128,13 +137,13 @@ class ReleaseScreen(KioskScreen):
             menu = self.query_one("#held", OptionList)
             self._holding_chosen(self.shown[menu.highlighted or 0])
 
-    def on_key(self, event: Any) -> None:
+    def on_key(self, event: events.Key) -> None:
         if event.key in ("down", "up") and self.focused is self.query_one("#filter", Input):
             event.stop()
             menu = self.query_one("#held", OptionList)
             (menu.action_cursor_down if event.key == "down" else menu.action_cursor_up)()
 
-    def pupil_tapped(self, pupil: Any) -> None:
+    def pupil_tapped(self, pupil: PupilView) -> None:
         step = self.query_one(ContentSwitcher).current
         if step == "step-find":
             self._filter("", pupil.id)
@@ -147,7 +156,7 @@ class ReleaseScreen(KioskScreen):
         elif step == "step-collector" and self.holding and pupil.id == self.holding.pupil_id:
             self._collector_chosen(Collector("pupil"), f"{pupil.name} (the pupil)")
 
-    def _holding_chosen(self, holding: Any) -> None:
+    def _holding_chosen(self, holding: HoldingView) -> None:
         self.holding = holding
         who = self.actor
 
@@ -159,7 +168,7 @@ class ReleaseScreen(KioskScreen):
 
         self.call(load, self._pupil_loaded)
 
-    def _pupil_loaded(self, pupil: Any) -> None:
+    def _pupil_loaded(self, pupil: PupilView | None) -> None:
         h = self.holding
         assert h is not None
         self.pupil = pupil
@@ -222,7 +231,7 @@ class ReleaseScreen(KioskScreen):
             self._decided,
         )
 
-    def _decided(self, decision: Any) -> None:
+    def _decided(self, decision: Decision) -> None:
         self.decision = decision
         h = self.holding
         assert h is not None
@@ -299,7 +308,7 @@ class ReleaseScreen(KioskScreen):
             self.query_one("#decision", DecisionPanel).show(exc.decision)
         self._error(problem_text(exc))
 
-    def _begun(self, result: tuple[Any, Any]) -> None:
+    def _begun(self, result: tuple[HoldingView, Decision]) -> None:
         self._busy = False
         if not self.kiosk.service.is_current(self.job):
             return  # a lock took the task over: the service rolled it back
@@ -395,9 +404,9 @@ class ReleaseScreen(KioskScreen):
         self.app.pop_screen()
 
 
-def holding_line(app: Any, h: Any) -> str:
+def holding_line(app: KioskApp, h: HoldingView) -> str:
     since = (h.held_at or h.created_at).astimezone(app.config.tz)
-    where = h.locker + (f"/{h.pouch_number}" if h.pouch_number else "")
+    where = (h.locker or "?") + (f"/{h.pouch_number}" if h.pouch_number else "")
     flag = "  HOLD" if h.state is HoldingState.SAFEGUARDING_HOLD else ""
     kind = {
         HoldingKind.CONFISCATION: "conf.",

@@ -18,7 +18,7 @@ from textual.widgets import DataTable
 
 from kiosk.custody import PolicyRefused
 from kiosk.permissions import Permission as P
-from kiosk.views import HALF_WAY_STATES, HoldingState
+from kiosk.views import HALF_WAY_STATES, HoldingState, HoldingView
 from tui.screens.base import KioskScreen, problem_text
 from tui.widgets.decision_panel import DecisionPanel
 from tui.widgets.prompt import TextPrompt
@@ -44,7 +44,7 @@ class HoldingsScreen(KioskScreen):
 
     def __init__(self) -> None:
         super().__init__()
-        self.holdings: list[Any] = []
+        self.holdings: list[HoldingView] = []
 
     def compose_body(self) -> ComposeResult:
         with Vertical(id="holdings-body"):
@@ -69,7 +69,7 @@ class HoldingsScreen(KioskScreen):
         who = self.actor
         self.call(lambda: self.kiosk.custody.holdings(who), self._loaded)
 
-    def _loaded(self, holdings: list[Any]) -> None:
+    def _loaded(self, holdings: list[HoldingView]) -> None:
         table = self.query_one("#holdings", DataTable)
         keep = table.cursor_row
         table.clear()
@@ -90,7 +90,7 @@ class HoldingsScreen(KioskScreen):
         if holdings:
             table.move_cursor(row=min(keep, len(holdings) - 1))
 
-    def _selected(self) -> Any | None:
+    def _selected(self) -> HoldingView | None:
         table = self.query_one("#holdings", DataTable)
         if not self.holdings:
             return None
@@ -195,7 +195,7 @@ class HoldingsScreen(KioskScreen):
             )
         self.call(run, self._settled, self._refused)
 
-    def _settled(self, result: Any) -> None:
+    def _settled(self, result: HoldingView) -> None:
         self.kiosk.service.forget_reconciled(result.id)
         self._done(result)
 

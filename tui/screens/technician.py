@@ -7,17 +7,24 @@ service states are changed through the ledger so the change is audited.
 
 from __future__ import annotations
 
-from typing import Any
-
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.widgets import DataTable, Static
 
-from kiosk.views import LockerState
+from kiosk.events import DoorState
+from kiosk.views import LockerState, LockerView
 from tui.screens.base import KioskScreen
 from tui.widgets.text import Plain
+
+#: Reader lines, lockers, door sensors and occupancy sensors, read off the UI thread.
+Reading = tuple[
+    list[str],
+    list[LockerView],
+    dict[tuple[str, int], DoorState],
+    dict[tuple[str, int], bool | None],
+]
 
 
 class TechnicianScreen(KioskScreen):
@@ -40,13 +47,13 @@ class TechnicianScreen(KioskScreen):
         table = self.query_one("#doors", DataTable)
         table.add_columns("Locker", "Record", "Door sensor", "Occupancy")
         table.focus()
-        self.lockers: list[Any] = []
+        self.lockers: list[LockerView] = []
         self.action_reload()
 
     def action_reload(self) -> None:
         station = self.kiosk.station
 
-        def read() -> tuple[list[str], list[Any], dict[Any, Any], dict[Any, Any]]:
+        def read() -> Reading:
             readers = []
             for reader in station.hardware.readers:
                 try:
@@ -63,7 +70,7 @@ class TechnicianScreen(KioskScreen):
 
         self.call(read, self._show)
 
-    def _show(self, result: tuple[list[str], list[Any], dict[Any, Any], dict[Any, Any]]) -> None:
+    def _show(self, result: Reading) -> None:
         readers, lockers, doors, occupied = result
         lines = readers or ["No badge reader configured."]
         lines.append(f"Camera: {self.kiosk.station.hardware.camera.describe()}")
@@ -85,7 +92,7 @@ class TechnicianScreen(KioskScreen):
         if lockers:
             table.move_cursor(row=min(keep, len(lockers) - 1))
 
-    def _selected(self) -> Any | None:
+    def _selected(self) -> LockerView | None:
         if not self.lockers:
             return None
         return self.lockers[
