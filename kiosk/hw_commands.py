@@ -11,7 +11,6 @@ import queue
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import click
@@ -22,15 +21,9 @@ from hardware.ports import BadgeTapped, DoorState, LockBank, UnlockOutcome
 from kiosk.config import KioskConfig
 from kiosk.hardware_config import HardwareConfig, build_hardware, default_config
 from kiosk.hardware_lock import HardwareBusy, HardwareLock
+from kiosk.hw_checks import Check, reader_checks, test_pulse
 
 TEST_UID = "C0FFEE01"  # a made-up badge, not anybody's
-
-
-@dataclass
-class Check:
-    item: str
-    ok: bool
-    detail: str
 
 
 def _config(ctx: click.Context) -> HardwareConfig:
@@ -157,11 +150,9 @@ def hw_test(
 def _test_readers(bundle: HardwareBundle, tap_timeout: float) -> list[Check]:
     checks: list[Check] = []
     sim = bundle.simulator
+    versions = {c.item: c for c in reader_checks(bundle.readers)}
     for reader in bundle.readers:
-        version = reader.version()
-        checks.append(
-            Check(f"reader {reader.name} version", not version.startswith("unreadable"), version)
-        )
+        checks.append(versions[f"reader {reader.name} version"])
         events: queue.Queue[object] = queue.Queue()
         reader.start(events.put)
         try:
@@ -218,14 +209,8 @@ def _test_locks(bundle: HardwareBundle, close_timeout: float) -> list[Check]:
                 )
                 checks.append(Check(f"{item} sensor before", False, hint))
                 continue
-            outcome = bank.unlock(n)
-            detail = outcome.value
-            extra = getattr(bank, "last_detail", "")
-            checks.append(
-                Check(
-                    f"{item} unlock", outcome is UnlockOutcome.OPENED, f"{detail} {extra}".strip()
-                )
-            )
+            outcome, detail = test_pulse(bank, n)
+            checks.append(Check(f"{item} unlock", outcome is UnlockOutcome.OPENED, detail))
             if outcome is not UnlockOutcome.OPENED:
                 continue
             if sim is not None:

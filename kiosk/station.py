@@ -38,6 +38,7 @@ from kiosk.auth import Identity
 from kiosk.context import KioskContext
 from kiosk.custody import HardwareLog
 from kiosk.hardware_lock import HardwareLock
+from kiosk.hw_checks import Check, SensorReading, reader_checks, sensor_readings, test_pulse
 from kiosk.permissions import Permission
 from kiosk.views import HoldingView
 from wire.vocabulary import HALF_WAY_STATES, EventType, HoldingKind, HoldingState
@@ -323,11 +324,19 @@ class Station:
         return str(path)
 
     # ----------------------------------------------------------------- technician
+    def reader_checks(self) -> list[Check]:
+        """Every reader's firmware/health: the same check ``kiosk hw test`` runs."""
+        return reader_checks(self.hardware.readers)
+
+    def sensor_readings(self) -> list[SensorReading]:
+        """Every door and occupancy sensor: the same readings ``kiosk hw test`` starts from."""
+        return sensor_readings(self.banks)
+
     def test_unlock(self, actor: Identity, bank: str, number: int) -> UnlockOutcome:
         """Pulse an empty locker for a hardware test (technicians only), with an event."""
         actor.require(Permission.HARDWARE)
         self.log.begin_test_unlock(bank, number, actor.staff_id)
-        outcome = self.banks[bank].unlock(number)
+        outcome, _detail = test_pulse(self.banks[bank], number)
         self.log.record(
             EventType.HARDWARE_TEST_UNLOCK_RESULT, locker=f"{bank}{number}", outcome=outcome.value
         )

@@ -54,18 +54,14 @@ class TechnicianScreen(KioskScreen):
         station = self.kiosk.station
 
         def read() -> Reading:
-            readers = []
-            for reader in station.hardware.readers:
-                try:
-                    readers.append(f"Reader '{reader.name}': {reader.version()}")
-                except Exception as exc:
-                    readers.append(f"Reader '{reader.name}': unreadable ({exc})")
+            readers = [
+                f"Reader '{c.item.removeprefix('reader ').removesuffix(' version')}': {c.detail}"
+                for c in station.reader_checks()
+            ]
             lockers = station.custody.lockers()
-            doors = station.door_states()
-            occupied = {}
-            for lk in lockers:
-                bank = station.banks.get(lk.bank)
-                occupied[(lk.bank, lk.number)] = bank.occupied(lk.number) if bank else None
+            sensors = station.sensor_readings()
+            doors = {(r.bank, r.number): r.door for r in sensors}
+            occupied = {(r.bank, r.number): r.occupied for r in sensors}
             return readers, lockers, doors, occupied
 
         self.call(read, self._show)
