@@ -39,7 +39,7 @@ from kiosk.service import (
 from kiosk.station import ReconcileItem
 from kiosk.task import Task, TaskKind
 from kiosk.views import PupilView
-from tui.messages import StationNews
+from tui.messages import HardwareNews, StationNews, TakesCards, TakesPupils
 
 log = logging.getLogger(__name__)
 
@@ -153,9 +153,7 @@ class KioskApp(App[None]):
         elif isinstance(news, BadgeTapped):
             self.card_tapped(news.uid)
         else:
-            handler = getattr(self.screen, "hardware_event", None)
-            if handler is not None:
-                handler(news)
+            self.screen.post_message(HardwareNews(news))
 
     # ------------------------------------------------------------------ activity and lock
     async def on_event(self, event: events.Event) -> None:
@@ -237,9 +235,9 @@ class KioskApp(App[None]):
     # ------------------------------------------------------------------ cards
     def card_tapped(self, uid: str) -> None:
         """Route a tap: the screen first, then staff badge (sign in/out) or pupil card."""
-        handler = getattr(self.screen, "card_tapped", None)
+        screen = self.screen
         if self.identity is None:
-            if handler is not None and handler(uid):
+            if isinstance(screen, TakesCards) and screen.card_tapped(uid):
                 return
             self.begin_login(uid)
             return
@@ -268,9 +266,9 @@ class KioskApp(App[None]):
             self.lock("Signed out: another badge was tapped.")
             self.begin_login(uid)
             return
-        handler = getattr(self.screen, "pupil_tapped", None)
-        if handler is not None:
-            handler(pupil)
+        screen = self.screen
+        if isinstance(screen, TakesPupils):
+            screen.pupil_tapped(pupil)
         else:
             self.notify(f"Card of {pupil.name} ({pupil.tutor_group}).", markup=False)
 

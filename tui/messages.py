@@ -7,7 +7,11 @@ touched from another thread.
 
 from __future__ import annotations
 
+from typing import Protocol, runtime_checkable
+
 from textual.message import Message
+
+from kiosk.views import PupilView
 
 
 class StationNews(Message):
@@ -17,3 +21,28 @@ class StationNews(Message):
     def __init__(self, news: object) -> None:
         super().__init__()
         self.news = news
+
+
+class HardwareNews(Message, bubble=False):
+    """A door/reader event forwarded by the app to the screen on top (it does not bubble back
+    to the app). Screens that show hardware state handle ``on_hardware_news``."""
+
+    def __init__(self, event: object) -> None:
+        super().__init__()
+        self.event = event
+
+
+@runtime_checkable
+class TakesCards(Protocol):
+    """A screen that sees every card tap first (PIN entry, exam self-service)."""
+
+    def card_tapped(self, uid: str) -> bool:
+        """True if the screen dealt with the tap; False lets the app route it."""
+        ...
+
+
+@runtime_checkable
+class TakesPupils(Protocol):
+    """A screen that does something with a pupil's card tapped by signed-in staff."""
+
+    def pupil_tapped(self, pupil: PupilView) -> None: ...

@@ -13,6 +13,7 @@ from textual.containers import Grid
 
 from kiosk.events import DoorState
 from kiosk.views import LockerState, LockerView
+from tui.messages import HardwareNews
 from tui.screens.base import KioskScreen
 from tui.widgets.text import Plain
 
@@ -70,7 +71,7 @@ class LockersScreen(KioskScreen):
             door = doors.get((locker.bank, locker.number))
             cell.show(locker, door.value if door is not None else "unknown")
 
-    def hardware_event(self, event: object) -> None:
+    def on_hardware_news(self, message: HardwareNews) -> None:
         self.reload()
 
     def action_back(self) -> None:
