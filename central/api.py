@@ -83,7 +83,7 @@ def validation_response(request: Request, exc: Exception) -> JSONResponse:
     elif loc[:2] == ["body", "wire_version"]:
         error = "unsupported_version"
     answer = IngestRefused(
-        error=error,  # type: ignore[arg-type]
+        error=error,
         detail=f"{field or 'body'}: {first.get('msg', 'invalid')}"
         + (f" (event seq {seq})" if seq is not None else "")
         + (f"; {len(errors) - 1} more problem(s)" if len(errors) > 1 else ""),

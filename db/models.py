@@ -13,27 +13,12 @@ from datetime import date, datetime
 from typing import Any, Final
 
 from sqlalchemy import JSON, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import Enum as SAEnum
 from sqlalchemy import false as sa_false
 from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
 from db.base import Base
-
-
-class HoldingKind(enum.StrEnum):
-    CONFISCATION = "confiscation"
-    EXAM_DEPOSIT = "exam_deposit"
-    SAFEKEEPING = "safekeeping"
-
-
-class HoldingState(enum.StrEnum):
-    DEPOSITING = "depositing"
-    HELD = "held"
-    RELEASING = "releasing"
-    RELEASED = "released"
-    SAFEGUARDING_HOLD = "safeguarding_hold"
-    HANDED_TO_POLICE = "handed_to_police"
-    ABORTED = "aborted"
-
+from wire.vocabulary import ExamSessionState, HoldingKind, HoldingState, LockerState
 
 #: Allowed state changes. ``releasing -> held`` exists because a door that did not open
 #: must not leave a phone recorded as gone (physical truth beats database truth).
@@ -74,11 +59,17 @@ class MinimumDataError(ValueError):
     """A value would store more personal data than the kiosk is allowed to keep."""
 
 
-class LockerState(enum.StrEnum):
-    FREE = "free"
-    OCCUPIED = "occupied"
-    FAULT = "fault"
-    OUT_OF_SERVICE = "out_of_service"
+def _words(enum_type: type[enum.StrEnum], length: int = 20) -> SAEnum:
+    """A column holding one word of ``enum_type``: stored as the plain word (VARCHAR, no
+    database enum type, so the schema is unchanged), read back as the enum member."""
+    return SAEnum(
+        enum_type,
+        native_enum=False,
+        create_constraint=False,
+        length=length,
+        values_callable=lambda members: [m.value for m in members],
+        validate_strings=True,
+    )
 
 
 class Pupil(Base):
@@ -167,7 +158,7 @@ class Locker(Base):
     bank: Mapped[str] = mapped_column(String(20))
     number: Mapped[int]
     capacity: Mapped[int] = mapped_column(default=1)
-    state: Mapped[str] = mapped_column(String(20), default=LockerState.FREE)
+    state: Mapped[LockerState] = mapped_column(_words(LockerState), default=LockerState.FREE)
 
     @property
     def label(self) -> str:
@@ -185,7 +176,9 @@ class ExamSession(Base):
     ends_at: Mapped[datetime]
     locker_id: Mapped[int | None] = mapped_column(ForeignKey("lockers.id"))
     #: open -> ended -> released; "open" means deposits are being taken.
-    state: Mapped[str] = mapped_column(String(20), default="open")
+    state: Mapped[ExamSessionState] = mapped_column(
+        _words(ExamSessionState), default=ExamSessionState.OPEN
+    )
     opened_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
     candidates: Mapped[list[int]] = mapped_column(JSON, default=list)
 
@@ -195,8 +188,8 @@ class Holding(Base):
     __table_args__ = NEVER_REUSE_IDS
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    kind: Mapped[str] = mapped_column(String(20))
-    state: Mapped[str] = mapped_column(String(20), index=True)
+    kind: Mapped[HoldingKind] = mapped_column(_words(HoldingKind))
+    state: Mapped[HoldingState] = mapped_column(_words(HoldingState), index=True)
     pupil_id: Mapped[int | None] = mapped_column(ForeignKey("pupils.id", ondelete="SET NULL"))
     device_description: Mapped[str] = mapped_column(String(200), default="")
     category: Mapped[str | None] = mapped_column(String(60))

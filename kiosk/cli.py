@@ -5,10 +5,12 @@ from __future__ import annotations
 import json
 import sys
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from importlib.metadata import entry_points
 from pathlib import Path
+from typing import IO
 
 import click
 
@@ -297,19 +299,99 @@ def demo(seed_only: bool, data_dir: Path | None) -> None:
 
 @main.command()
 @click.option("--simulate", is_flag=True, help="Use simulated hardware instead of the Pi's.")
+@click.option(
+    "--headless",
+    is_flag=True,
+    help="No screen: doors, alarms and start-up checks only (never loads the UI).",
+)
+@click.option(
+    "--sim-commands",
+    type=click.File("r"),
+    help="(with --headless --simulate) read simulator commands from FILE or - (stdin): "
+    "tap UID, open/close/force/jam/unjam BANK N.",
+)
 @click.pass_context
-def run(ctx: click.Context, simulate: bool) -> None:
-    """Start the configured station (staff UI on this terminal)."""
+def run(ctx: click.Context, simulate: bool, headless: bool, sim_commands: IO[str] | None) -> None:
+    """Start the configured station (staff UI on this terminal, or --headless)."""
+    if sim_commands is not None and not (headless and simulate):
+        _fail("--sim-commands needs --headless --simulate")
+    if headless:
+        from kiosk.hardware_lock import HardwareBusy
+        from kiosk.headless import run_headless
+
+        try:
+            run_headless(_config(ctx), simulate=simulate, commands=sim_commands)
+        except (HardwareBusy, NotReady, DatabaseCorrupt, policies.ProfileError) as exc:
+            _fail(f"cannot start the station: {exc}")
+        return
     notify_ready()  # kiosk.service is Type=notify; a no-op outside systemd
     _run_ui(ctx, _config(ctx), simulate=simulate)
 
 
+# --------------------------------------------------------------------------- UI plug-ins
+#: Entry-point group through which the UI package plugs its launchers into this CLI, so
+#: ``kiosk`` never imports Textual unless a screen is asked for (issue 8).
+UI_GROUP = "kiosk.ui"
+
+
+def ui_launcher(ctx: click.Context, name: str) -> Callable[..., None] | None:
+    """The UI launcher ``name`` (``staff`` / ``signage``): injected in ``ctx.obj["ui"]`` (tests,
+    other front ends) or else loaded from the installed ``kiosk.ui`` entry points."""
+    obj = ctx.find_object(dict) or {}
+    injected = obj.get("ui")
+    if isinstance(injected, dict) and name in injected:
+        launcher: Callable[..., None] = injected[name]
+        return launcher
+    if callable(injected) and name == "staff":
+        return injected
+    for ep in entry_points(group=UI_GROUP):
+        if ep.name == name:
+            loaded: Callable[..., None] = ep.load()
+            return loaded
+    return None
+
+
 def _run_ui(ctx: click.Context, config: KioskConfig, *, simulate: bool) -> None:
-    """Hand over to the UI the ``tui`` package injected (``kiosk`` never imports ``tui``)."""
-    launcher = ctx.find_object(dict).get("ui")  # type: ignore[union-attr]
+    """Hand over to the staff UI plugged in by entry point (``kiosk`` never imports ``tui``)."""
+    launcher = ui_launcher(ctx, "staff")
     if launcher is None:
-        _fail("no staff UI in this entry point; start it with the `kiosk` command")
+        _fail(
+            "no staff UI is installed (entry point group kiosk.ui, name staff); reinstall "
+            "the package, or run `kiosk run --headless`"
+        )
+        return
     launcher(config, simulate=simulate)
+
+
+# --------------------------------------------------------------------------- signage
+@main.command()
+@click.option(
+    "--print",
+    "print_to",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write A4 wall posters for every zone instead: FILE.pdf (one page per zone) "
+    "or FILE.svg (one SVG per zone, named FILE-<zone>.svg).",
+)
+@click.option("--interval", default=8.0, show_default=True, help="Seconds per notice.")
+@click.pass_context
+def signage(ctx: click.Context, print_to: Path | None, interval: float) -> None:
+    """Public signage: camera-free zones, phone rules, exam notices (full screen)."""
+    config = _config(ctx)
+    if print_to is not None:
+        from kiosk.posters import print_posters
+
+        try:
+            written = print_posters(config, print_to)
+        except ValueError as exc:
+            _fail(str(exc))
+        for path in written:
+            click.echo(f"wrote {path}")
+        return
+    launcher = ui_launcher(ctx, "signage")
+    if launcher is None:
+        _fail("no signage screen is installed (entry point group kiosk.ui, name signage)")
+        return
+    launcher(config, interval=interval)
 
 
 main.add_command(hw)
@@ -318,3 +400,10 @@ main.add_command(restore)
 main.add_command(signage_page)
 main.add_command(subject)
 main.add_command(sync)
+
+#: The click group other commands are added onto (``cli.add_command(...)``).
+cli = main
+
+
+if __name__ == "__main__":
+    main()

@@ -11,25 +11,26 @@ import queue
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import click
 
-from hardware.bundle import GpioBankSpec, HardwareSpec, HardwareUnavailable, RC522Spec
+from hardware.bundle import (
+    GpioBankSpec,
+    HardwareBundle,
+    HardwareSpec,
+    HardwareUnavailable,
+    RC522Spec,
+)
 from hardware.camera import CameraUnavailable, NullCamera
-from hardware.ports import BadgeTapped, DoorState, UnlockOutcome
+from hardware.ports import BadgeTapped, DoorState, LockBank, UnlockOutcome
 from hardware.report import technician_report
+from kiosk.config import KioskConfig
 from kiosk.hardware_config import build_hardware, default_config
+from kiosk.hardware_lock import HardwareBusy, HardwareLock
+from kiosk.hw_checks import Check, reader_checks, test_pulse
 
 TEST_UID = "C0FFEE01"  # a made-up badge, not anybody's
-
-
-@dataclass
-class Check:
-    item: str
-    ok: bool
-    detail: str
 
 
 def _config(ctx: click.Context) -> HardwareSpec:
@@ -125,11 +126,26 @@ def hw_test(
     close_timeout: float,
     sim_jam: tuple[str, ...],
 ) -> None:
-    """Test every reader, lock, door sensor, the camera and the indicators."""
+    """Test every reader, lock, door sensor, the camera and the indicators.
+
+    Refused while a station (``kiosk run``, with or without the UI) owns the hardware: it
+    takes the same lock the station takes, so no two processes drive one bus.
+    """
     cfg = _config(ctx)
+    obj = ctx.obj if isinstance(ctx.obj, dict) else {}
+    kiosk_config = obj.get("config")
+    lock = (
+        HardwareLock(kiosk_config.station.data_dir)
+        if isinstance(kiosk_config, KioskConfig)
+        else None
+    )
     try:
+        if lock is not None:
+            lock.acquire("kiosk hw test")
         bundle = build_hardware(cfg, simulate=simulate)
-    except HardwareUnavailable as exc:
+    except (HardwareUnavailable, HardwareBusy) as exc:
+        if lock is not None:
+            lock.release()
         click.echo(f"kiosk: {exc}", err=True)
         sys.exit(2)
     sim = bundle.simulator
@@ -149,6 +165,8 @@ def hw_test(
         checks += _test_indicators(bundle)
     finally:
         bundle.close()
+        if lock is not None:
+            lock.release()
     width = max(len(c.item) for c in checks) if checks else 10
     click.echo(f"{'item':<{width}}  result  detail")
     for c in checks:
@@ -159,14 +177,12 @@ def hw_test(
         ctx.exit(1)
 
 
-def _test_readers(bundle, tap_timeout: float) -> list[Check]:  # type: ignore[no-untyped-def]
+def _test_readers(bundle: HardwareBundle, tap_timeout: float) -> list[Check]:
     checks: list[Check] = []
     sim = bundle.simulator
+    versions = {c.item: c for c in reader_checks(bundle.readers)}
     for reader in bundle.readers:
-        version = reader.version()
-        checks.append(
-            Check(f"reader {reader.name} version", not version.startswith("unreadable"), version)
-        )
+        checks.append(versions[f"reader {reader.name} version"])
         events: queue.Queue[object] = queue.Queue()
         reader.start(events.put)
         try:
@@ -198,7 +214,7 @@ def _test_readers(bundle, tap_timeout: float) -> list[Check]:  # type: ignore[no
     return checks
 
 
-def _wait_state(bank, number: int, want: DoorState, timeout: float) -> DoorState:  # type: ignore[no-untyped-def]
+def _wait_state(bank: LockBank, number: int, want: DoorState, timeout: float) -> DoorState:
     deadline = time.monotonic() + timeout
     state = bank.door_state(number)
     while state is not want and time.monotonic() < deadline:
@@ -207,7 +223,7 @@ def _wait_state(bank, number: int, want: DoorState, timeout: float) -> DoorState
     return state
 
 
-def _test_locks(bundle, close_timeout: float) -> list[Check]:  # type: ignore[no-untyped-def]
+def _test_locks(bundle: HardwareBundle, close_timeout: float) -> list[Check]:
     checks: list[Check] = []
     sim = bundle.simulator
     for bank in bundle.lock_banks:
@@ -223,14 +239,8 @@ def _test_locks(bundle, close_timeout: float) -> list[Check]:  # type: ignore[no
                 )
                 checks.append(Check(f"{item} sensor before", False, hint))
                 continue
-            outcome = bank.unlock(n)
-            detail = outcome.value
-            extra = getattr(bank, "last_detail", "")
-            checks.append(
-                Check(
-                    f"{item} unlock", outcome is UnlockOutcome.OPENED, f"{detail} {extra}".strip()
-                )
-            )
+            outcome, detail = test_pulse(bank, n)
+            checks.append(Check(f"{item} unlock", outcome is UnlockOutcome.OPENED, detail))
             if outcome is not UnlockOutcome.OPENED:
                 continue
             if sim is not None:
@@ -250,7 +260,7 @@ def _test_locks(bundle, close_timeout: float) -> list[Check]:  # type: ignore[no
     return checks
 
 
-def _test_camera(bundle) -> list[Check]:  # type: ignore[no-untyped-def]
+def _test_camera(bundle: HardwareBundle) -> list[Check]:
     if isinstance(bundle.camera, NullCamera):
         return [Check("camera", True, "none fitted (skipped)")]
     with tempfile.TemporaryDirectory() as tmp:
@@ -264,7 +274,7 @@ def _test_camera(bundle) -> list[Check]:  # type: ignore[no-untyped-def]
         return [Check("camera", ok, "still captured (deleted)" if ok else "no image written")]
 
 
-def _test_indicators(bundle) -> list[Check]:  # type: ignore[no-untyped-def]
+def _test_indicators(bundle: HardwareBundle) -> list[Check]:
     ind = bundle.indicators
     try:
         ind.ok()

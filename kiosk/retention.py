@@ -383,7 +383,7 @@ def _named_by(session: Session, target: str, *, excluded: dict[str, set[int]]) -
         for fk in table.foreign_keys:
             if fk.column.table.name != target or (fk.ondelete or "").upper() == "CASCADE":
                 continue
-            column: Column[int] = fk.parent  # type: ignore[assignment]
+            column: Column[int] = fk.parent
             skip = excluded.get(table.name, set())
             if "id" in table.c and skip:
                 query = select(column).where(column.is_not(None), table.c.id.not_in(skip))

@@ -11,15 +11,18 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from kiosk.config import KioskConfig
 from kiosk.context import open_context
 from kiosk.custody import utcnow
 from kiosk.hardware_config import build_hardware
+from kiosk.hardware_lock import HardwareLock
+from kiosk.service import StationService
+from kiosk.simulator_port import SimulatorPort, StationSimulator
 from kiosk.station import Station
 
 
@@ -30,19 +33,32 @@ def open_station(
     clock: Callable[[], datetime] = utcnow,
     door_close_timeout: float = 90.0,
     migrate: bool = False,
+    monotonic: Callable[[], float] = time.monotonic,
+    purpose: str = "kiosk station",
 ) -> Station:
-    """Open the ledger, build the hardware (real or simulated) and join them in a Station.
+    """Take the hardware lock, open the ledger, build the hardware and join them in a Station.
 
-    The station is not started: the caller (the UI) starts it so that start-up reconciliation
-    items reach a screen. Close it with :func:`close_station`.
+    Raises :class:`~kiosk.hardware_lock.HardwareBusy` if another process owns the hardware,
+    before any pin or port is touched. The station is not started: the caller starts it
+    (through :class:`~kiosk.service.StationService`) so that start-up reconciliation items
+    reach a person. Close it with :func:`close_station`.
     """
-    ctx = open_context(config, migrate=migrate, clock=clock)
+    lock = HardwareLock(config.station.data_dir)
+    lock.acquire(purpose)
+    try:
+        ctx = open_context(config, migrate=migrate, clock=clock)
+    except Exception:
+        lock.release()
+        raise
     try:
         bundle = build_hardware(config.hardware, simulate)
     except Exception:
         ctx.close()
+        lock.release()
         raise
-    return Station(ctx, bundle, door_close_timeout=door_close_timeout)
+    station = Station(ctx, bundle, door_close_timeout=door_close_timeout, monotonic=monotonic)
+    station.hardware_lock = lock
+    return station
 
 
 def close_station(station: Station) -> None:
@@ -55,11 +71,20 @@ def close_station(station: Station) -> None:
     with contextlib.suppress(Exception):
         station.hardware.close()
     station.ctx.close()
+    if station.hardware_lock is not None:
+        station.hardware_lock.release()
 
 
-def simulator_of(station: Station) -> Any | None:
-    """The hardware simulator driving this station, or None on real hardware."""
-    return station.hardware.simulator
+def simulator_of(station: Station) -> SimulatorPort | None:
+    """The simulator controls of this station, or None on real hardware."""
+    if station.hardware.simulator is None:
+        return None
+    return StationSimulator(station)
+
+
+def service_of(station: Station) -> StationService:
+    """The station service for ``station`` (one per station: it subscribes to its events)."""
+    return StationService(station)
 
 
 @dataclass(frozen=True)

@@ -37,9 +37,12 @@ from hardware.ports import (
 from kiosk.auth import Identity
 from kiosk.context import KioskContext
 from kiosk.custody import HardwareLog
+from kiosk.hardware_lock import HardwareLock
+from kiosk.hw_checks import Check, SensorReading, reader_checks, sensor_readings, test_pulse
 from kiosk.permissions import Permission
 from kiosk.photos import take_tray_photo
 from kiosk.views import HoldingView
+from wire.vocabulary import HALF_WAY_STATES, EventType, HoldingKind, HoldingState
 
 log = logging.getLogger(__name__)
 
@@ -47,11 +50,11 @@ Listener = Callable[[object], None]
 
 #: Hardware events that are also ledger events (and so reach the central log).
 _LEDGER_TYPES: dict[type, str] = {
-    ForcedOpen: "alarm.forced_open",
-    LeftOpen: "alarm.left_open",
-    SensorFault: "fault.door_sensor",
-    ReaderFault: "fault.reader",
-    ReaderRecovered: "fault.reader_recovered",
+    ForcedOpen: EventType.ALARM_FORCED_OPEN,
+    LeftOpen: EventType.ALARM_LEFT_OPEN,
+    SensorFault: EventType.FAULT_DOOR_SENSOR,
+    ReaderFault: EventType.FAULT_READER,
+    ReaderRecovered: EventType.FAULT_READER_RECOVERED,
 }
 
 
@@ -94,7 +97,8 @@ class Station:
         hardware: HardwareBundle,
         *,
         door_close_timeout: float = 90.0,
-        poll_interval: float = 0.1,
+        poll_interval: float = 0.05,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self.ctx = ctx
         self.custody = ctx.custody
@@ -104,15 +108,28 @@ class Station:
         self.log = HardwareLog(ctx.custody)
         self.door_close_timeout = door_close_timeout
         self.poll_interval = poll_interval
+        #: Measures door timeouts; tests inject a clock they move by hand, so "the door was
+        #: not closed in time" happens when the test says so, never by a slow machine.
+        self.monotonic = monotonic
         self._listeners: list[Listener] = []
         self._events: queue.Queue[object] = queue.Queue()
         self._thread: threading.Thread | None = None
         self._stopping = threading.Event()
+        #: Set by :func:`kiosk.runtime.open_station`; released by ``close_station``.
+        self.hardware_lock: HardwareLock | None = None
 
     # ----------------------------------------------------------------- lifecycle
     def subscribe(self, listener: Listener) -> None:
         """``listener`` gets every hardware event after it is in the ledger (any thread)."""
         self._listeners.append(listener)
+
+    def unsubscribe(self, listener: Listener) -> None:
+        if listener in self._listeners:
+            self._listeners.remove(listener)
+
+    def feed(self, event: object) -> None:
+        """Queue an event as if a hardware thread sent it (the headless control, tests)."""
+        self._events.put(event)
 
     def start(self) -> list[ReconcileItem]:
         """Drive all locks off, start readers and the door monitor, return what needs a human."""
@@ -122,7 +139,10 @@ class Station:
         self._thread = threading.Thread(target=self._pump, name="station-events", daemon=True)
         self._thread.start()
         self.hardware.start(self._events.put)
-        self.log.record("station.started", banks=sorted(self.banks))
+        # A baseline reading of every door before start() returns: a door prised open from
+        # now on is a forced door, whatever the monitor thread's timing.
+        self.hardware.monitor.poll()
+        self.log.record(EventType.STATION_STARTED, banks=sorted(self.banks))
         return self.reconcile()
 
     def stop(self) -> None:
@@ -170,12 +190,20 @@ class Station:
                 states[(name, number)] = state
         return states
 
-    def _wait_closed(self, bank: LockBank, number: int, timeout: float) -> bool:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
+    def _wait_closed(self, bank: LockBank, number: int, timeout: float, since: float) -> bool:
+        """Until the sensor reads closed (True) or ``timeout`` on :attr:`monotonic` (False).
+
+        The sensor is re-read every ``poll_interval``; that interval only bounds how soon a
+        closing is seen, the outcome depends on the injected clock alone. Stopping the
+        station ends the wait as "not closed" (the step is left for staff).
+        """
+        deadline = since + timeout  # counted from the pulse, not from when this thread ran
+        while not self._stopping.is_set():
             if bank.door_state(number) is DoorState.CLOSED:
                 return True
-            time.sleep(self.poll_interval)
+            if self.monotonic() >= deadline:
+                return False
+            self._stopping.wait(self.poll_interval)
         return False
 
     def _locker_fault(self, holding: HoldingView, outcome: UnlockOutcome) -> None:
@@ -189,10 +217,11 @@ class Station:
     ) -> DoorResult:
         """Open the reserved locker, wait for the door to close on the phone, confirm it."""
         bank, number = self._bank(holding)
+        pulsed = self.monotonic()
         outcome = bank.unlock(number)
         if outcome in (UnlockOutcome.DID_NOT_OPEN, UnlockOutcome.JAMMED):
             self.custody.abort_deposit(actor, holding.id, f"locker {outcome.value}")
-            if holding.kind != "exam_deposit":
+            if holding.kind is not HoldingKind.EXAM_DEPOSIT:
                 self._locker_fault(holding, outcome)
             return DoorResult(
                 False,
@@ -201,7 +230,7 @@ class Station:
                 "recorded as deposited; the locker is marked as a fault. Choose another.",
                 self.custody.holding(None, holding.id),
             )
-        if not self._wait_closed(bank, number, timeout or self.door_close_timeout):
+        if not self._wait_closed(bank, number, timeout or self.door_close_timeout, pulsed):
             return DoorResult(
                 False,
                 "not_closed",
@@ -217,6 +246,7 @@ class Station:
     ) -> DoorResult:
         """Open the locker of a ``releasing`` holding; the door closing completes the release."""
         bank, number = self._bank(holding)
+        pulsed = self.monotonic()
         outcome = bank.unlock(number)
         if outcome in (UnlockOutcome.DID_NOT_OPEN, UnlockOutcome.JAMMED):
             back = self.custody.cancel_release(actor, holding.id, f"locker {outcome.value}")
@@ -227,7 +257,7 @@ class Station:
                 "still held. Call the technician; do not hand over anything else.",
                 back,
             )
-        if not self._wait_closed(bank, number, timeout or self.door_close_timeout):
+        if not self._wait_closed(bank, number, timeout or self.door_close_timeout, pulsed):
             return DoorResult(
                 False,
                 "not_closed",
@@ -249,6 +279,7 @@ class Station:
         if not pouches:
             return BulkResult(True, "nothing_held", "No pouches are held for this session.", [])
         bank, number = self._bank(pouches[0])
+        pulsed = self.monotonic()
         outcome = bank.unlock(number)
         label = pouches[0].locker
         if outcome in (UnlockOutcome.DID_NOT_OPEN, UnlockOutcome.JAMMED):
@@ -263,7 +294,7 @@ class Station:
                 "held. Call the technician.",
                 back,
             )
-        if not self._wait_closed(bank, number, timeout or self.door_close_timeout):
+        if not self._wait_closed(bank, number, timeout or self.door_close_timeout, pulsed):
             return BulkResult(
                 False,
                 "not_closed",
@@ -286,13 +317,21 @@ class Station:
         return None if path is None else str(path)
 
     # ----------------------------------------------------------------- technician
+    def reader_checks(self) -> list[Check]:
+        """Every reader's firmware/health: the same check ``kiosk hw test`` runs."""
+        return reader_checks(self.hardware.readers)
+
+    def sensor_readings(self) -> list[SensorReading]:
+        """Every door and occupancy sensor: the same readings ``kiosk hw test`` starts from."""
+        return sensor_readings(self.banks)
+
     def test_unlock(self, actor: Identity, bank: str, number: int) -> UnlockOutcome:
         """Pulse an empty locker for a hardware test (technicians only), with an event."""
         actor.require(Permission.HARDWARE)
         self.log.begin_test_unlock(bank, number, actor.staff_id)
-        outcome = self.banks[bank].unlock(number)
+        outcome, _detail = test_pulse(self.banks[bank], number)
         self.log.record(
-            "hardware.test_unlock_result", locker=f"{bank}{number}", outcome=outcome.value
+            EventType.HARDWARE_TEST_UNLOCK_RESULT, locker=f"{bank}{number}", outcome=outcome.value
         )
         return outcome
 
@@ -311,14 +350,14 @@ class Station:
         """
         items = []
         for h in self.custody.holdings(None, open_only=True):
-            if h.state not in ("depositing", "releasing") or h.locker_bank is None:
+            if h.state not in HALF_WAY_STATES or h.locker_bank is None:
                 continue
             bank = self.banks.get(h.locker_bank)
             if bank is None:
                 continue
             door = bank.door_state(h.locker_number or 0)
             occupied = bank.occupied(h.locker_number or 0)
-            if h.state == "depositing":
+            if h.state is HoldingState.DEPOSITING:
                 advice = (
                     "Check the locker: if the phone is inside, confirm the deposit; "
                     "otherwise cancel it."

@@ -65,7 +65,7 @@ def _plain(value: Any) -> Any:
 
 def _row(obj: object, *, skip: tuple[str, ...] = ()) -> dict[str, Any]:
     """Every column of a mapped row, JSON-ready (secrets are skipped by the caller)."""
-    mapper = inspect(obj).mapper  # type: ignore[union-attr]
+    mapper = inspect(obj).mapper
     return {
         attr.key: _plain(getattr(obj, attr.key))
         for attr in mapper.column_attrs

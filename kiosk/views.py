@@ -11,6 +11,29 @@ from datetime import datetime
 from typing import Any
 
 from db.models import Contact, Holding, Locker, Pupil
+from policies import Category, Decision
+from wire.vocabulary import (
+    HALF_WAY_STATES,
+    ExamSessionState,
+    HoldingKind,
+    HoldingState,
+    LockerState,
+)
+
+#: The words screens compare against (re-exported: the UI imports only ``kiosk``).
+__all__ = [
+    "HALF_WAY_STATES",
+    "Category",
+    "ContactView",
+    "Decision",
+    "ExamSessionState",
+    "HoldingKind",
+    "HoldingState",
+    "HoldingView",
+    "LockerState",
+    "LockerView",
+    "PupilView",
+]
 
 
 @dataclass(frozen=True)
@@ -66,7 +89,7 @@ class LockerView:
     bank: str
     number: int
     capacity: int
-    state: str
+    state: LockerState
 
     @property
     def label(self) -> str:
@@ -80,8 +103,8 @@ class LockerView:
 @dataclass(frozen=True)
 class HoldingView:
     id: int
-    kind: str
-    state: str
+    kind: HoldingKind
+    state: HoldingState
     pupil_id: int | None
     pupil_name: str
     tutor_group: str

@@ -10,27 +10,22 @@ from __future__ import annotations
 import re
 from typing import Final
 
+from wire.vocabulary import CollectorKind, HoldingKind, HoldingState, Role
+
+# The words themselves are defined once, in :mod:`wire.vocabulary` (shared by db, policies and
+# kiosk); these sets are what the profile validator checks spellings against.
+
 #: Staff roles used across the product (badge holders). Parents and pupils carry no badge.
-ROLES: Final = frozenset({"office", "teacher", "dsl", "senior", "exams", "technician"})
+ROLES: Final = frozenset(r.value for r in Role)
 
 #: Who may stand at the counter to collect a device.
-COLLECTOR_KINDS: Final = frozenset({"contact", "pupil", "staff", "police"})
+COLLECTOR_KINDS: Final = frozenset(k.value for k in CollectorKind)
 
 #: Kinds of holding (one device in the school's custody).
-HOLDING_KINDS: Final = frozenset({"confiscation", "exam_deposit", "safekeeping"})
+HOLDING_KINDS: Final = frozenset(k.value for k in HoldingKind)
 
 #: Holding states; see DESIGN.md "Words".
-HOLDING_STATES: Final = frozenset(
-    {
-        "depositing",
-        "held",
-        "releasing",
-        "released",
-        "safeguarding_hold",
-        "handed_to_police",
-        "aborted",
-    }
-)
+HOLDING_STATES: Final = frozenset(s.value for s in HoldingState)
 
 #: Zone kinds shown on signage. ``mobile_free`` = no phone use at all (so also no camera);
 #: ``camera_free`` = no photos, video or audio recording.

@@ -1,26 +1,48 @@
-"""Messages that carry hardware news into the UI.
+"""The message that carries the station service's news into the UI.
 
-Hardware events arrive on the station's thread; they enter Textual only as these messages
-(``post_message`` is thread-safe), so no widget is ever touched from a hardware thread.
+The service reports from its own threads (hardware events, alarms, notes, start-up); news
+enters Textual only as this message (``post_message`` is thread-safe), so no widget is ever
+touched from another thread.
 """
 
 from __future__ import annotations
 
+from typing import Protocol, runtime_checkable
+
 from textual.message import Message
 
+from kiosk.views import PupilView
 
-class HardwareEvent(Message):
-    """One event from :mod:`kiosk.events` (BadgeTapped, ForcedOpen, DoorClosed, ...)."""
+
+class StationNews(Message):
+    """One thing the station service reported: a :mod:`kiosk.events` hardware event, or
+    :class:`~kiosk.service.StationStarted`, ``AlarmsChanged``, ``NotesChanged``."""
+
+    def __init__(self, news: object) -> None:
+        super().__init__()
+        self.news = news
+
+
+class HardwareNews(Message, bubble=False):
+    """A door/reader event forwarded by the app to the screen on top (it does not bubble back
+    to the app). Screens that show hardware state handle ``on_hardware_news``."""
 
     def __init__(self, event: object) -> None:
         super().__init__()
         self.event = event
 
 
-class StationStarted(Message):
-    """The station is up; ``reconcile`` lists holdings a crash left half-way."""
+@runtime_checkable
+class TakesCards(Protocol):
+    """A screen that sees every card tap first (PIN entry, exam self-service)."""
 
-    def __init__(self, reconcile: list[object], error: str | None = None) -> None:
-        super().__init__()
-        self.reconcile = reconcile
-        self.error = error
+    def card_tapped(self, uid: str) -> bool:
+        """True if the screen dealt with the tap; False lets the app route it."""
+        ...
+
+
+@runtime_checkable
+class TakesPupils(Protocol):
+    """A screen that does something with a pupil's card tapped by signed-in staff."""
+
+    def pupil_tapped(self, pupil: PupilView) -> None: ...

@@ -35,7 +35,7 @@ def _fail(message: str, code: int = 2) -> None:
 
 def _kiosk_config(ctx: click.Context) -> KioskConfig:
     obj: dict[str, Any] = ctx.find_object(dict) or {}
-    return obj["config"]  # type: ignore[no-any-return]
+    return obj["config"]
 
 
 def _settings(config: KioskConfig) -> SyncConfig:

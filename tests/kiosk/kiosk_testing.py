@@ -18,3 +18,34 @@ class Clock:
 
     def at(self, hh: int, mm: int = 0, days: int = 0) -> None:
         self.now = T0.replace(hour=hh, minute=mm) + timedelta(days=days)
+
+
+class Ticker:
+    """A monotonic clock the test moves by hand (door timeouts, auto-lock); thread-safe."""
+
+    def __init__(self, start: float = 1000.0) -> None:
+        import threading
+
+        self._now = start
+        self._lock = threading.Lock()
+
+    def __call__(self) -> float:
+        with self._lock:
+            return self._now
+
+    def advance(self, seconds: float) -> None:
+        with self._lock:
+            self._now += seconds
+
+
+def wait_until(condition, timeout: float = 20.0, what: str = "") -> None:  # type: ignore[no-untyped-def]
+    """Poll ``condition`` until true; ``timeout`` is a failure bound, never an outcome."""
+    import threading
+    import time
+
+    deadline = time.monotonic() + timeout
+    pause = threading.Event()
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what or condition}")
+        pause.wait(0.01)

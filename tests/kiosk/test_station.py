@@ -8,10 +8,9 @@ from __future__ import annotations
 import dataclasses
 import shutil
 import threading
-import time
 
 import pytest
-from kiosk_testing import Clock
+from kiosk_testing import Clock, wait_until
 from sqlalchemy import select
 
 from db.models import Event
@@ -61,9 +60,11 @@ def _events(st, prefix):
         return [e for e in s.scalars(select(Event).order_by(Event.id)) if e.type.startswith(prefix)]
 
 
-def _close_later(st, bank, number, delay=0.2):
+def _close_later(st, bank, number):
+    """The person at the hatch closes the door once it has opened (not after a guessed delay)."""
+
     def close():
-        time.sleep(delay)
+        wait_until(lambda: st.door_states()[(bank, number)].value == "open")
         st.sim.close_door(bank, number)
 
     threading.Thread(target=close, daemon=True).start()
@@ -124,9 +125,7 @@ def test_forced_door_while_nobody_is_signed_in_is_an_alarm_in_the_ledger(station
     station.subscribe(seen.append)
     station.start()
     station.sim.force_open("A", 1)
-    deadline = time.monotonic() + 3
-    while not any(isinstance(e, ForcedOpen) for e in seen) and time.monotonic() < deadline:
-        time.sleep(0.05)
+    wait_until(lambda: any(isinstance(e, ForcedOpen) for e in seen), what="the alarm")
     assert any(isinstance(e, ForcedOpen) for e in seen)
     assert [e.payload for e in _events(station, "alarm.forced_open")] == [
         {"bank": "A", "number": 1}

@@ -61,8 +61,12 @@ async def _test_timer_rotates_without_keys():
     app = SignageApp(fixed(START - timedelta(hours=3)), interval=0.05, refresh_every=0)
     async with app.run_test(size=(80, 24)) as pilot:
         await app.workers.wait_for_complete()
-        await pilot.pause(0.3)
-        assert app.query_one(SignageView).index > 0
+        # The 0.05 s timer is real; wait (bounded) for it to turn a page, do not guess a delay.
+        view = app.query_one(SignageView)
+        deadline = asyncio.get_running_loop().time() + 20
+        while view.index == 0 and asyncio.get_running_loop().time() < deadline:
+            await pilot.pause(0.05)
+        assert view.index > 0
 
 
 def test_exam_starting_takes_over_the_screen():

@@ -1,8 +1,10 @@
 """Fixtures for the staff UI tests: a seeded demo school on simulated hardware, at a fixed time.
 
 Why a fixed, settable clock: release rules depend on the time of day (not before 15:15) and
-snapshots must not change with the wall clock. Why short door timeouts: a test that waits for
-a door to stay open must not wait 90 s.
+snapshots must not change with the wall clock. Why a hand-moved monotonic clock
+(:class:`Ticker`): door timeouts and the auto-lock run on it, so "the door was not closed in
+time" and "locked after 1 s with no input" happen when a test moves it, never because the
+machine was slow (the cause of the flaky suite, issue 8).
 """
 
 from __future__ import annotations
@@ -12,10 +14,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tui_helpers import AFTERNOON, Clock
+from tui_helpers import AFTERNOON, Clock, Ticker
 
 from kiosk.demo import demo_config, seed_demo
 from kiosk.runtime import close_station, open_station
+from kiosk.service import StationService
 from kiosk.station import Station
 from tui.app import KioskApp
 
@@ -34,23 +37,40 @@ def clock() -> Clock:
 
 
 @pytest.fixture
-def station(tmp_path: Path, seeded_template: Path, clock: Clock) -> Iterator[Station]:
-    """A private copy of the seeded school, on the simulator, with 1 s door timeouts."""
+def ticker() -> Ticker:
+    return Ticker()
+
+
+@pytest.fixture
+def station(
+    tmp_path: Path, seeded_template: Path, clock: Clock, ticker: Ticker
+) -> Iterator[Station]:
+    """A private copy of the seeded school, on the simulator, with 1 s door timeouts that
+    pass only when the test moves ``ticker``."""
     folder = tmp_path / "school"
     folder.mkdir()
     for f in seeded_template.iterdir():
         if f.is_file():
             (folder / f.name).write_bytes(f.read_bytes())
-    st = open_station(demo_config(folder), simulate=True, clock=clock, door_close_timeout=1.0)
+    st = open_station(
+        demo_config(folder), simulate=True, clock=clock, door_close_timeout=1.0, monotonic=ticker
+    )
     yield st
     close_station(st)
 
 
 @pytest.fixture
-def make_app(station: Station) -> Callable[..., KioskApp]:
+def service(station: Station) -> Iterator[StationService]:
+    svc = StationService(station)
+    yield svc
+    svc.stop()
+
+
+@pytest.fixture
+def make_app(service: StationService) -> Callable[..., KioskApp]:
     def make(**kwargs: Any) -> KioskApp:
         kwargs.setdefault("idle_lock_seconds", 600)
-        kwargs.setdefault("lock_check_interval", 0.1)
-        return KioskApp(station, **kwargs)
+        kwargs.setdefault("lock_check_interval", 0.05)
+        return KioskApp(service, **kwargs)
 
     return make

@@ -19,6 +19,7 @@ from tui_helpers import (
     OFFICE,
     SENIOR,
     TECHNICIAN,
+    Ticker,
     close_door_when_open,
     open_exam_screen,
     run_async,
@@ -59,7 +60,7 @@ async def test_confiscate_by_card_in_five_inputs(make_app: Any) -> None:
         inputs += 1
         await wait_for(pilot, lambda: app.job is not None and app.job.holding is not None)
         holding = app.job.holding
-        assert "is opening" in text_of(app, "#door-text")
+        await wait_for(pilot, lambda: "is opening" in text_of(app, "#door-text"))
         await close_door_when_open(pilot, app, holding.locker_bank, holding.locker_number)
         inputs += 1  # 5: the door closes on the phone
         await wait_for(pilot, lambda: "PHONE RECEIPT" in text_of(app, "#slip"), what="slip")
@@ -301,7 +302,9 @@ async def test_exam_self_service_deposit(make_app: Any) -> None:
 
 
 @run_async
-async def test_exam_cabinet_not_closed_leaves_the_pouch_for_the_officer(make_app: Any) -> None:
+async def test_exam_cabinet_not_closed_leaves_the_pouch_for_the_officer(
+    make_app: Any, ticker: Ticker
+) -> None:
     """The pouch may be inside: it is never undone by guessing, it waits on the register."""
     app = make_app()
     async with app.run_test(size=(80, 24)) as pilot:
@@ -309,7 +312,9 @@ async def test_exam_cabinet_not_closed_leaves_the_pouch_for_the_officer(make_app
         await pilot.press("d")
         await wait_for(pilot, lambda: screen_name(app) == "ExamDepositScreen")
         await tap(pilot, app, HARRY)
-        await wait_for(pilot, lambda: "not closed" in text_of(app, "#exam-result"), timeout=5)
+        await wait_for(pilot, lambda: app.station.door_states()[("B", 4)].value == "open")
+        ticker.advance(1.0)  # the door wait (1 s) ends with the cabinet still open
+        await wait_for(pilot, lambda: "not closed" in text_of(app, "#exam-result"))
         harry = [h for h in app.custody.holdings(None) if h.pupil_name == "Harry Lewis"]
         assert [h.state for h in harry] == ["depositing"]
 
@@ -357,7 +362,7 @@ async def test_technician_screen_shows_hardware_and_no_pupil_data(make_app: Any)
         await sign_in(pilot, app, TECHNICIAN)
         menu_ids = [o.id for o in app.screen.query_one("#home-menu").options]
         assert menu_ids == ["lockers", "technician"]
-        assert "no pupil data" in text_of(app, "#home-summary")
+        await wait_for(pilot, lambda: "no pupil data" in text_of(app, "#home-summary"))
         await pilot.press("t")
         await wait_for(pilot, lambda: screen_name(app) == "TechnicianScreen")
         await wait_for(pilot, lambda: "Reader 'desk'" in text_of(app, "#readers"))
@@ -381,8 +386,7 @@ async def test_technician_screen_shows_hardware_and_no_pupil_data(make_app: Any)
 async def test_forced_open_while_logged_out_shows_alarm(make_app: Any) -> None:
     app = make_app()
     async with app.run_test(size=(80, 24)) as pilot:
-        await wait_for(pilot, lambda: screen_name(app) == "IdleScreen")
-        await pilot.pause(0.5)  # the door monitor takes its baseline reading
+        await wait_for(pilot, lambda: app.service.started)  # door baseline taken
         app.simulator.force_open("A", 2)
         banner = "#alarms"
         await wait_for(pilot, lambda: "forced open" in text_of(app, banner), what="banner")
@@ -390,14 +394,14 @@ async def test_forced_open_while_logged_out_shows_alarm(make_app: Any) -> None:
         assert app.identity is None
         # It is still there for the next person, and staff acknowledge it from home.
         await sign_in(pilot, app, OFFICE)
-        assert "A2 was forced open" in text_of(app, banner)
+        await wait_for(pilot, lambda: "A2 was forced open" in text_of(app, banner))
         await pilot.press("a")
         assert not app.screen.query_one(banner).display
 
 
 # ---------------------------------------------------------------------------- auto-lock
 @run_async
-async def test_auto_lock_mid_form_saves_nothing(make_app: Any) -> None:
+async def test_auto_lock_mid_form_saves_nothing(make_app: Any, ticker: Ticker) -> None:
     app = make_app(idle_lock_seconds=1.0)
     async with app.run_test(size=(80, 24)) as pilot:
         await sign_in(pilot, app, OFFICE)
@@ -405,7 +409,9 @@ async def test_auto_lock_mid_form_saves_nothing(make_app: Any) -> None:
         await tap(pilot, app, BEN)
         await wait_for(pilot, lambda: screen_name(app) == "ConfiscateScreen")
         await pilot.press("enter")  # category chosen, then the person walks away
-        await wait_for(pilot, lambda: screen_name(app) == "IdleScreen", timeout=4)
+        await pilot.pause()
+        ticker.advance(1.0)
+        await wait_for(pilot, lambda: screen_name(app) == "IdleScreen")
         notes = text_of(app, "#idle-notes")
         assert "Locked after 1 s" in notes
         assert "A confiscation in progress was not saved" in notes
@@ -415,7 +421,9 @@ async def test_auto_lock_mid_form_saves_nothing(make_app: Any) -> None:
 
 
 @run_async
-async def test_auto_lock_with_locker_left_open_is_left_for_staff(make_app: Any) -> None:
+async def test_auto_lock_with_locker_left_open_is_left_for_staff(
+    make_app: Any, ticker: Ticker
+) -> None:
     """Door opened, never closed, person gone: NOT rolled back (a phone may be inside)."""
     app = make_app(idle_lock_seconds=1.0)
     async with app.run_test(size=(80, 24)) as pilot:
@@ -430,7 +438,14 @@ async def test_auto_lock_with_locker_left_open_is_left_for_staff(make_app: Any) 
         await wait_for(pilot, lambda: app.job is not None and app.job.holding is not None)
         holding = app.job.holding
         # The door opens; nobody closes it; the 1 s door wait ends; 1 s later the kiosk locks.
-        await wait_for(pilot, lambda: screen_name(app) == "IdleScreen", timeout=6)
+        await wait_for(
+            pilot, lambda: app.station.door_states()[("A", holding.locker_number)].value == "open"
+        )
+        ticker.advance(1.0)
+        await wait_for(pilot, lambda: app.job is not None and app.job.door_opened)
+        assert screen_name(app) == "ConfiscateScreen"
+        ticker.advance(1.0)
+        await wait_for(pilot, lambda: screen_name(app) == "IdleScreen")
         await wait_for(pilot, lambda: "unfinished" in text_of(app, "#idle-notes"))
         assert app.custody.holding(None, holding.id).state == "depositing"
         states = {lk.label: lk.state for lk in app.custody.lockers()}
@@ -449,7 +464,6 @@ async def test_locker_grid_and_simulator_door_panel(make_app: Any) -> None:
         cells = {str(c.render()).split("\n")[0]: c for c in app.screen.query(".locker")}
         assert "occupied" in str(cells["A1"].render())
         assert "B4 x30" in cells
-        await pilot.pause(0.5)  # door monitor baseline
         await pilot.press("f3")
         await wait_for(pilot, lambda: screen_name(app) == "DoorPanel")
         menu = app.screen.query_one("#sim-doors")
@@ -503,7 +517,7 @@ async def test_half_way_holding_after_restart_is_listed_and_settled(
         await wait_for(pilot, lambda: "Unfinished after restart" in text_of(app, "#idle-notes"))
         assert f"#{stranded.id}" in text_of(app, "#idle-notes")
         await sign_in(pilot, app, OFFICE)
-        assert "unfinished" in text_of(app, "#home-summary")
+        await wait_for(pilot, lambda: "unfinished" in text_of(app, "#home-summary"))
         await pilot.press("s")
         await wait_for(pilot, lambda: screen_name(app) == "HoldingsScreen")
         await wait_for(pilot, lambda: bool(app.screen.holdings))

@@ -19,6 +19,7 @@ from tui_helpers import (
     BEN,
     EXAMS,
     OFFICE,
+    Ticker,
     close_door_when_open,
     run_async,
     screen_name,
@@ -29,7 +30,7 @@ from tui_helpers import (
 )
 
 import kiosk
-from tui.task import Task, TaskLocked
+from kiosk.task import Task, TaskKind, TaskLocked
 
 PUPILS_CSV = Path(kiosk.__file__).parent / "demo_data" / "pupils.csv"
 
@@ -88,13 +89,25 @@ def door(app: Any, holding: Any) -> str:
     return app.station.door_states()[(holding.locker_bank, holding.locker_number)].value
 
 
+async def door_wait_ends_open(pilot: Any, app: Any, ticker: Ticker, holding: Any) -> None:
+    """The door opens and nobody closes it: the 1 s door wait ends, then 1 s idle locks."""
+    await wait_for(pilot, lambda: door(app, holding) == "open")
+    ticker.advance(1.0)
+    await wait_for(pilot, lambda: app.job is not None and app.job.door_opened)
+    ticker.advance(1.0)
+    await wait_for(pilot, lambda: screen_name(app) == "IdleScreen")
+    await wait_for(pilot, lambda: "unfinished" in text_of(app, "#idle-notes"))
+
+
 def reconciled(app: Any) -> list[int]:
     return [item.holding.id for item in app.station.reconcile()]
 
 
 # ---------------------------------------------------------------------------- A
 @run_async
-async def test_lock_after_release_door_not_closed_leaves_it_for_staff(make_app: Any) -> None:
+async def test_lock_after_release_door_not_closed_leaves_it_for_staff(
+    make_app: Any, ticker: Ticker
+) -> None:
     """The door opened and was not closed in time, then the idle lock: no guess, staff settle."""
     app = make_app(idle_lock_seconds=1.0)
     async with app.run_test(size=(80, 24)) as pilot:
@@ -104,8 +117,7 @@ async def test_lock_after_release_door_not_closed_leaves_it_for_staff(make_app: 
         await wait_for(pilot, lambda: app.job is not None and app.job.holding is not None)
         holding = app.job.holding
         # The door opens; nobody closes it; the 1 s door wait ends; 1 s later the kiosk locks.
-        await wait_for(pilot, lambda: screen_name(app) == "IdleScreen", timeout=6)
-        await pilot.pause(0.5)
+        await door_wait_ends_open(pilot, app, ticker, holding)
         assert app.custody.holding(None, holding.id).state == "releasing"
         assert holding.id in reconciled(app)
         notes = text_of(app, "#idle-notes")
@@ -128,7 +140,9 @@ async def test_lock_after_release_door_not_closed_leaves_it_for_staff(make_app: 
 
 
 @run_async
-async def test_lock_after_deposit_door_not_closed_keeps_locker_reserved(make_app: Any) -> None:
+async def test_lock_after_deposit_door_not_closed_keeps_locker_reserved(
+    make_app: Any, ticker: Ticker
+) -> None:
     """A phone may be in the open locker: it is not freed for the next confiscation."""
     app = make_app(idle_lock_seconds=1.0)
     async with app.run_test(size=(80, 24)) as pilot:
@@ -137,8 +151,7 @@ async def test_lock_after_deposit_door_not_closed_keeps_locker_reserved(make_app
         await pilot.press("enter")
         await wait_for(pilot, lambda: app.job is not None and app.job.holding is not None)
         holding = app.job.holding
-        await wait_for(pilot, lambda: screen_name(app) == "IdleScreen", timeout=6)
-        await pilot.pause(0.5)
+        await door_wait_ends_open(pilot, app, ticker, holding)
         assert app.custody.holding(None, holding.id).state == "depositing"
         states = {lk.label: lk.state for lk in app.custody.lockers()}
         assert states[holding.locker] != "free"
@@ -148,7 +161,9 @@ async def test_lock_after_deposit_door_not_closed_keeps_locker_reserved(make_app
 
 
 @run_async
-async def test_lock_while_door_step_running_then_door_not_closed(make_app: Any) -> None:
+async def test_lock_while_door_step_running_then_door_not_closed(
+    make_app: Any, ticker: Ticker
+) -> None:
     """Badge tapped again while the locker is open; nobody closes it: left for staff."""
     app = make_app()
     async with app.run_test(size=(80, 24)) as pilot:
@@ -162,7 +177,8 @@ async def test_lock_while_door_step_running_then_door_not_closed(make_app: Any) 
         await wait_for(pilot, lambda: screen_name(app) == "IdleScreen")
         assert "the locker is open" in text_of(app, "#idle-notes")
         assert_no_pupil_names(app)
-        await wait_for(pilot, lambda: "is unfinished" in text_of(app, "#idle-notes"), timeout=4)
+        ticker.advance(1.0)  # the door wait ends with the door still open
+        await wait_for(pilot, lambda: "is unfinished" in text_of(app, "#idle-notes"))
         assert app.custody.holding(None, holding.id).state == "depositing"
         assert holding.id in reconciled(app)
         assert app.job is None
@@ -264,31 +280,32 @@ async def test_lock_while_release_is_saving_rolls_it_back(
         assert_no_pupil_names(app)
 
 
-def test_lock_before_the_commit_worker_starts_writes_nothing(make_app: Any) -> None:
+def test_lock_before_the_commit_worker_starts_writes_nothing(service: Any) -> None:
     """The lock lands between the Enter and the worker's start: the commit never runs."""
-    app = make_app()
-    task = Task("deposit")
+    task = Task(TaskKind.DEPOSIT)
     task.take_over(None, "Locked after 90 s with no input.")
     called: list[bool] = []
     with pytest.raises(TaskLocked):
-        app.commit_step(task, lambda: called.append(True), lambda r: r)
+        service.commit(task, lambda: called.append(True), lambda r: r)
     assert not called and task.holding is None and not task.saving
 
 
 # ---------------------------------------------------------------------------- C
 @run_async
-async def test_lock_mid_form_names_no_pupil(make_app: Any) -> None:
+async def test_lock_mid_form_names_no_pupil(make_app: Any, ticker: Ticker) -> None:
     app = make_app(idle_lock_seconds=1.0)
     async with app.run_test(size=(80, 24)) as pilot:
         await sign_in(pilot, app, OFFICE)
         await start_release(pilot, app)  # Ben's release decision on screen, then walk away
-        await wait_for(pilot, lambda: screen_name(app) == "IdleScreen", timeout=4)
+        ticker.advance(1.0)
+        await wait_for(pilot, lambda: screen_name(app) == "IdleScreen")
         assert "Locked after 1 s" in text_of(app, "#idle-notes")
         assert_no_pupil_names(app)
         await sign_in(pilot, app, OFFICE)
         await tap(pilot, app, BEN)
         await wait_for(pilot, lambda: screen_name(app) == "ConfiscateScreen")
-        await wait_for(pilot, lambda: screen_name(app) == "IdleScreen", timeout=4)
+        ticker.advance(1.0)
+        await wait_for(pilot, lambda: screen_name(app) == "IdleScreen")
         assert "A confiscation in progress was not saved" in text_of(app, "#idle-notes")
         assert_no_pupil_names(app)
 
@@ -309,7 +326,7 @@ def pouches(app: Any, state: str) -> list[Any]:
 
 @run_async
 async def test_exam_hand_back_pauses_auto_lock_while_cabinet_open(
-    make_app: Any, station: Any
+    make_app: Any, station: Any, ticker: Ticker
 ) -> None:
     station.door_close_timeout = 5.0
     app = make_app(idle_lock_seconds=1.0)
@@ -317,16 +334,20 @@ async def test_exam_hand_back_pauses_auto_lock_while_cabinet_open(
         await ended_session(pilot, app)
         await pilot.press("b")
         await wait_for(pilot, lambda: station.door_states()[("B", 4)].value == "open")
-        await pilot.pause(2.0)  # twice the idle limit, the officer handing out pouches
+        ticker.advance(2.0)  # twice the idle limit, the officer handing out pouches
+        assert not app.service.auto_lock_due(app.idle_lock_seconds)
+        app._check_idle()  # what the lock timer does on its next tick
+        await pilot.pause()
         assert app.identity is not None and screen_name(app) == "ExamScreen"
         app.simulator.close_door("B", 4)
         await wait_for(pilot, lambda: not pouches(app, "releasing") and not pouches(app, "held"))
-        assert app.identity is not None and app.job is None
+        await wait_for(pilot, lambda: app.job is None, what="the hand-back to be reported")
+        assert app.identity is not None
 
 
 @run_async
 async def test_lock_mid_exam_hand_back_is_left_for_staff_and_b_retries(
-    make_app: Any, station: Any
+    make_app: Any, station: Any, ticker: Ticker
 ) -> None:
     app = make_app()
     async with app.run_test(size=(80, 24)) as pilot:
@@ -337,7 +358,8 @@ async def test_lock_mid_exam_hand_back_is_left_for_staff_and_b_retries(
         await wait_for(pilot, lambda: screen_name(app) == "IdleScreen")
         assert "the locker is open" in text_of(app, "#idle-notes")
         # Nobody closes the cabinet in time: the pouches stay "releasing", listed.
-        await wait_for(pilot, lambda: "unfinished" in text_of(app, "#idle-notes"), timeout=4)
+        ticker.advance(1.0)
+        await wait_for(pilot, lambda: "unfinished" in text_of(app, "#idle-notes"))
         assert "Exam hand-back" in text_of(app, "#idle-notes")
         releasing = pouches(app, "releasing")
         assert len(releasing) == 3 and not pouches(app, "held")
@@ -359,13 +381,19 @@ async def ended_session_again(pilot: Any, app: Any) -> None:
 
 
 @run_async
-async def test_auto_lock_after_exam_cabinet_not_closed(make_app: Any, station: Any) -> None:
+async def test_auto_lock_after_exam_cabinet_not_closed(
+    make_app: Any, station: Any, ticker: Ticker
+) -> None:
     app = make_app(idle_lock_seconds=1.0)
     async with app.run_test(size=(80, 24)) as pilot:
         await ended_session(pilot, app)
         await pilot.press("b")
         # 1 s door wait, then 1 s idle: locked with the cabinet open.
-        await wait_for(pilot, lambda: screen_name(app) == "IdleScreen", timeout=6)
+        await wait_for(pilot, lambda: station.door_states()[("B", 4)].value == "open")
+        ticker.advance(1.0)
+        await wait_for(pilot, lambda: app.job is not None and app.job.door_opened)
+        ticker.advance(1.0)
+        await wait_for(pilot, lambda: screen_name(app) == "IdleScreen")
         assert "unfinished" in text_of(app, "#idle-notes")
         assert len(pouches(app, "releasing")) == 3
         assert_no_pupil_names(app)

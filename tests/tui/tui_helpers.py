@@ -2,7 +2,9 @@
 
 Why waiting helpers rather than fixed sleeps: card taps travel through the real reader
 thread and doors through the real door monitor, so the time they take varies; tests wait
-for what the person at the hatch would see.
+for what the person at the hatch would see (the timeout is a failure bound only). Time that
+rules depend on (door timeouts, auto-lock) passes only when a test moves the
+:class:`Ticker`.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import inspect
+import threading
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -42,6 +45,22 @@ class Clock:
         return self.now
 
 
+class Ticker:
+    """A monotonic clock the test moves by hand (``ticker.advance(1.0)``); thread-safe."""
+
+    def __init__(self, start: float = 1000.0) -> None:
+        self._now = start
+        self._lock = threading.Lock()
+
+    def __call__(self) -> float:
+        with self._lock:
+            return self._now
+
+    def advance(self, seconds: float) -> None:
+        with self._lock:
+            self._now += seconds
+
+
 def run_async(fn: Callable[..., Coroutine[Any, Any, None]]) -> Callable[..., None]:
     """Run an ``async def`` test in its own event loop (no pytest-asyncio in this project)."""
 
@@ -54,24 +73,25 @@ def run_async(fn: Callable[..., Coroutine[Any, Any, None]]) -> Callable[..., Non
 
 
 async def wait_for(
-    pilot: Any, condition: Callable[[], object], timeout: float = 5.0, what: str = ""
+    pilot: Any, condition: Callable[[], object], timeout: float = 20.0, what: str = ""
 ) -> None:
-    """Let the app run until ``condition()`` is true (workers and hardware threads are real)."""
+    """Let the app run until ``condition()`` is true (workers and hardware threads are real).
+
+    ``timeout`` is generous: it only bounds a failure, it never decides an outcome.
+    """
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
     while not condition():
         if loop.time() > deadline:
             raise AssertionError(f"timed out waiting for {what or condition}")
-        await pilot.pause(0.05)
+        await pilot.pause(0.02)
 
 
 async def tap(pilot: Any, app: KioskApp, uid: str) -> None:
-    """Present a card on the simulated reader, then take it away again."""
+    """Tap a card on the simulated reader: returns once the app has the tap in its queue."""
     assert app.simulator is not None
-    app.simulator.tap(uid)
-    await pilot.pause(0.35)
-    app.simulator.remove_card()
-    await pilot.pause(0.15)
+    assert await asyncio.to_thread(app.simulator.tap, uid), f"card {uid} was not read"
+    await pilot.pause()
 
 
 def screen_name(app: KioskApp) -> str:
@@ -86,6 +106,7 @@ def text_of(app: KioskApp, selector: str) -> str:
 async def sign_in(pilot: Any, app: KioskApp, badge: tuple[str, str]) -> None:
     """Badge tap + PIN: the two inputs before every count in the issue."""
     await wait_for(pilot, lambda: screen_name(app) == "IdleScreen", what="idle screen")
+    await wait_for(pilot, lambda: app.service.started, what="the station to start")
     await tap(pilot, app, badge[0])
     await wait_for(pilot, lambda: screen_name(app) == "LoginScreen", what="PIN screen")
     await pilot.press(*badge[1], "enter")

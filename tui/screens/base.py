@@ -19,7 +19,7 @@ from textual.widgets import Footer
 
 from kiosk.auth import AuthError, Identity, NotPermitted
 from kiosk.custody import CustodyError, PolicyRefused
-from tui.task import TaskLocked
+from kiosk.task import TaskLocked
 from tui.widgets.alarm_banner import AlarmBanner
 from tui.widgets.simulator_panel import SimulatorStrip
 from tui.widgets.text import Plain

@@ -12,16 +12,27 @@ a lock before then leaves no trace but the audit of the sign-in.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+from textual import events
+
+from kiosk.views import Category, Decision, HoldingView, LockerView, PupilView
+
+if TYPE_CHECKING:
+    from tui.app import KioskApp
+
 from datetime import datetime
-from typing import Any
 
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
 from textual.widgets import ContentSwitcher, Input, OptionList, Static
 
+from kiosk.service import DoorOutcome
+from kiosk.station import DoorResult
+from kiosk.task import Task, TaskKind
+from kiosk.views import LockerState
 from tui.screens.base import KioskScreen, problem_text
-from tui.task import Task
 from tui.widgets.decision_panel import DecisionPanel
 from tui.widgets.text import Plain, option
 
@@ -30,14 +41,14 @@ class ConfiscateScreen(KioskScreen):
     HEADING = "Confiscate"
     BINDINGS = [Binding("escape", "back", "Back")]
 
-    def __init__(self, pupil: Any | None = None) -> None:
+    def __init__(self, pupil: PupilView | None = None) -> None:
         super().__init__()
         self.pupil = pupil
-        self.category: Any | None = None
+        self.category: Category | None = None
         self.device = ""
         self.job: Task | None = None
-        self.decision: Any | None = None
-        self.holding: Any | None = None
+        self.decision: Decision | None = None
+        self.holding: HoldingView | None = None
         self._busy = False
 
     # ------------------------------------------------------------------ layout
@@ -74,7 +85,7 @@ class ConfiscateScreen(KioskScreen):
             yield Plain("", id="form-hint")
 
     def on_mount(self) -> None:
-        self.job = self.kiosk.begin_task("deposit")
+        self.job = self.kiosk.begin_task(TaskKind.DEPOSIT)
         if self.pupil is not None:
             self._pupil_chosen(self.pupil)
         else:
@@ -90,7 +101,7 @@ class ConfiscateScreen(KioskScreen):
         self.query_one("#form-error", Static).update(text)
 
     # ------------------------------------------------------------------ pupil
-    def pupil_tapped(self, pupil: Any) -> None:
+    def pupil_tapped(self, pupil: PupilView) -> None:
         if self.query_one(ContentSwitcher).current in ("step-pupil", "step-category"):
             self._pupil_chosen(pupil)
 
@@ -108,7 +119,7 @@ class ConfiscateScreen(KioskScreen):
             self.device = event.value.strip()
             self._confirm_step()
 
-    def _results(self, pupils: list[Any]) -> None:
+    def _results(self, pupils: list[PupilView]) -> None:
         if len(pupils) == 1:
             self._pupil_chosen(pupils[0])
             return
@@ -127,7 +138,7 @@ class ConfiscateScreen(KioskScreen):
         else:
             self._error("No pupil matches. Try the surname or the tutor group.")
 
-    def _pupil_chosen(self, pupil: Any) -> None:
+    def _pupil_chosen(self, pupil: PupilView) -> None:
         self.pupil = pupil
         self.query_one("#who", Static).update(
             f"Pupil: {pupil.name}  {pupil.tutor_group}  (year {pupil.year_group})"
@@ -158,8 +169,8 @@ class ConfiscateScreen(KioskScreen):
     def _confirm_step(self, *, keep_error: bool = False) -> None:
         self.call(self.kiosk.custody.lockers, lambda ls: self._show_lockers(ls, keep_error))
 
-    def _show_lockers(self, lockers: list[Any], keep_error: bool = False) -> None:
-        free = [lk for lk in lockers if lk.state == "free" and lk.capacity == 1]
+    def _show_lockers(self, lockers: list[LockerView], keep_error: bool = False) -> None:
+        free = [lk for lk in lockers if lk.state is LockerState.FREE and lk.capacity == 1]
         text = self.query_one("#confirm-text", Static)
         if self._hold_only():
             text.update(
@@ -193,7 +204,7 @@ class ConfiscateScreen(KioskScreen):
         # The worker records the holding on the task before returning (a lock may land
         # while it is saving: the app then rolls it back, its door never opened).
         self.call(
-            lambda: self.kiosk.commit_step(
+            lambda: self.kiosk.service.commit(
                 job,
                 lambda: custody.confiscate(
                     who,
@@ -214,11 +225,11 @@ class ConfiscateScreen(KioskScreen):
         self._error(problem_text(exc))
         self._confirm_step(keep_error=True)
 
-    def _committed(self, result: tuple[Any, Any]) -> None:
+    def _committed(self, result: tuple[HoldingView, Decision]) -> None:
         self._busy = False
         holding, decision = result
-        if self.job is None or self.job.lock_pending or self.kiosk.job is not self.job:
-            return  # a lock took the task over: the app rolled it back
+        if not self.kiosk.service.is_current(self.job):
+            return  # a lock took the task over: the service rolled it back
         self.holding, self.decision = holding, decision
         self._open_door()
 
@@ -237,10 +248,11 @@ class ConfiscateScreen(KioskScreen):
         if not self.kiosk.run_door(self.job, self.actor, self._door_done):
             self._error("The kiosk was locked: nothing was opened.")
 
-    def _door_done(self, result: Any, error: Exception | None) -> None:
+    def _door_done(self, out: DoorOutcome) -> None:
+        result, error = out.result, out.error
         if not self.is_attached:
             return
-        if error is not None or result is None:
+        if error is not None or not isinstance(result, DoorResult):
             self._error(problem_text(error or RuntimeError("no result")))
             self._door_choices("The door step failed.")
             return
@@ -254,7 +266,7 @@ class ConfiscateScreen(KioskScreen):
             return
         # did_not_open / jammed: the station rolled the deposit back and marked a fault.
         self.kiosk.end_task(self.job)
-        self.job = self.kiosk.begin_task("deposit")
+        self.job = self.kiosk.begin_task(TaskKind.DEPOSIT)
         self._error(result.message)
         self._confirm_step(keep_error=True)
 
@@ -305,7 +317,7 @@ class ConfiscateScreen(KioskScreen):
     def _finish(self) -> None:
         self.app.pop_screen()
 
-    def on_key(self, event: Any) -> None:
+    def on_key(self, event: events.Key) -> None:
         if getattr(self, "_done", False) and event.key == "enter":
             event.stop()
             self._finish()
@@ -334,7 +346,9 @@ class ConfiscateScreen(KioskScreen):
             self.kiosk.end_task(self.job)
 
 
-def slip_text(app: Any, holding: Any, pupil: Any, decision: Any) -> str:
+def slip_text(
+    app: KioskApp, holding: HoldingView, pupil: PupilView, decision: Decision | None
+) -> str:
     """The receipt shown to the pupil: where the phone is, who may collect it and when."""
     release = app.profile.release
     earliest = release.earliest_time.value.strftime("%H:%M")

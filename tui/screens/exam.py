@@ -18,8 +18,11 @@ from textual.widgets import DataTable, OptionList, Static
 
 from kiosk.auth import Identity
 from kiosk.permissions import Permission
+from kiosk.service import DoorOutcome
+from kiosk.station import DoorResult
+from kiosk.task import Task, TaskKind
+from kiosk.views import PupilView
 from tui.screens.base import KioskScreen, problem_text
-from tui.task import Task
 from tui.widgets.text import Plain, option
 
 
@@ -130,12 +133,13 @@ class ExamScreen(KioskScreen):
             self.notify("The cabinet is open: hand out the pouches and close its door.")
             return
         self.kiosk.end_task(self.job)
-        job = self.job = self.kiosk.begin_task("exam_release")
+        job = self.job = self.kiosk.begin_task(TaskKind.EXAM_RELEASE)
         job.session_id = self.session["id"]
         if self.kiosk.run_door(job, self.actor, self._released):
             self.notify("Opening the cabinet: hand out the pouches, then close its door.")
 
-    def _released(self, result: Any, error: Exception | None) -> None:
+    def _released(self, out: DoorOutcome) -> None:
+        result, error = out.result, out.error
         job = self.job
         if job is not None and not job.door_opened:
             self.kiosk.end_task(job)  # settled: confirmed, or the station put every pouch back
@@ -224,7 +228,7 @@ class ExamDepositScreen(KioskScreen):
             self._say("Wait: close the cabinet door for the pupil before you.", ok=False)
             return True
         custody, sid = self.kiosk.custody, self.session["id"]
-        self.job = Task("exam_deposit")
+        self.job = Task(TaskKind.EXAM_DEPOSIT)
 
         def deposit() -> tuple[Any, Any]:
             pupil = custody.pupil_by_card(None, uid)
@@ -251,13 +255,14 @@ class ExamDepositScreen(KioskScreen):
             f"Cabinet {holding.locker} is opening. Put your phone, switched off, in pouch "
             f"{holding.pouch_number} and close the door."
         )
-        self.kiosk.run_door(self.job, None, lambda r, e: self._door_done(pupil, r, e))
+        self.kiosk.run_door(self.job, None, lambda out: self._door_done(pupil, out))
 
-    def _door_done(self, pupil: Any, result: Any, error: Exception | None) -> None:
+    def _door_done(self, pupil: PupilView, out: DoorOutcome) -> None:
+        result, error = out.result, out.error
         self.job = None
         if error is not None or result is None:
             self._say(problem_text(error or RuntimeError("no result")), ok=False)
-        elif result.ok:
+        elif result.ok and isinstance(result, DoorResult):
             self._say(
                 f"Thank you, {pupil.name}: pouch {result.holding.pouch_number} is locked in "
                 f"{result.holding.locker}.\nNext candidate: tap your card."

@@ -16,6 +16,7 @@ from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
 from kiosk.permissions import Permission as P
+from kiosk.views import HALF_WAY_STATES, HoldingState, HoldingView, PupilView
 from tui.screens.base import KioskScreen
 from tui.widgets.text import Plain, option
 
@@ -84,9 +85,9 @@ class HomeScreen(KioskScreen):
         custody = self.kiosk.custody
         self.call(lambda: (custody.holdings(who), custody.overdue(who)), self._summary)
 
-    def _summary(self, result: tuple[list[Any], list[Any]]) -> None:
+    def _summary(self, result: tuple[list[HoldingView], list[Any]]) -> None:
         held, overdue = result
-        on_hold = sum(1 for h in held if h.state == "safeguarding_hold")
+        on_hold = sum(1 for h in held if h.state is HoldingState.SAFEGUARDING_HOLD)
         lines = [
             f"Held now: {len(held)} phone(s)"
             + (f", {on_hold} on safeguarding hold" if on_hold else "")
@@ -96,7 +97,7 @@ class HomeScreen(KioskScreen):
             lines.append(f"OVERDUE: {len(overdue)}")
             for h, reason in overdue[:3]:
                 lines.append(f"  {h.pupil_name} ({h.locker}): {reason.text}")
-        unfinished = [h for h in held if h.state in ("depositing", "releasing")]
+        unfinished = [h for h in held if h.state in HALF_WAY_STATES]
         if unfinished:
             lines.append(
                 f"{len(unfinished)} unfinished deposit/release: see Holdings (s) to settle."
@@ -117,7 +118,7 @@ class HomeScreen(KioskScreen):
             return
         self.app.push_screen(open_screen(where))
 
-    def pupil_tapped(self, pupil: Any) -> None:
+    def pupil_tapped(self, pupil: PupilView) -> None:
         if self.kiosk.identity is not None and self.kiosk.identity.can(P.CONFISCATE):
             from tui.screens.confiscate import ConfiscateScreen
 

@@ -55,7 +55,10 @@ class IdleScreen(KioskScreen):
                 f"Unfinished after restart: #{h.id} {h.kind} {h.state} in {h.locker}, door "
                 f"{item.door.value}. {item.advice} (Holdings screen)"
             )
-        notes = self.query_one("#idle-notes", Static)
+        found = self.query("#idle-notes").results(Static)
+        notes = next(found, None)
+        if notes is None:  # composing, or being torn down at exit
+            return
         notes.update("\n".join(lines))
         notes.display = bool(lines)
 

@@ -7,23 +7,24 @@ when the two disagree (a door open on an occupied locker is the thing to walk ov
 
 from __future__ import annotations
 
-from typing import Any
-
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Grid
 
+from kiosk.events import DoorState
+from kiosk.views import LockerState, LockerView
+from tui.messages import HardwareNews
 from tui.screens.base import KioskScreen
 from tui.widgets.text import Plain
 
 #: At 80 columns a cell has 8 characters inside its border.
-STATE_WORDS = {"out_of_service": "disabled"}
+STATE_WORDS = {LockerState.OUT_OF_SERVICE: "disabled"}
 
 
 class LockerCell(Plain):
     """One locker: label, record state, door state."""
 
-    def show(self, locker: Any, door: str) -> None:
+    def show(self, locker: LockerView, door: str) -> None:
         state = STATE_WORDS.get(locker.state, locker.state)
         cap = f" x{locker.capacity}" if locker.capacity > 1 else ""
         self.update(f"{locker.label}{cap}\n{state}\n{door.upper() if door == 'open' else door}")
@@ -53,12 +54,12 @@ class LockersScreen(KioskScreen):
     def reload(self) -> None:
         station = self.kiosk.station
 
-        def read() -> tuple[list[Any], dict[tuple[str, int], Any]]:
+        def read() -> tuple[list[LockerView], dict[tuple[str, int], DoorState]]:
             return station.custody.lockers(), station.door_states()
 
         self.call(read, self._show)
 
-    def _show(self, result: tuple[list[Any], dict[tuple[str, int], Any]]) -> None:
+    def _show(self, result: tuple[list[LockerView], dict[tuple[str, int], DoorState]]) -> None:
         lockers, doors = result
         grid = self.query_one("#locker-grid", Grid)
         for locker in lockers:
@@ -70,7 +71,7 @@ class LockersScreen(KioskScreen):
             door = doors.get((locker.bank, locker.number))
             cell.show(locker, door.value if door is not None else "unknown")
 
-    def hardware_event(self, event: object) -> None:
+    def on_hardware_news(self, message: HardwareNews) -> None:
         self.reload()
 
     def action_back(self) -> None:

@@ -7,8 +7,6 @@ half-typed PIN is not left on the counter.
 
 from __future__ import annotations
 
-import time
-
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
@@ -28,7 +26,7 @@ class LoginScreen(KioskScreen):
     def __init__(self, badge_uid: str) -> None:
         super().__init__()
         self.badge_uid = badge_uid.upper()
-        self._opened = time.monotonic()
+        self._opened = self.kiosk.service.monotonic()
         self._busy = False
 
     def compose_body(self) -> ComposeResult:
@@ -47,7 +45,7 @@ class LoginScreen(KioskScreen):
     def set_badge(self, uid: str) -> None:
         """Another badge tapped while the PIN box is open: start again for that badge."""
         self.badge_uid = uid.upper()
-        self._opened = time.monotonic()
+        self._opened = self.kiosk.service.monotonic()
         self.query_one("#login-badge", Static).update(f"Badge {self.badge_uid}")
         self.query_one("#login-error", Static).update("")
         self.query_one("#pin", Input).value = ""
@@ -57,10 +55,10 @@ class LoginScreen(KioskScreen):
         return True
 
     def on_input_changed(self, event: Input.Changed) -> None:
-        self._opened = time.monotonic()
+        self._opened = self.kiosk.service.monotonic()
 
     def _expire(self) -> None:
-        if time.monotonic() - self._opened > self.kiosk.login_timeout:
+        if self.kiosk.service.monotonic() - self._opened > self.kiosk.login_timeout:
             self.dismiss_login()
 
     def on_input_submitted(self, event: Input.Submitted) -> None:

@@ -12,6 +12,15 @@ decision (5), close the door (6).
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+from textual import events
+
+from kiosk.views import Decision, HoldingView, PupilView
+
+if TYPE_CHECKING:
+    from tui.app import KioskApp
+
 from typing import Any
 
 from textual.app import ComposeResult
@@ -21,8 +30,10 @@ from textual.widgets import ContentSwitcher, Input, OptionList, Static
 
 from kiosk.custody import Collector, PolicyRefused
 from kiosk.permissions import Permission
+from kiosk.service import DoorOutcome
+from kiosk.task import Task, TaskKind
+from kiosk.views import HoldingKind, HoldingState
 from tui.screens.base import KioskScreen, problem_text
-from tui.task import Task
 from tui.widgets.decision_panel import DecisionPanel
 from tui.widgets.prompt import TextPrompt
 from tui.widgets.text import Plain, option
@@ -30,7 +41,7 @@ from tui.widgets.text import Plain, option
 #: ID types offered when the profile accepts any photo ID (``release.accepted_id_types = []``).
 DEFAULT_ID_TYPES = ("driving_licence", "passport", "national_id_card", "other_photo_id")
 
-RELEASABLE = ("held", "safeguarding_hold")
+RELEASABLE = (HoldingState.HELD, HoldingState.SAFEGUARDING_HOLD)
 
 
 def id_label(code: str) -> str:
@@ -46,14 +57,14 @@ class ReleaseScreen(KioskScreen):
 
     def __init__(self) -> None:
         super().__init__()
-        self.holdings: list[Any] = []
-        self.shown: list[Any] = []
-        self.holding: Any | None = None
-        self.pupil: Any | None = None
+        self.holdings: list[HoldingView] = []
+        self.shown: list[HoldingView] = []
+        self.holding: HoldingView | None = None
+        self.pupil: PupilView | None = None
         self.collector: Collector | None = None
         self.collector_name = ""
         self.id_type: str | None = None
-        self.decision: Any | None = None
+        self.decision: Decision | None = None
         self.job: Task | None = None
         self._busy = False
 
@@ -87,7 +98,7 @@ class ReleaseScreen(KioskScreen):
         who = self.actor
         self.call(lambda: self.kiosk.custody.holdings(who), self._loaded)
 
-    def _loaded(self, holdings: list[Any]) -> None:
+    def _loaded(self, holdings: list[HoldingView]) -> None:
         self.holdings = [h for h in holdings if h.state in RELEASABLE]
         self._filter(self.query_one("#filter", Input).value)
 
@@ -126,13 +137,13 @@ class ReleaseScreen(KioskScreen):
             menu = self.query_one("#held", OptionList)
             self._holding_chosen(self.shown[menu.highlighted or 0])
 
-    def on_key(self, event: Any) -> None:
+    def on_key(self, event: events.Key) -> None:
         if event.key in ("down", "up") and self.focused is self.query_one("#filter", Input):
             event.stop()
             menu = self.query_one("#held", OptionList)
             (menu.action_cursor_down if event.key == "down" else menu.action_cursor_up)()
 
-    def pupil_tapped(self, pupil: Any) -> None:
+    def pupil_tapped(self, pupil: PupilView) -> None:
         step = self.query_one(ContentSwitcher).current
         if step == "step-find":
             self._filter("", pupil.id)
@@ -145,7 +156,7 @@ class ReleaseScreen(KioskScreen):
         elif step == "step-collector" and self.holding and pupil.id == self.holding.pupil_id:
             self._collector_chosen(Collector("pupil"), f"{pupil.name} (the pupil)")
 
-    def _holding_chosen(self, holding: Any) -> None:
+    def _holding_chosen(self, holding: HoldingView) -> None:
         self.holding = holding
         who = self.actor
 
@@ -157,7 +168,7 @@ class ReleaseScreen(KioskScreen):
 
         self.call(load, self._pupil_loaded)
 
-    def _pupil_loaded(self, pupil: Any) -> None:
+    def _pupil_loaded(self, pupil: PupilView | None) -> None:
         h = self.holding
         assert h is not None
         self.pupil = pupil
@@ -220,7 +231,7 @@ class ReleaseScreen(KioskScreen):
             self._decided,
         )
 
-    def _decided(self, decision: Any) -> None:
+    def _decided(self, decision: Decision) -> None:
         self.decision = decision
         h = self.holding
         assert h is not None
@@ -274,12 +285,12 @@ class ReleaseScreen(KioskScreen):
         self._busy = True
         h, collector, id_type, who = self.holding, self.collector, self.id_type, self.actor
         assert h is not None and collector is not None
-        job = self.job = self.kiosk.begin_task("release")
+        job = self.job = self.kiosk.begin_task(TaskKind.RELEASE)
         custody = self.kiosk.custody
         # The worker records the holding on the task before returning (a lock may land
         # while it is saving: the app then rolls it back, its door never opened).
         self.call(
-            lambda: self.kiosk.commit_step(
+            lambda: self.kiosk.service.commit(
                 job,
                 lambda: custody.begin_release(
                     who, h.id, collector, id_type or None, override_reason=override_reason
@@ -297,10 +308,10 @@ class ReleaseScreen(KioskScreen):
             self.query_one("#decision", DecisionPanel).show(exc.decision)
         self._error(problem_text(exc))
 
-    def _begun(self, result: tuple[Any, Any]) -> None:
+    def _begun(self, result: tuple[HoldingView, Decision]) -> None:
         self._busy = False
-        if self.job is None or self.job.lock_pending or self.kiosk.job is not self.job:
-            return  # a lock took the task over: the app rolled it back
+        if not self.kiosk.service.is_current(self.job):
+            return  # a lock took the task over: the service rolled it back
         self._open_door()
 
     # ------------------------------------------------------------------ door
@@ -319,7 +330,10 @@ class ReleaseScreen(KioskScreen):
         if not self.kiosk.run_door(self.job, self.actor, self._door_done):
             self._error("The kiosk was locked: nothing was opened.")
 
-    def _door_done(self, result: Any, error: Exception | None) -> None:
+    def _door_done(self, out: DoorOutcome) -> None:
+        result, error = out.result, out.error
+        if not self.is_attached:
+            return
         if error is not None or result is None:
             self._error(problem_text(error or RuntimeError("no result")))
             self._door_choices("The door step failed.")
@@ -390,11 +404,13 @@ class ReleaseScreen(KioskScreen):
         self.app.pop_screen()
 
 
-def holding_line(app: Any, h: Any) -> str:
+def holding_line(app: KioskApp, h: HoldingView) -> str:
     since = (h.held_at or h.created_at).astimezone(app.config.tz)
-    where = h.locker + (f"/{h.pouch_number}" if h.pouch_number else "")
-    flag = "  HOLD" if h.state == "safeguarding_hold" else ""
-    kind = {"confiscation": "conf.", "exam_deposit": "exam", "safekeeping": "safe"}.get(
-        h.kind, h.kind
-    )
+    where = (h.locker or "?") + (f"/{h.pouch_number}" if h.pouch_number else "")
+    flag = "  HOLD" if h.state is HoldingState.SAFEGUARDING_HOLD else ""
+    kind = {
+        HoldingKind.CONFISCATION: "conf.",
+        HoldingKind.EXAM_DEPOSIT: "exam",
+        HoldingKind.SAFEKEEPING: "safe",
+    }.get(h.kind, h.kind)
     return f"{h.pupil_name:<18} {h.tutor_group:<4} {where:<6} {kind:<5} {since:%a %H:%M}{flag}"

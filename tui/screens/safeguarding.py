@@ -18,6 +18,7 @@ from textual.widgets import DataTable
 
 from kiosk.custody import PolicyRefused
 from kiosk.permissions import Permission as P
+from kiosk.views import HALF_WAY_STATES, HoldingState, HoldingView
 from tui.screens.base import KioskScreen, problem_text
 from tui.widgets.decision_panel import DecisionPanel
 from tui.widgets.prompt import TextPrompt
@@ -43,7 +44,7 @@ class HoldingsScreen(KioskScreen):
 
     def __init__(self) -> None:
         super().__init__()
-        self.holdings: list[Any] = []
+        self.holdings: list[HoldingView] = []
 
     def compose_body(self) -> ComposeResult:
         with Vertical(id="holdings-body"):
@@ -68,7 +69,7 @@ class HoldingsScreen(KioskScreen):
         who = self.actor
         self.call(lambda: self.kiosk.custody.holdings(who), self._loaded)
 
-    def _loaded(self, holdings: list[Any]) -> None:
+    def _loaded(self, holdings: list[HoldingView]) -> None:
         table = self.query_one("#holdings", DataTable)
         keep = table.cursor_row
         table.clear()
@@ -89,7 +90,7 @@ class HoldingsScreen(KioskScreen):
         if holdings:
             table.move_cursor(row=min(keep, len(holdings) - 1))
 
-    def _selected(self) -> Any | None:
+    def _selected(self) -> HoldingView | None:
         table = self.query_one("#holdings", DataTable)
         if not self.holdings:
             return None
@@ -172,19 +173,15 @@ class HoldingsScreen(KioskScreen):
 
     def _settle(self, *, confirm: bool) -> None:
         h = self._selected()
-        if h is None or h.state not in ("depositing", "releasing"):
+        if h is None or h.state not in HALF_WAY_STATES:
             self.notify("Only an unfinished deposit or release can be settled here.")
             return
-        if (
-            self.kiosk.job is not None
-            and self.kiosk.job.holding is not None
-            and self.kiosk.job.holding.id == h.id
-        ):
+        if self.kiosk.service.in_progress(h.id):
             self.notify("That one is in progress at the hatch.", severity="warning")
             return
         who, c = self.actor, self.kiosk.custody
         why = "settled by staff after checking the locker"
-        if h.state == "depositing":
+        if h.state is HoldingState.DEPOSITING:
             run = (
                 (lambda: c.confirm_deposit(who, h.id))
                 if confirm
@@ -198,8 +195,8 @@ class HoldingsScreen(KioskScreen):
             )
         self.call(run, self._settled, self._refused)
 
-    def _settled(self, result: Any) -> None:
-        self.kiosk.reconcile = [r for r in self.kiosk.reconcile if r.holding.id != result.id]
+    def _settled(self, result: HoldingView) -> None:
+        self.kiosk.service.forget_reconciled(result.id)
         self._done(result)
 
     def action_back(self) -> None:

@@ -7,16 +7,24 @@ service states are changed through the ledger so the change is audited.
 
 from __future__ import annotations
 
-from typing import Any
-
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.widgets import DataTable, Static
 
+from kiosk.events import DoorState
+from kiosk.views import LockerState, LockerView
 from tui.screens.base import KioskScreen
 from tui.widgets.text import Plain
+
+#: Reader lines, lockers, door sensors and occupancy sensors, read off the UI thread.
+Reading = tuple[
+    list[str],
+    list[LockerView],
+    dict[tuple[str, int], DoorState],
+    dict[tuple[str, int], bool | None],
+]
 
 
 class TechnicianScreen(KioskScreen):
@@ -39,30 +47,26 @@ class TechnicianScreen(KioskScreen):
         table = self.query_one("#doors", DataTable)
         table.add_columns("Locker", "Record", "Door sensor", "Occupancy")
         table.focus()
-        self.lockers: list[Any] = []
+        self.lockers: list[LockerView] = []
         self.action_reload()
 
     def action_reload(self) -> None:
         station = self.kiosk.station
 
-        def read() -> tuple[list[str], list[Any], dict[Any, Any], dict[Any, Any]]:
-            readers = []
-            for reader in station.hardware.readers:
-                try:
-                    readers.append(f"Reader '{reader.name}': {reader.version()}")
-                except Exception as exc:
-                    readers.append(f"Reader '{reader.name}': unreadable ({exc})")
+        def read() -> Reading:
+            readers = [
+                f"Reader '{c.item.removeprefix('reader ').removesuffix(' version')}': {c.detail}"
+                for c in station.reader_checks()
+            ]
             lockers = station.custody.lockers()
-            doors = station.door_states()
-            occupied = {}
-            for lk in lockers:
-                bank = station.banks.get(lk.bank)
-                occupied[(lk.bank, lk.number)] = bank.occupied(lk.number) if bank else None
+            sensors = station.sensor_readings()
+            doors = {(r.bank, r.number): r.door for r in sensors}
+            occupied = {(r.bank, r.number): r.occupied for r in sensors}
             return readers, lockers, doors, occupied
 
         self.call(read, self._show)
 
-    def _show(self, result: tuple[list[str], list[Any], dict[Any, Any], dict[Any, Any]]) -> None:
+    def _show(self, result: Reading) -> None:
         readers, lockers, doors, occupied = result
         lines = readers or ["No badge reader configured."]
         lines.append(f"Camera: {self.kiosk.station.hardware.camera.describe()}")
@@ -84,7 +88,7 @@ class TechnicianScreen(KioskScreen):
         if lockers:
             table.move_cursor(row=min(keep, len(lockers) - 1))
 
-    def _selected(self) -> Any | None:
+    def _selected(self) -> LockerView | None:
         if not self.lockers:
             return None
         return self.lockers[
@@ -98,7 +102,7 @@ class TechnicianScreen(KioskScreen):
         lk = self._selected()
         if lk is None:
             return
-        if lk.state == "occupied":
+        if lk.state is LockerState.OCCUPIED:
             self._say(f"{lk.label} holds phones: it is not opened for a test.")
             return
         station, who = self.kiosk.station, self.actor
@@ -118,13 +122,12 @@ class TechnicianScreen(KioskScreen):
         if lk is None:
             return
         station, who = self.kiosk.station, self.actor
-        self.call(
-            lambda: station.set_locker_service(who, lk.bank, lk.number, fault=fault),
-            lambda _r: (
-                self._say(f"{lk.label}: {'fault' if fault else 'in service'}."),
-                self.action_reload(),
-            ),
-        )
+
+        def done(_result: None) -> None:
+            self._say(f"{lk.label}: {'fault' if fault else 'in service'}.")
+            self.action_reload()
+
+        self.call(lambda: station.set_locker_service(who, lk.bank, lk.number, fault=fault), done)
 
     def action_mark_fault(self) -> None:
         self._set_service(fault=True)

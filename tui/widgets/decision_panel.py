@@ -6,10 +6,11 @@ clause (profile key) and the citation are shown under each reason, not hidden in
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from typing import Protocol
 
 from rich.text import Text
 
+from kiosk.views import Decision
 from tui.widgets.text import Plain
 
 
@@ -19,7 +20,9 @@ class ReasonLike(Protocol):
     source: str
 
 
-def render_decision(decision: Any, heading: str | None = None, *, sources: bool = True) -> Text:
+def render_decision(
+    decision: Decision, heading: str | None = None, *, sources: bool = True
+) -> Text:
     """Rich text for a ``policies.Decision`` (duck-typed: the UI may not import policies).
 
     ``sources=False`` leaves out the citation lines (the slip, where space is short); the
@@ -54,7 +57,7 @@ class DecisionPanel(Plain):
     """Shows one decision; ``show(None)`` clears it."""
 
     def show(
-        self, decision: Any | None, heading: str | None = None, *, sources: bool = True
+        self, decision: Decision | None, heading: str | None = None, *, sources: bool = True
     ) -> None:
         if decision is None:
             self.update("")

@@ -8,17 +8,17 @@ the simulator object the station was built with; the events then travel the real
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from textual import work
-from textual.app import ComposeResult
+from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Input, OptionList, Static
 
 from kiosk.runtime import DemoCard, demo_cards
+from kiosk.simulator_port import SimulatorPort
 from tui.widgets.text import Plain, option
 
 
@@ -98,16 +98,19 @@ class CardPicker(ModalScreen[None]):
         self.dismiss(None)
 
 
-def tap_card(app: Any, uid: str) -> None:
-    """Place the card on the simulated reader, then take it away (so it can be tapped again)."""
+def _sim(app: App[object]) -> SimulatorPort:
+    """The station's simulator port (the panel only exists when there is one)."""
+    sim: SimulatorPort | None = getattr(app, "simulator", None)
+    if sim is None:
+        raise RuntimeError("no simulator: the panel is only shown on simulated hardware")
+    return sim
 
-    def _run() -> None:
-        sim = app.simulator
-        sim.tap(uid)
-        time.sleep(0.4)
-        sim.remove_card()
 
-    app.run_worker(_run, thread=True, group="sim", exit_on_error=False)
+def tap_card(app: App[object], uid: str) -> None:
+    """Tap the card on the simulated reader through the station's simulator port (blocks until
+    the reader has reported it and forgotten it, so it runs in a worker)."""
+    sim = _sim(app)
+    app.run_worker(lambda: sim.tap(uid), thread=True, group="sim", exit_on_error=False)
 
 
 def _is_uid(text: str) -> bool:
@@ -120,7 +123,7 @@ class DoorPanel(ModalScreen[None]):
 
     BINDINGS = [
         Binding("escape", "dismiss_panel", "Close"),
-        Binding("enter", "toggle", "Open/close", show=False),
+        Binding("enter", "toggle_door", "Open/close", show=False),
         Binding("f", "force", "Force open"),
         Binding("j", "jam", "Jam/unjam"),
     ]
@@ -145,11 +148,11 @@ class DoorPanel(ModalScreen[None]):
 
     @work(thread=True, group="sim-doors", exclusive=True, exit_on_error=False)
     def _read(self) -> None:
-        states = {k: v.value for k, v in self.app.station.door_states().items()}  # type: ignore[attr-defined]
+        states = {k: v.value for k, v in _sim(self.app).door_states().items()}
         self.app.call_from_thread(self._show, states)
 
     def _show(self, states: dict[tuple[str, int], str]) -> None:
-        jammed: set[tuple[str, int]] = self.app.sim_jammed  # type: ignore[attr-defined]
+        jammed = _sim(self.app).jammed
         shown = (tuple(sorted(states.items())), frozenset(jammed))
         if shown == self._shown:
             return
@@ -181,13 +184,13 @@ class DoorPanel(ModalScreen[None]):
 
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
         event.stop()
-        self.action_toggle()
+        self.action_toggle_door()
 
     def _do(self, verb: str) -> None:
         door = self._selected()
         if door is None:
             return
-        sim = self.app.simulator  # type: ignore[attr-defined]
+        sim = _sim(self.app)
         bank, number = door
         state = self.states.get(door)
         if verb == "toggle":
@@ -201,15 +204,13 @@ class DoorPanel(ModalScreen[None]):
             sim.force_open(bank, number)
             note = f"Forced {bank}{number} open."
         else:
-            jammed: set[tuple[str, int]] = self.app.sim_jammed  # type: ignore[attr-defined]
-            jam = door not in jammed
+            jam = door not in sim.jammed
             sim.jam(bank, number, jam)
-            (jammed.add if jam else jammed.discard)(door)
             note = f"{bank}{number} {'jammed' if jam else 'unjammed'}."
         self.query_one("#sim-door-note", Static).update(note)
         self._read()
 
-    def action_toggle(self) -> None:
+    def action_toggle_door(self) -> None:
         self._do("toggle")
 
     def action_force(self) -> None:

@@ -1,0 +1,213 @@
+"""The shared part of the custody use-cases: errors, the unit of work and the event helper.
+
+Each use-case module (deposits, releases, exams, safeguarding, people, queries) adds methods
+to :class:`UseCases`; :class:`kiosk.custody.Custody` joins them into the one object the
+station and the UI hold. Lock pulses are *not* sent here: the station commits a
+``depositing``/``releasing`` state first, then pulses, then confirms with the door sensor
+(DESIGN.md, "Commit first, then pulse")."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+import policies
+from db.audit import append_event
+from db.models import (
+    OPEN_STATES,
+    TRANSITIONS,
+    Holding,
+    HoldingKind,
+    HoldingState,
+    Locker,
+    LockerState,
+    Pupil,
+)
+from kiosk.auth import Identity, LockoutPolicy
+from wire.vocabulary import EventType
+
+
+class CustodyError(Exception):
+    """A use-case cannot go ahead; the message says why in words staff can act on."""
+
+
+class PolicyRefused(CustodyError):
+    """The school's policy says no. ``decision.reasons`` lists every reason and citation."""
+
+    def __init__(self, decision: policies.Decision) -> None:
+        super().__init__(decision.summary())
+        self.decision = decision
+
+
+@dataclass(frozen=True)
+class Collector:
+    """Who is collecting. ``contact_id`` picks a contact from the pupil's list."""
+
+    kind: str  # "contact" | "pupil" | "police" | "staff"
+    contact_id: int | None = None
+    name: str | None = None
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+# Most senior role first: a policy check acts with the strongest role the person holds.
+_ROLE_ORDER = ("senior", "dsl", "exams", "office", "teacher", "technician")
+
+
+def _best_role(actor: Identity) -> str:
+    for role in _ROLE_ORDER:
+        if role in actor.roles:
+            return role
+    return actor.roles[0] if actor.roles else ""
+
+
+class UseCases:
+    """What every use-case shares: the unit of work (:meth:`_tx`), the clock, the policy
+    question (:meth:`_ask`) and the event writer (:meth:`_event`), so every state change
+    writes its event and outbox row in the same transaction as the change itself."""
+
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        profile: policies.Profile,
+        *,
+        station_id: str,
+        tz: ZoneInfo,
+        clock: Callable[[], datetime] = utcnow,
+        lockout: LockoutPolicy | None = None,
+    ) -> None:
+        self.sessions = sessions
+        self.lockout = lockout or LockoutPolicy()
+        self.profile = profile
+        self.station_id = station_id
+        self.tz = tz
+        self.clock = clock
+
+    # ------------------------------------------------------------------ plumbing
+    @contextmanager
+    def _tx(self) -> Iterator[Session]:
+        with self.sessions.begin() as session:
+            yield session
+
+    def _now(self) -> datetime:
+        return self.clock()
+
+    def _ask(self, request: object) -> policies.Decision:
+        """The policy decision for ``request``; a refusal raises with every reason."""
+        decision = policies.decide(request, self.profile)
+        if not decision.allowed:
+            raise PolicyRefused(decision)
+        return decision
+
+    def _local(self, when: datetime) -> datetime:
+        return when.astimezone(self.tz)
+
+    def _event(
+        self,
+        s: Session,
+        type: EventType | str,
+        actor: Identity | None,
+        holding: Holding | None = None,
+        **payload: Any,
+    ) -> None:
+        append_event(
+            s,
+            station_id=self.station_id,
+            type=type,
+            occurred_at=self._now(),
+            actor_id=actor.staff_id if actor else None,
+            holding_id=holding.id if holding else None,
+            payload=payload,
+        )
+
+    def _holding(self, s: Session, holding_id: int) -> Holding:
+        holding = s.get(Holding, holding_id)
+        if holding is None:
+            raise CustodyError(f"No holding with number {holding_id}.")
+        return holding
+
+    def _pupil(self, s: Session, pupil_id: int) -> Pupil:
+        pupil = s.get(Pupil, pupil_id)
+        if pupil is None:
+            raise CustodyError(f"No pupil with id {pupil_id}.")
+        return pupil
+
+    def _move(
+        self, s: Session, h: Holding, new: HoldingState, actor: Identity | None, **payload: Any
+    ) -> None:
+        old = HoldingState(h.state)
+        if new not in TRANSITIONS[old]:
+            raise CustodyError(
+                f"Holding {h.id} is {old.value.replace('_', ' ')}; it cannot become "
+                f"{new.value.replace('_', ' ')}."
+            )
+        h.state = new
+        now = self._now()
+        if new in (HoldingState.RELEASED, HoldingState.HANDED_TO_POLICE, HoldingState.ABORTED):
+            h.closed_at = now
+        self._event(s, EventType.holding(new), actor, h, previous=old.value, **payload)
+
+    def _pupil_facts(self, s: Session, pupil: Pupil, *, exclude: int | None = None) -> Any:
+        start, end = policies.term_bounds(self._local(self._now()), self.profile)
+        start_at = datetime.combine(start, datetime.min.time(), self.tz)
+        end_at = datetime.combine(end, datetime.max.time(), self.tz)
+        query = select(func.count(Holding.id)).where(
+            Holding.pupil_id == pupil.id,
+            Holding.kind == HoldingKind.CONFISCATION,
+            Holding.state != HoldingState.ABORTED,
+            Holding.created_at >= start_at,
+            Holding.created_at <= end_at,
+        )
+        if exclude is not None:
+            query = query.where(Holding.id != exclude)
+        prior = s.scalar(query) or 0
+        return policies.PupilFacts(
+            exemptions=frozenset(pupil.exemptions or ()), prior_offences_this_term=prior
+        )
+
+    def _start_deposit(
+        self, s: Session, holding: Holding, actor: Identity | None, **payload: Any
+    ) -> None:
+        """Add a new ``depositing`` holding and its event (the door is pulsed after commit)."""
+        s.add(holding)
+        s.flush()
+        self._event(s, EventType.HOLDING_DEPOSITING, actor, holding, **payload)
+
+    def _free_locker(self, s: Session, locker_id: int | None) -> Locker:
+        if locker_id is not None:
+            locker = s.get(Locker, locker_id)
+            if locker is None or locker.state != LockerState.FREE:
+                raise CustodyError("That locker is not free. Choose another.")
+            return locker
+        locker = s.scalars(
+            select(Locker)
+            .where(Locker.state == LockerState.FREE, Locker.capacity == 1)
+            .order_by(Locker.bank, Locker.number)
+            .limit(1)
+        ).first()
+        if locker is None:
+            raise CustodyError(
+                "No free locker. Release a phone or mark a repaired locker as in service."
+            )
+        return locker
+
+    def _free_locker_if_empty(self, s: Session, locker: Locker | None) -> None:
+        if locker is None or locker.state != LockerState.OCCUPIED:
+            return
+        s.flush()
+        left = s.scalar(
+            select(func.count(Holding.id)).where(
+                Holding.locker_id == locker.id, Holding.state.in_([x.value for x in OPEN_STATES])
+            )
+        )
+        if not left:
+            locker.state = LockerState.FREE

@@ -1,0 +1,166 @@
+"""Deposits: confiscation and safekeeping, confirmed or aborted by the door step;
+tray photos.
+"""
+
+from __future__ import annotations
+
+import policies
+from db.models import (
+    Holding,
+    HoldingKind,
+    HoldingState,
+    Incident,
+    LockerState,
+)
+from kiosk.auth import Identity
+from kiosk.permissions import Permission
+from kiosk.usecases.base import CustodyError, UseCases
+from kiosk.views import HoldingView
+from wire.vocabulary import EventType
+
+
+class DepositUseCases(UseCases):
+    """Deposits: confiscation and safekeeping, confirmed or aborted by the door step;
+    tray photos.
+    """
+
+    # ------------------------------------------------------------------ deposits
+    def confiscate(
+        self,
+        actor: Identity,
+        *,
+        pupil_id: int,
+        category: str,
+        device_description: str,
+        switched_off_confirmed: bool,
+        reason: str = "",
+        locker_id: int | None = None,
+    ) -> tuple[HoldingView, policies.Decision]:
+        """Start a confiscation: the holding is ``depositing`` in a reserved locker.
+
+        The station then opens the locker and calls :meth:`confirm_deposit` once the door
+        sensor says the door closed again (or :meth:`abort_deposit`).
+        """
+        actor.require(Permission.CONFISCATE)
+        if not device_description.strip():
+            raise CustodyError("Describe the device (e.g. 'black iPhone, cracked case').")
+        with self._tx() as s:
+            pupil = self._pupil(s, pupil_id)
+            facts = self._pupil_facts(s, pupil)
+            decision = self._ask(
+                policies.ConfiscateRequest(
+                    category=category,
+                    now=self._local(self._now()),
+                    pupil=facts,
+                    switched_off_confirmed=switched_off_confirmed,
+                )
+            )
+            # A reasonable-adjustment exemption can turn this into safekeeping (no sanction).
+            kind = HoldingKind(decision.holding_kind or HoldingKind.CONFISCATION)
+            offence = 0 if kind == HoldingKind.SAFEKEEPING else facts.prior_offences_this_term + 1
+            locker = self._free_locker(s, locker_id)
+            locker.state = LockerState.OCCUPIED
+            holding = Holding(
+                kind=kind,
+                state=HoldingState.DEPOSITING,
+                pupil=pupil,
+                device_description=device_description.strip(),
+                category=category,
+                reason=reason.strip(),
+                switched_off_confirmed=switched_off_confirmed,
+                offence_number=offence,
+                follow_ups=[f.action for f in decision.follow_ups],
+                requires_parent_collection=decision.requires_parent_collection,
+                forbids_viewing=decision.forbids_viewing,
+                locker=locker,
+                created_at=self._now(),
+                created_by_id=actor.staff_id,
+            )
+            self._start_deposit(
+                s,
+                holding,
+                actor,
+                kind=holding.kind,
+                category=category,
+                locker=locker.label,
+                offence_number=holding.offence_number,
+                follow_ups=holding.follow_ups,
+            )
+            if kind == HoldingKind.SAFEKEEPING:
+                return HoldingView.of(holding), decision
+            s.add(
+                Incident(
+                    holding_id=holding.id,
+                    pupil_id=pupil.id,
+                    category=category,
+                    actions=holding.follow_ups,
+                    summary=reason.strip(),
+                    created_at=self._now(),
+                    created_by_id=actor.staff_id,
+                )
+            )
+            self._event(
+                s,
+                EventType.INCIDENT_RECORDED,
+                actor,
+                holding,
+                category=category,
+                actions=holding.follow_ups,
+            )
+            return HoldingView.of(holding), decision
+
+    def safekeeping(
+        self,
+        actor: Identity,
+        *,
+        pupil_id: int,
+        device_description: str,
+        reason: str = "",
+        locker_id: int | None = None,
+    ) -> HoldingView:
+        """A voluntary hand-in (e.g. a medical-exemption pupil at PE): no sanction, no incident."""
+        actor.require(Permission.SAFEKEEPING)
+        with self._tx() as s:
+            pupil = self._pupil(s, pupil_id)
+            locker = self._free_locker(s, locker_id)
+            locker.state = LockerState.OCCUPIED
+            holding = Holding(
+                kind=HoldingKind.SAFEKEEPING,
+                state=HoldingState.DEPOSITING,
+                pupil=pupil,
+                device_description=device_description.strip() or "phone",
+                reason=reason,
+                locker=locker,
+                created_at=self._now(),
+                created_by_id=actor.staff_id,
+            )
+            self._start_deposit(s, holding, actor, kind=holding.kind, locker=locker.label)
+            return HoldingView.of(holding)
+
+    def confirm_deposit(self, actor: Identity | None, holding_id: int) -> HoldingView:
+        """The door closed on the phone: ``depositing -> held``."""
+        with self._tx() as s:
+            h = self._holding(s, holding_id)
+            self._move(s, h, HoldingState.HELD, actor)
+            h.held_at = self._now()
+            if h.category and self.profile.category(h.category).forces_safeguarding_hold:
+                # Suspected indecent images: straight into a hold, nobody signs it out.
+                self._move(s, h, HoldingState.SAFEGUARDING_HOLD, actor, forced_by=h.category)
+                h.hold_placed_at, h.hold_reason = self._now(), f"category {h.category}"
+            return HoldingView.of(h)
+
+    def abort_deposit(self, actor: Identity | None, holding_id: int, why: str) -> HoldingView:
+        """The phone did not go in (door did not open, person walked away): free the locker."""
+        with self._tx() as s:
+            h = self._holding(s, holding_id)
+            self._move(s, h, HoldingState.ABORTED, actor, why=why)
+            self._free_locker_if_empty(s, h.locker)
+            return HoldingView.of(h)
+
+    def attach_photo(self, actor: Identity | None, holding_id: int, path: str) -> HoldingView:
+        """Record the tray photo so the retention purge can delete it on schedule."""
+        with self._tx() as s:
+            h = self._holding(s, holding_id)
+            h.photo_path = path
+            self._event(s, EventType.HOLDING_PHOTO_TAKEN, actor, h)
+            return HoldingView.of(h)

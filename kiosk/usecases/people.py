@@ -1,0 +1,71 @@
+"""People at the kiosk: staff sign-in/out (badge + PIN), finding pupils by name or card."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import selectinload
+
+from db.models import (
+    Pupil,
+)
+from kiosk.auth import AuthError, Identity, sign_in
+from kiosk.permissions import Permission
+from kiosk.usecases.base import UseCases
+from kiosk.views import PupilView
+from wire.vocabulary import EventType
+
+
+class PeopleUseCases(UseCases):
+    """People at the kiosk: staff sign-in/out (badge + PIN), finding pupils by name or card."""
+
+    # ------------------------------------------------------------------ sign-in
+    def sign_in(self, badge_uid: str, pin: str) -> Identity:
+        """Badge + PIN. Failed attempts are committed (and audited) before the refusal."""
+        with self.sessions() as s:
+            try:
+                identity = sign_in(
+                    s,
+                    badge_uid=badge_uid,
+                    pin=pin,
+                    now=self._now(),
+                    station_id=self.station_id,
+                    policy=self.lockout,
+                )
+            except AuthError:
+                s.commit()
+                raise
+            s.commit()
+            return identity
+
+    def sign_out(self, actor: Identity, why: str = "signed out") -> None:
+        with self._tx() as s:
+            self._event(s, EventType.AUTH_SIGNED_OUT, actor, None, why=why)
+
+    def find_pupils(self, actor: Identity, text: str, limit: int = 20) -> list[PupilView]:
+        """Quick search by name, MIS id or tutor group (case-insensitive, any word)."""
+        actor.require(Permission.VIEW_HOLDINGS)
+        words = [w for w in text.lower().split() if w]
+        with self.sessions() as s:
+            query = select(Pupil).options(selectinload(Pupil.contacts))
+            for w in words:
+                like = f"%{w}%"
+                query = query.where(
+                    func.lower(Pupil.given_name).like(like)
+                    | func.lower(Pupil.family_name).like(like)
+                    | func.lower(Pupil.mis_id).like(like)
+                    | func.lower(Pupil.tutor_group).like(like)
+                )
+            query = query.order_by(Pupil.family_name, Pupil.given_name).limit(limit)
+            return [PupilView.of(p, with_contacts=True) for p in s.scalars(query)]
+
+    def pupil_by_card(self, actor: Identity | None, card_uid: str) -> PupilView | None:
+        """Pupil with this card, or None. ``actor`` None is the exam self-service screen."""
+        if actor is not None:
+            actor.require(Permission.VIEW_HOLDINGS)
+        with self.sessions() as s:
+            pupil = s.scalars(
+                select(Pupil)
+                .options(selectinload(Pupil.contacts))
+                .where(Pupil.card_uid == card_uid.upper())
+            ).one_or_none()
+            return PupilView.of(pupil, with_contacts=actor is not None) if pupil else None

@@ -1,0 +1,58 @@
+"""Reads for screens and the CLI: holdings, one holding, lockers, overdue holds."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import selectinload
+
+import policies
+from db.models import (
+    OPEN_STATES,
+    Holding,
+    Locker,
+)
+from kiosk.auth import Identity
+from kiosk.permissions import Permission
+from kiosk.usecases.base import UseCases
+from kiosk.views import HoldingView, LockerView
+
+
+class QueryUseCases(UseCases):
+    """Reads for screens and the CLI: holdings, one holding, lockers, overdue holds."""
+
+    def holdings(self, actor: Identity | None, *, open_only: bool = True) -> list[HoldingView]:
+        """Holdings, newest first. ``actor`` None is the trusted CLI on the Pi itself."""
+        if actor is not None:
+            actor.require(Permission.VIEW_HOLDINGS)
+        with self.sessions() as s:
+            query = select(Holding).options(
+                selectinload(Holding.pupil), selectinload(Holding.locker)
+            )
+            if open_only:
+                query = query.where(Holding.state.in_([x.value for x in OPEN_STATES]))
+            return [HoldingView.of(h) for h in s.scalars(query.order_by(Holding.id.desc()))]
+
+    def holding(self, actor: Identity | None, holding_id: int) -> HoldingView:
+        if actor is not None:
+            actor.require(Permission.VIEW_HOLDINGS)
+        with self.sessions() as s:
+            return HoldingView.of(self._holding(s, holding_id))
+
+    def lockers(self) -> list[LockerView]:
+        """Locker states only (no pupil data), so the technician screen may show them."""
+        with self.sessions() as s:
+            return [
+                LockerView.of(x)
+                for x in s.scalars(select(Locker).order_by(Locker.bank, Locker.number))
+            ]
+
+    def overdue(self, actor: Identity | None) -> list[tuple[HoldingView, policies.Reason]]:
+        """Open holdings the profile says have been held too long, with the reason."""
+        now = self._local(self._now())
+        flagged = []
+        for h in self.holdings(actor, open_only=True):
+            since = h.held_at or h.created_at
+            reason = policies.is_overdue(h.kind, self._local(since), now, self.profile)
+            if reason is not None:
+                flagged.append((h, reason))
+        return flagged
