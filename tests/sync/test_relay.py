@@ -15,8 +15,8 @@ import pytest
 from sqlalchemy import delete, func, select, update
 from sync_testing import STATION, Rig, add_events, kiosk_counts, ledger_head
 
-from db.audit import verify_chain
-from db.models import ChainHead, Event, OutboxRow, SyncAnchor
+from db.audit import append_event, verify_chain
+from db.models import ChainHead, Event, OutboxRow, Pupil, SyncAnchor
 from kiosk.sync.anchor import anchor_path, check_anchor, read_anchor_file
 from kiosk.sync.client import CentralUnavailable, RetryPolicy
 from kiosk.sync.relay import REFUSED_EVENT, SyncStopped
@@ -68,6 +68,31 @@ def test_reference_data_never_carries_secrets_or_health_details(rig: Rig) -> Non
             "family_name",
             "year_group",
         }
+
+
+def test_reference_data_names_whom_each_event_is_about_and_nobody_else(rig: Rig) -> None:
+    """A ``staff.*`` event's subject (payload "staff") goes with it; an exam's candidate
+    count (payload "candidates") is a number, not a pupil id."""
+    rig.relay.drain()
+    about_staff = 0
+    for batch in rig.central.requests:
+        staff_ids = {s.id for s in batch.reference.staff}
+        for event in batch.events:
+            if isinstance(event.payload.get("staff"), int):
+                about_staff += 1
+                assert event.payload["staff"] in staff_ids, (event.seq, event.type)
+    assert about_staff
+    with rig.kiosk.sessions.begin() as s:  # as custody.open_exam_session records it
+        pupil = s.scalars(select(Pupil.id)).first()
+        append_event(
+            s,
+            station_id=STATION,
+            type="exam.opened",
+            occurred_at=rig.clock.now,
+            payload={"session_id": 99, "candidates": pupil},
+        )
+    rig.relay.drain()
+    assert rig.central.requests[-1].reference.pupils == []
 
 
 def test_central_down_then_up_backs_off_then_drains(rig: Rig) -> None:
