@@ -35,8 +35,11 @@ from wire import (
 from wire.chain import canonical_time
 
 #: Payload keys whose value is an id (or a list of ids) of that kind of record.
-PUPIL_KEYS = frozenset({"pupil_id", "candidate_id", "candidates"})
-STAFF_KEYS = frozenset({"staff_id", "technician", "technician_id", "by_id", "actor_id"})
+#: Not "candidates": ``exam.opened`` carries a count there, which would name an unrelated pupil.
+PUPIL_KEYS = frozenset({"pupil_id", "candidate_id"})
+#: "staff" is the member of staff a ``staff.*`` / auth event is about (kiosk.auth, staff_admin,
+#: mis_import), often not its actor.
+STAFF_KEYS = frozenset({"staff", "staff_id", "technician", "technician_id", "by_id", "actor_id"})
 LOCKER_KEYS = frozenset({"locker_id"})
 CONTACT_KEYS = frozenset({"contact_id", "collector_contact_id"})
 #: Payload keys holding a locker's label ("A3") rather than its id.

@@ -44,6 +44,20 @@ def add_events(ctx: KioskContext, n: int, when: datetime = T0) -> None:
             )
 
 
+def ledger_head(ctx: KioskContext) -> int:
+    """The newest seq in the kiosk's ledger, which is also its number of events.
+
+    The demo seed's event count changes whenever the seed does (PINs set as events, imports,
+    lockers), so tests measure it here instead of typing it in; the seqs must run 1..head
+    without a gap for "count" and "newest seq" to be the same figure.
+    """
+    with ctx.sessions() as s:
+        head = s.scalar(select(func.max(Event.seq))) or 0
+        count = s.scalar(select(func.count()).select_from(Event)) or 0
+    assert head == count, f"ledger seqs have gaps: newest {head}, {count} events"
+    return head
+
+
 def kiosk_counts(ctx: KioskContext) -> tuple[int, int]:
     """(events on the kiosk, outbox rows marked sent)."""
     with ctx.sessions() as s:

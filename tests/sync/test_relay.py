@@ -13,10 +13,10 @@ from datetime import timedelta
 import httpx
 import pytest
 from sqlalchemy import delete, func, select, update
-from sync_testing import STATION, Rig, add_events, kiosk_counts
+from sync_testing import STATION, Rig, add_events, kiosk_counts, ledger_head
 
-from db.audit import verify_chain
-from db.models import ChainHead, Event, OutboxRow, SyncAnchor
+from db.audit import append_event, verify_chain
+from db.models import ChainHead, Event, OutboxRow, Pupil, SyncAnchor
 from kiosk.sync.anchor import anchor_path, check_anchor, read_anchor_file
 from kiosk.sync.client import CentralUnavailable, RetryPolicy
 from kiosk.sync.relay import REFUSED_EVENT, SyncStopped
@@ -34,10 +34,11 @@ def assert_in_step(rig: Rig) -> None:
 
 
 def test_normal_drain_sends_everything_in_order_with_reference_data(rig: Rig) -> None:
+    seeded = ledger_head(rig.kiosk)
     add_events(rig.kiosk, 25)
     result = rig.relay.drain()
-    assert result.stored == 27 + 25 and result.duplicates == 0
-    assert result.batches == 6  # batches of 10
+    assert result.stored == seeded + 25 and result.duplicates == 0
+    assert result.batches == -(-(seeded + 25) // 10)  # batches of 10
     assert all(len(b.events) <= 10 for b in rig.central.requests)
     assert_in_step(rig)
     with rig.kiosk.sessions() as s:
@@ -55,14 +56,50 @@ def test_reference_data_never_carries_secrets_or_health_details(rig: Rig) -> Non
     wire = json.dumps([r.model_dump() for r in rig.central.references])
     for secret in ("pin", "argon2", "badge", "exemption", "medical", "photo", "card_uid"):
         assert secret not in wire.lower()
-    pupil = rig.central.references[0].pupils[0]
-    assert set(pupil.model_dump()) == {"id", "mis_id", "given_name", "family_name", "year_group"}
+    # Which batch first names a pupil depends on the seed's order; every pupil sent, in any
+    # batch, carries exactly these fields.
+    pupils = [p for r in rig.central.references for p in r.pupils]
+    assert pupils
+    for pupil in pupils:
+        assert set(pupil.model_dump()) == {
+            "id",
+            "mis_id",
+            "given_name",
+            "family_name",
+            "year_group",
+        }
+
+
+def test_reference_data_names_whom_each_event_is_about_and_nobody_else(rig: Rig) -> None:
+    """A ``staff.*`` event's subject (payload "staff") goes with it; an exam's candidate
+    count (payload "candidates") is a number, not a pupil id."""
+    rig.relay.drain()
+    about_staff = 0
+    for batch in rig.central.requests:
+        staff_ids = {s.id for s in batch.reference.staff}
+        for event in batch.events:
+            if isinstance(event.payload.get("staff"), int):
+                about_staff += 1
+                assert event.payload["staff"] in staff_ids, (event.seq, event.type)
+    assert about_staff
+    with rig.kiosk.sessions.begin() as s:  # as custody.open_exam_session records it
+        pupil = s.scalars(select(Pupil.id)).first()
+        append_event(
+            s,
+            station_id=STATION,
+            type="exam.opened",
+            occurred_at=rig.clock.now,
+            payload={"session_id": 99, "candidates": pupil},
+        )
+    rig.relay.drain()
+    assert rig.central.requests[-1].reference.pupils == []
 
 
 def test_central_down_then_up_backs_off_then_drains(rig: Rig) -> None:
     def down(request: httpx.Request) -> None:
         raise httpx.ConnectError("connection refused", request=request)
 
+    seeded = ledger_head(rig.kiosk)
     rig.central.script = [down] * 4
     with pytest.raises(CentralUnavailable):
         rig.relay.drain()
@@ -72,7 +109,7 @@ def test_central_down_then_up_backs_off_then_drains(rig: Rig) -> None:
     assert rig.waits[0] >= 1 and rig.waits[1] >= 2 and rig.waits[2] >= 4
     with rig.kiosk.sessions() as s:
         status = sync_status(s, STATION, rig.kiosk.config.station.data_dir)
-    assert status.backlog == 27 and "ConnectError" in (status.last_error or "")
+    assert status.backlog == seeded and "ConnectError" in (status.last_error or "")
     rig.relay.drain()
     assert_in_step(rig)
 
@@ -94,15 +131,18 @@ def test_500s_and_timeouts_are_retried(rig: Rig) -> None:
 
 
 def test_same_batch_twice_is_stored_once(rig: Rig) -> None:
+    seeded = ledger_head(rig.kiosk)
     rig.relay.drain()
     with rig.kiosk.sessions.begin() as s:  # as if the kiosk crashed before marking sent
         s.execute(update(OutboxRow).values(sent_at=None))
     result = rig.relay.drain()
-    assert result.duplicates == 27 and result.stored == 0
+    assert result.duplicates == seeded and result.stored == 0
     assert_in_step(rig)
 
 
 def test_tampered_local_event_is_quarantined_raised_and_blocks_what_follows(rig: Rig) -> None:
+    seeded = ledger_head(rig.kiosk)
+    assert seeded >= 20, "the forged seq 15 must sit in a full batch 11-20 of the seed"
     add_events(rig.kiosk, 5)
     with rig.kiosk.sessions.begin() as s:
         s.execute(update(Event).where(Event.seq == 15).values(payload={"previous": "forged"}))
@@ -116,7 +156,8 @@ def test_tampered_local_event_is_quarantined_raised_and_blocks_what_follows(rig:
         banner = sync_state(s, rig.clock.now, timedelta(hours=4))
     assert status.quarantined == 6 and status.blocked_from == 15
     assert "chain_break" in (status.quarantine_reason or "")
-    assert status.backlog == 33 - 14 - 6  # 12 more behind it (incl. the alarm event)
+    # Everything behind the quarantined six is backlog, including the alarm event.
+    assert status.backlog == (seeded + 5 + 1) - 14 - 6
     assert banner is not None and banner.alarm
     # Not retried forever: a second drain sends nothing and stays blocked.
     sent_before = len(rig.central.requests)
@@ -125,6 +166,7 @@ def test_tampered_local_event_is_quarantined_raised_and_blocks_what_follows(rig:
 
 
 def test_tail_deleted_after_sync_fails_the_anchor_check(rig: Rig) -> None:
+    seeded = ledger_head(rig.kiosk)
     add_events(rig.kiosk, 3)
     rig.relay.drain()
     data_dir = rig.kiosk.config.station.data_dir
@@ -141,7 +183,7 @@ def test_tail_deleted_after_sync_fails_the_anchor_check(rig: Rig) -> None:
         assert verify_chain(s).ok  # the local chain alone cannot tell
         problem = check_anchor(s, data_dir)
     # The file still says what the central log holds.
-    assert problem is not None and "acknowledged seq 30 (anchor file)" in str(problem)
+    assert problem is not None and f"acknowledged seq {seeded + 3} (anchor file)" in str(problem)
     assert "deleted here" in str(problem)
     # Deleting the file as well shows too: the ledger remembers an anchor was given.
     anchor_path(data_dir).unlink()
@@ -151,8 +193,9 @@ def test_tail_deleted_after_sync_fails_the_anchor_check(rig: Rig) -> None:
 
 
 def test_central_restored_from_backup_gets_what_it_lost(rig: Rig) -> None:
+    seeded = ledger_head(rig.kiosk)
     rig.relay.drain()
-    for seq in range(21, 28):  # the central log lost its newest 7 events
+    for seq in range(seeded - 6, seeded + 1):  # the central log lost its newest 7 events
         del rig.central.events[(STATION, seq)]
     add_events(rig.kiosk, 4)
     result = rig.relay.drain()
@@ -219,7 +262,8 @@ def test_daemon_sends_new_events_as_they_come_and_stops_on_request(rig: Rig) -> 
     def down(request: httpx.Request) -> None:
         raise httpx.ConnectError("refused", request=request)
 
-    reached = {27: threading.Event(), 30: threading.Event()}
+    seeded = ledger_head(rig.kiosk)
+    reached = {seeded: threading.Event(), seeded + 3: threading.Event()}
     ingest = rig.central._ingest
 
     def ingest_and_signal(batch: IngestBatch) -> httpx.Response:
@@ -243,9 +287,9 @@ def test_daemon_sends_new_events_as_they_come_and_stops_on_request(rig: Rig) -> 
         daemon=True,
     )
     thread.start()
-    assert reached[27].wait(timeout=60), "the daemon never delivered the backlog"
+    assert reached[seeded].wait(timeout=60), "the daemon never delivered the backlog"
     add_events(rig.kiosk, 3)
-    assert reached[30].wait(timeout=60), "the daemon never sent the new events"
+    assert reached[seeded + 3].wait(timeout=60), "the daemon never sent the new events"
     stop.set()
     thread.join(timeout=60)
     assert not thread.is_alive()
