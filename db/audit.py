@@ -145,71 +145,111 @@ def purge_events_through(
     return checkpoint
 
 
+#: Rows fetched per round trip while verifying: big enough to amortise the fetch, small enough
+#: that memory stays flat (a few MB) whatever the ledger's size.
+VERIFY_BATCH = 2000
+
+#: Only the columns the hash covers, as plain tuples: no ORM objects, no identity map, so a
+#: six-year ledger verifies in the same few MB as a week's.
+_VERIFY_COLUMNS = (
+    Event.id,
+    Event.seq,
+    Event.type,
+    Event.occurred_at,
+    Event.actor_id,
+    Event.holding_id,
+    Event.payload,
+    Event.prev_hash,
+    Event.hash,
+)
+
+
 def verify_chain(session: Session) -> ChainReport:
     """Walk every station's chain in insertion order and report the first bad event.
 
     A station whose oldest events were purged is walked from its checkpoint, which a
     ``retention.purged`` event still in the chain must vouch for.
+
+    Streams: rows come ``VERIFY_BATCH`` at a time as column tuples (``yield_per``, a
+    server-side cursor on PostgreSQL), and only the previous event's seq and hash are kept,
+    so memory does not grow with the ledger (issue 15: ~2.3 KB per event before).
     """
     checked = 0
-    heads = {h.station_id: h for h in session.scalars(select(ChainHead))}
-    checkpoints = {c.station_id: c for c in session.scalars(select(ChainCheckpoint))}
+    heads = {h.station_id: (h.seq, h.hash) for h in session.scalars(select(ChainHead))}
+    checkpoints = {c.station_id: (c.seq, c.hash) for c in session.scalars(select(ChainCheckpoint))}
     stations = set(heads) | set(checkpoints)
     stations |= set(session.scalars(select(Event.station_id).distinct()))
     for station in sorted(stations):
         checkpoint = checkpoints.get(station)
         prev_hash, expected_seq = GENESIS_HASH, 1
+        vouching: dict[str, Any] | None = None
         if checkpoint is not None:
-            prev_hash, expected_seq = checkpoint.hash, checkpoint.seq + 1
+            prev_hash, expected_seq = checkpoint[1], checkpoint[0] + 1
+            vouching = {"seq": checkpoint[0], "hash": checkpoint[1]}
         vouched = checkpoint is None
-        last: Event | None = None
-        rows = session.scalars(select(Event).where(Event.station_id == station).order_by(Event.id))
-        for ev in rows:
+        last: tuple[int, str] | None = None
+        rows = session.execute(
+            select(*_VERIFY_COLUMNS)
+            .where(Event.station_id == station)
+            .order_by(Event.id)
+            .execution_options(yield_per=VERIFY_BATCH)
+        )
+        for ev_id, seq, type_, occurred_at, actor_id, holding_id, payload, prev, digest in rows:
             checked += 1
-            if ev.seq != expected_seq:
-                what = "missing" if ev.seq > expected_seq else "out of order"
+            if seq != expected_seq:
+                rows.close()
+                what = "missing" if seq > expected_seq else "out of order"
                 return ChainReport(
                     checked,
                     ChainProblem(
                         station,
-                        ev.id,
-                        ev.seq,
-                        f"expected seq {expected_seq}, found {ev.seq}: events {what} "
+                        ev_id,
+                        seq,
+                        f"expected seq {expected_seq}, found {seq}: events {what} "
                         "(deleted or reordered rows)",
                     ),
                 )
-            if ev.prev_hash != prev_hash:
+            if prev != prev_hash:
+                rows.close()
                 return ChainReport(
                     checked,
-                    ChainProblem(
-                        station, ev.id, ev.seq, "prev_hash does not match the event before"
-                    ),
+                    ChainProblem(station, ev_id, seq, "prev_hash does not match the event before"),
                 )
-            recomputed = event_hash(ev)
-            if recomputed != ev.hash:
+            recomputed = event_digest(
+                station_id=station,
+                seq=seq,
+                type=type_,
+                occurred_at=occurred_at,
+                actor_id=actor_id,
+                holding_id=holding_id,
+                payload=payload,
+                prev_hash=prev,
+            )
+            if recomputed != digest:
+                rows.close()
                 return ChainReport(
                     checked,
-                    ChainProblem(station, ev.id, ev.seq, "contents altered: hash does not match"),
+                    ChainProblem(station, ev_id, seq, "contents altered: hash does not match"),
                 )
             if (
-                checkpoint is not None
-                and ev.type == PURGE_EVENT
-                and ev.payload.get("checkpoint") == checkpoint_payload(checkpoint)
+                vouching is not None
+                and type_ == PURGE_EVENT
+                and payload.get("checkpoint") == vouching
             ):
                 vouched = True
-            prev_hash, expected_seq, last = ev.hash, expected_seq + 1, ev
+            prev_hash, expected_seq, last = digest, expected_seq + 1, (seq, digest)
         if not vouched:
             assert checkpoint is not None
             detail = (
-                f"checkpoint at seq {checkpoint.seq} is not recorded by any {PURGE_EVENT} "
+                f"checkpoint at seq {checkpoint[0]} is not recorded by any {PURGE_EVENT} "
                 "event: the oldest events were deleted outside a retention purge"
             )
             return ChainReport(checked, ChainProblem(station, None, None, detail))
         head = heads.get(station)
-        if head is None or last is None or head.seq != last.seq or head.hash != last.hash:
+        if head is None or last is None or head != last:
             detail = (
-                f"chain head says seq {head.seq if head else None} but the last event is "
-                f"seq {last.seq if last else None}: newest events deleted or head altered"
+                f"chain head says seq {head[0] if head else None} but the last event is "
+                f"seq {last[0] if last else None}: newest events deleted or head altered"
             )
             return ChainReport(checked, ChainProblem(station, None, None, detail))
     return ChainReport(checked, None)

@@ -36,7 +36,7 @@ def open_station(
     The station is not started: the caller (the UI) starts it so that start-up reconciliation
     items reach a screen. Close it with :func:`close_station`.
     """
-    ctx = open_context(config, migrate=migrate, clock=clock)
+    ctx = open_context(config, migrate=migrate, clock=clock, integrity="quick")
     try:
         bundle = build_hardware(config.hardware, simulate)
     except Exception:
