@@ -119,9 +119,11 @@ def test_a_second_writer_does_wait_for_the_write_lock(engine):
 
 
 def test_a_read_session_cannot_write(engine):
-    with pytest.raises(OperationalError, match="readonly"):
-        with make_read_session_factory(engine).begin() as s:
-            append_event(s, station_id="st", type="holding.held", occurred_at=T0)
+    with (
+        pytest.raises(OperationalError, match="readonly"),
+        make_read_session_factory(engine).begin() as s,
+    ):
+        append_event(s, station_id="st", type="holding.held", occurred_at=T0)
     with make_session_factory(engine)() as s:
         assert _count(s) == 1
 
