@@ -19,11 +19,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import String, delete, select, type_coerce
 from sqlalchemy.orm import Session
 
 from db.models import ChainCheckpoint, ChainHead, Event, OutboxRow
-from wire.chain import GENESIS_HASH, event_digest
+from wire.chain import GENESIS_HASH, canonical_time, event_digest
 
 #: The event a retention purge writes; its payload's ``checkpoint`` vouches for the new one.
 PURGE_EVENT = "retention.purged"
@@ -149,19 +149,41 @@ def purge_events_through(
 #: that memory stays flat (a few MB) whatever the ledger's size.
 VERIFY_BATCH = 2000
 
-#: Only the columns the hash covers, as plain tuples: no ORM objects, no identity map, so a
-#: six-year ledger verifies in the same few MB as a week's.
-_VERIFY_COLUMNS = (
-    Event.id,
-    Event.seq,
-    Event.type,
-    Event.occurred_at,
-    Event.actor_id,
-    Event.holding_id,
-    Event.payload,
-    Event.prev_hash,
-    Event.hash,
-)
+
+def _verify_columns(dialect: str) -> tuple[Any, ...]:
+    """Only the columns the hash covers, as plain tuples: no ORM objects, no identity map, so
+    a six-year ledger verifies in the same few MB as a week's.
+
+    On SQLite the time comes back as its stored text and :func:`_canonical_stored_time`
+    turns it into the hashed form directly (parsing it into a datetime and formatting it
+    again was a sixth of verify's time).
+    """
+    when = type_coerce(Event.occurred_at, String) if dialect == "sqlite" else Event.occurred_at
+    return (
+        Event.id,
+        Event.seq,
+        Event.type,
+        when,
+        Event.actor_id,
+        Event.holding_id,
+        Event.payload,
+        Event.prev_hash,
+        Event.hash,
+    )
+
+
+def _canonical_stored_time(value: str | datetime) -> str:
+    """``canonical_time`` of a time as SQLite stores it (``YYYY-MM-DD HH:MM:SS.ffffff``, UTC).
+
+    Gives exactly ``datetime.isoformat()`` of the aware UTC time (no fraction when it is
+    zero); any other shape goes the slow, sure way.
+    """
+    if isinstance(value, str) and len(value) == 26 and value[10] == " " and value[19] == ".":
+        if value.endswith("000000"):
+            return f"{value[:10]}T{value[11:19]}+00:00"
+        return f"{value[:10]}T{value[11:]}+00:00"
+    moment = datetime.fromisoformat(value) if isinstance(value, str) else value
+    return canonical_time(moment)
 
 
 def verify_chain(session: Session) -> ChainReport:
@@ -179,6 +201,7 @@ def verify_chain(session: Session) -> ChainReport:
     checkpoints = {c.station_id: (c.seq, c.hash) for c in session.scalars(select(ChainCheckpoint))}
     stations = set(heads) | set(checkpoints)
     stations |= set(session.scalars(select(Event.station_id).distinct()))
+    columns = _verify_columns(session.get_bind().dialect.name)
     for station in sorted(stations):
         checkpoint = checkpoints.get(station)
         prev_hash, expected_seq = GENESIS_HASH, 1
@@ -189,7 +212,7 @@ def verify_chain(session: Session) -> ChainReport:
         vouched = checkpoint is None
         last: tuple[int, str] | None = None
         rows = session.execute(
-            select(*_VERIFY_COLUMNS)
+            select(*columns)
             .where(Event.station_id == station)
             .order_by(Event.id)
             .execution_options(yield_per=VERIFY_BATCH)
@@ -219,7 +242,7 @@ def verify_chain(session: Session) -> ChainReport:
                 station_id=station,
                 seq=seq,
                 type=type_,
-                occurred_at=occurred_at,
+                occurred_at=_canonical_stored_time(occurred_at),
                 actor_id=actor_id,
                 holding_id=holding_id,
                 payload=payload,

@@ -96,3 +96,32 @@ def test_streamed_verify_still_names_the_altered_event(tmp_path):
     assert "contents altered" in report.problem.detail
     assert report.events_checked == victim
     engine.dispose()
+
+
+def test_the_stored_time_shortcut_hashes_exactly_like_canonical_time(tmp_path):
+    """verify reads SQLite's stored text; it must give the very string the chain hashed."""
+    from sqlalchemy import String, select, type_coerce
+
+    from db.audit import _canonical_stored_time
+    from wire.chain import canonical_time
+
+    engine = make_engine(f"sqlite:///{tmp_path / 't.db'}")
+    upgrade(engine)
+    moments = [T0, T0.replace(microsecond=1), T0.replace(microsecond=999_999), T0 + timedelta(0.5)]
+    with make_session_factory(engine).begin() as s:
+        for i, when in enumerate(moments):
+            s.add(
+                Event(
+                    station_id="st",
+                    seq=i + 1,
+                    type="t",
+                    occurred_at=when,
+                    payload={},
+                    prev_hash="0",
+                    hash=str(i),
+                )
+            )
+    with make_read_session_factory(engine)() as s:
+        stored = s.scalars(select(type_coerce(Event.occurred_at, String)).order_by(Event.id))
+        assert [_canonical_stored_time(x) for x in stored] == [canonical_time(m) for m in moments]
+    engine.dispose()
