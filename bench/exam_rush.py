@@ -77,7 +77,7 @@ def main() -> None:
         api_ms, ui_ms = [], []
         for _pid, uid in pupils:
             c0 = time.process_time()
-            pupil = c.pupil_by_card(None, uid)
+            pupil = c.pupil_by_card(None, str(uid))
             assert pupil is not None
             h = c.exam_deposit(None, session_id=sid, pupil_id=pupil.id)
             c.confirm_deposit(None, h.id)

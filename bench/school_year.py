@@ -37,7 +37,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from sqlalchemy import event, func, select
+from sqlalchemy import event, func, insert, select
 
 from db.audit import verify_chain
 from db.base import UTCDateTime
@@ -118,7 +118,8 @@ def _pupils_csv(folder: Path, n: int) -> tuple[Path, Path]:
 
 
 def _school_days(start: date, count: int) -> list[date]:
-    days, day = [], start
+    days: list[date] = []
+    day = start
     while len(days) < count:
         if day.weekday() < 5:
             days.append(day)
@@ -154,12 +155,7 @@ def _replicate(ctx: KioskContext, want: int, pupils: list[int], rng: random.Rand
     """
     if want <= 0:
         return 0
-    ht, it, et, ot = (
-        Holding.__table__,
-        Incident.__table__,
-        Event.__table__,
-        OutboxRow.__table__,
-    )
+    ht, it, et = Holding.__table__, Incident.__table__, Event.__table__
     station = ctx.config.station.id
     with ctx.sessions() as s:
         template = [
@@ -244,11 +240,11 @@ def _replicate(ctx: KioskContext, want: int, pupils: list[int], rng: random.Rand
             prev = digest
             next_e += 1
         with ctx.sessions.begin() as s:
-            s.execute(ht.insert(), new_h)
+            s.execute(insert(Holding), new_h)
             if new_i:
-                s.execute(it.insert(), new_i)
-            s.execute(et.insert(), new_e)
-            s.execute(ot.insert(), new_o)
+                s.execute(insert(Incident), new_i)
+            s.execute(insert(Event), new_e)
+            s.execute(insert(OutboxRow), new_o)
             head = s.get(ChainHead, station)
             assert head is not None
             head.seq, head.hash = seq, prev

@@ -122,7 +122,7 @@ def run(folder: Path, taps: int) -> tuple[list[float], list[float], list[float],
             clock.now += timedelta(hours=7)
             # timed: the card is tapped at the hatch ... the unlock command is given
             t0, c0 = time.perf_counter(), time.process_time()
-            pupil = custody.pupil_by_card(office, uid)
+            pupil = custody.pupil_by_card(office, str(uid))
             assert pupil is not None
             held = [x for x in custody.holdings(office) if x.pupil_id == pupil.id]
             view, _ = custody.begin_release(

@@ -26,6 +26,7 @@ import sys
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -59,7 +60,7 @@ def build(path: Path, n: int) -> None:
             "offence_number": seq % 4,
             "follow_ups": ["inform_parent"],
         }
-        row = {
+        row: dict[str, Any] = {
             "station_id": "office-1",
             "seq": seq,
             "type": kind,

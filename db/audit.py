@@ -16,7 +16,7 @@ deletions in the middle (a seq gap) and at the tail (the chain head).
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Generator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -152,7 +152,7 @@ def purge_events_through(
 VERIFY_BATCH = 2000
 
 
-def _station_rows(session: Session, station: str) -> Iterator[tuple[Any, ...]]:
+def _station_rows(session: Session, station: str) -> Generator[tuple[Any, ...], None, None]:
     """This station's events in insertion order as plain tuples, streamed.
 
     Only the columns the hash covers: no ORM objects, no identity map, so a six-year ledger
