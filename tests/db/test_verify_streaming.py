@@ -102,7 +102,7 @@ def test_the_stored_time_shortcut_hashes_exactly_like_canonical_time(tmp_path):
     """verify reads SQLite's stored text; it must give the very string the chain hashed."""
     from sqlalchemy import String, select, type_coerce
 
-    from db.audit import _canonical_stored_time
+    from db.chain_workers import canonical_stored_time
     from wire.chain import canonical_time
 
     engine = make_engine(f"sqlite:///{tmp_path / 't.db'}")
@@ -123,5 +123,5 @@ def test_the_stored_time_shortcut_hashes_exactly_like_canonical_time(tmp_path):
             )
     with make_read_session_factory(engine)() as s:
         stored = s.scalars(select(type_coerce(Event.occurred_at, String)).order_by(Event.id))
-        assert [_canonical_stored_time(x) for x in stored] == [canonical_time(m) for m in moments]
+        assert [canonical_stored_time(x) for x in stored] == [canonical_time(m) for m in moments]
     engine.dispose()
