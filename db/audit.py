@@ -220,7 +220,7 @@ def _station_rows(
 PARALLEL_FROM = 50_000
 
 
-def verify_chain(session: Session, *, workers: int | None = None) -> ChainReport:
+def verify_chain(session: Session, *, workers: int | None = 1) -> ChainReport:
     """Walk every station's chain in insertion order and report the first bad event.
 
     A station whose oldest events were purged is walked from its checkpoint, which a
@@ -230,11 +230,12 @@ def verify_chain(session: Session, *, workers: int | None = None) -> ChainReport
     only the previous event's seq and hash are kept, so memory does not grow with the
     ledger (issue 15: ~2.3 KB per event before).
 
-    ``workers`` (default: the CPU count, for stations of :data:`PARALLEL_FROM` events or
-    more on a SQLite file) recompute the digests over id ranges in parallel while this
-    process checks the links in order; the report is the same as the serial walk's (the
-    first problem in insertion order, checks of one event in the same order). ``workers=1``
-    forces the serial walk.
+    ``workers`` > 1 (or None: one per CPU, for stations of :data:`PARALLEL_FROM` events or
+    more) recompute the digests over id ranges in worker processes while this process checks
+    the links in order, on a SQLite file; the report is the serial walk's (the first problem
+    in insertion order, an event's links checked before its contents). The default is the
+    serial walk: on the shared 2-core machine the workers did not pay reliably
+    (docs/BENCHMARKS.md); try ``workers=None`` on a Pi 4's four cores.
     """
     checked = 0
     heads = {h.station_id: (h.seq, h.hash) for h in session.scalars(select(ChainHead))}

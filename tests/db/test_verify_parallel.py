@@ -64,6 +64,8 @@ def test_parallel_report_equals_the_serial_report(template, tmp_path, name):
         serial = verify_chain(s, workers=1)
     with reads() as s:
         parallel = verify_chain(s, workers=2)
+    with reads() as s:
+        assert verify_chain(s) == serial  # the default is the serial walk
     engine.dispose()
     assert parallel == serial
     assert serial.ok == (name == "untouched")
