@@ -15,13 +15,19 @@ deletions in the middle (a seq gap) and at the tail (the chain head).
 
 from __future__ import annotations
 
+import json
+import os
+from collections.abc import Generator
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
+from multiprocessing import get_context
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
+from db.chain_workers import canonical_stored_time, first_altered
 from db.models import ChainCheckpoint, ChainHead, Event, OutboxRow
 from wire.chain import GENESIS_HASH, event_digest
 
@@ -145,71 +151,226 @@ def purge_events_through(
     return checkpoint
 
 
-def verify_chain(session: Session) -> ChainReport:
+#: Rows fetched per round trip while verifying: big enough to amortise the fetch, small enough
+#: that memory stays flat (a few MB) whatever the ledger's size.
+VERIFY_BATCH = 2000
+
+
+def _station_rows(
+    session: Session, station: str, *, contents: bool = True
+) -> Generator[tuple[Any, ...], None, None]:
+    """This station's events in insertion order as plain tuples, streamed.
+
+    Only the columns the hash covers: no ORM objects, no identity map, so a six-year ledger
+    verifies in the same few MB as a week's. On SQLite the rows come straight from the
+    driver's cursor (which steps through the table as it is read) with the time as its stored
+    text and the payload parsed here: SQLAlchemy's per-row result processing was 40 % of
+    verify's time. Elsewhere (PostgreSQL) a Core select with ``yield_per`` (a server-side
+    cursor) does the same.
+    """
+    if not contents:  # links only (digests are checked by workers): no JSON, no time
+        result = session.connection().exec_driver_sql(
+            "SELECT id, seq, type, prev_hash, hash, CASE WHEN type = ? THEN payload END "
+            "FROM events WHERE station_id = ? ORDER BY id",
+            (PURGE_EVENT, station),
+        )
+        try:
+            for ev_id, seq, type_, prev, digest, payload in result:
+                body = json.loads(payload) if payload is not None else None
+                yield ev_id, seq, type_, None, None, None, body, prev, digest
+        finally:
+            result.close()
+        return
+    if session.get_bind().dialect.name == "sqlite":
+        result = session.connection().exec_driver_sql(
+            "SELECT id, seq, type, occurred_at, actor_id, holding_id, payload, prev_hash, hash "
+            "FROM events WHERE station_id = ? ORDER BY id",
+            (station,),
+        )
+        try:
+            for ev_id, seq, type_, when, actor, holding, payload, prev, digest in result:
+                yield ev_id, seq, type_, when, actor, holding, json.loads(payload), prev, digest
+        finally:
+            result.close()
+        return
+    rows = session.execute(
+        select(
+            Event.id,
+            Event.seq,
+            Event.type,
+            Event.occurred_at,
+            Event.actor_id,
+            Event.holding_id,
+            Event.payload,
+            Event.prev_hash,
+            Event.hash,
+        )
+        .where(Event.station_id == station)
+        .order_by(Event.id)
+        .execution_options(yield_per=VERIFY_BATCH)
+    )
+    try:
+        yield from rows
+    finally:
+        rows.close()
+
+
+#: A station with at least this many events has its digests recomputed by worker processes
+#: (SQLite files, more than one CPU): below it, starting the workers costs more than it saves.
+PARALLEL_FROM = 50_000
+
+
+def verify_chain(session: Session, *, workers: int | None = 1) -> ChainReport:
     """Walk every station's chain in insertion order and report the first bad event.
 
     A station whose oldest events were purged is walked from its checkpoint, which a
     ``retention.purged`` event still in the chain must vouch for.
+
+    Streams (:func:`_station_rows`): rows arrive as column tuples, a batch at a time, and
+    only the previous event's seq and hash are kept, so memory does not grow with the
+    ledger (issue 15: ~2.3 KB per event before).
+
+    ``workers`` > 1 (or None: one per CPU, for stations of :data:`PARALLEL_FROM` events or
+    more) recompute the digests over id ranges in worker processes while this process checks
+    the links in order, on a SQLite file; the report is the serial walk's (the first problem
+    in insertion order, an event's links checked before its contents). The default is the
+    serial walk: on the shared 2-core machine the workers did not pay reliably
+    (docs/BENCHMARKS.md); try ``workers=None`` on a Pi 4's four cores.
     """
     checked = 0
-    heads = {h.station_id: h for h in session.scalars(select(ChainHead))}
-    checkpoints = {c.station_id: c for c in session.scalars(select(ChainCheckpoint))}
+    heads = {h.station_id: (h.seq, h.hash) for h in session.scalars(select(ChainHead))}
+    checkpoints = {c.station_id: (c.seq, c.hash) for c in session.scalars(select(ChainCheckpoint))}
     stations = set(heads) | set(checkpoints)
     stations |= set(session.scalars(select(Event.station_id).distinct()))
     for station in sorted(stations):
-        checkpoint = checkpoints.get(station)
-        prev_hash, expected_seq = GENESIS_HASH, 1
-        if checkpoint is not None:
-            prev_hash, expected_seq = checkpoint.hash, checkpoint.seq + 1
-        vouched = checkpoint is None
-        last: Event | None = None
-        rows = session.scalars(select(Event).where(Event.station_id == station).order_by(Event.id))
-        for ev in rows:
+        plan = _parallel_plan(session, station, workers)
+        pool = None
+        futures: list[Any] = []
+        if plan is not None:
+            path, ranges = plan
+            pool = ProcessPoolExecutor(len(ranges), mp_context=get_context("spawn"))
+            futures = [pool.submit(first_altered, path, station, lo, hi) for lo, hi in ranges]
+        try:
+            n, problem = _walk(
+                session, station, checkpoints.get(station), heads.get(station), plan is None
+            )
+            if pool is not None:
+                altered = [i for i in (f.result() for f in futures) if i is not None]
+                first = min(altered, default=None)
+                if first is not None and (
+                    problem is None or problem.event_id is None or first < problem.event_id
+                ):
+                    n, problem = _altered(session, station, first)
+        finally:
+            if pool is not None:
+                pool.shutdown(cancel_futures=True)
+        checked += n
+        if problem is not None:
+            return ChainReport(checked, problem)
+    return ChainReport(checked, None)
+
+
+def _parallel_plan(
+    session: Session, station: str, workers: int | None
+) -> tuple[str, list[tuple[int, int]]] | None:
+    """The database file and the id ranges to hand to workers, or None for the serial walk."""
+    bind = session.get_bind()
+    path = bind.engine.url.database if bind.dialect.name == "sqlite" else None
+    count = workers if workers is not None else (os.cpu_count() or 1)
+    if path in (None, "", ":memory:") or count < 2:
+        return None
+    lo, hi, n = session.execute(
+        select(func.min(Event.id), func.max(Event.id), func.count(Event.id)).where(
+            Event.station_id == station
+        )
+    ).one()
+    if not n or (workers is None and n < PARALLEL_FROM):
+        return None
+    step = -(-(hi - lo + 1) // count)
+    ranges = [(start, min(start + step - 1, hi)) for start in range(lo, hi + 1, step)]
+    return str(path), ranges
+
+
+def _altered(session: Session, station: str, event_id: int) -> tuple[int, ChainProblem]:
+    """The report for the event a worker found altered: its position and seq."""
+    seq = session.scalar(select(Event.seq).where(Event.id == event_id))
+    position = session.scalar(
+        select(func.count(Event.id)).where(Event.station_id == station, Event.id <= event_id)
+    )
+    return int(position or 0), ChainProblem(
+        station, event_id, seq, "contents altered: hash does not match"
+    )
+
+
+def _walk(
+    session: Session,
+    station: str,
+    checkpoint: tuple[int, str] | None,
+    head: tuple[int, str] | None,
+    hashing: bool,
+) -> tuple[int, ChainProblem | None]:
+    """One station's chain in order: (events checked, first problem or None).
+
+    Without ``hashing`` only the links are checked (digests are the workers' job).
+    """
+    checked = 0
+    prev_hash, expected_seq = GENESIS_HASH, 1
+    vouching: dict[str, Any] | None = None
+    if checkpoint is not None:
+        prev_hash, expected_seq = checkpoint[1], checkpoint[0] + 1
+        vouching = {"seq": checkpoint[0], "hash": checkpoint[1]}
+    vouched = checkpoint is None
+    last: tuple[int, str] | None = None
+    rows = _station_rows(session, station, contents=hashing)
+    try:
+        for ev_id, seq, type_, occurred_at, actor_id, holding_id, payload, prev, digest in rows:
             checked += 1
-            if ev.seq != expected_seq:
-                what = "missing" if ev.seq > expected_seq else "out of order"
-                return ChainReport(
-                    checked,
-                    ChainProblem(
-                        station,
-                        ev.id,
-                        ev.seq,
-                        f"expected seq {expected_seq}, found {ev.seq}: events {what} "
-                        "(deleted or reordered rows)",
-                    ),
+            if seq != expected_seq:
+                what = "missing" if seq > expected_seq else "out of order"
+                return checked, ChainProblem(
+                    station,
+                    ev_id,
+                    seq,
+                    f"expected seq {expected_seq}, found {seq}: events {what} "
+                    "(deleted or reordered rows)",
                 )
-            if ev.prev_hash != prev_hash:
-                return ChainReport(
-                    checked,
-                    ChainProblem(
-                        station, ev.id, ev.seq, "prev_hash does not match the event before"
-                    ),
+            if prev != prev_hash:
+                return checked, ChainProblem(
+                    station, ev_id, seq, "prev_hash does not match the event before"
                 )
-            recomputed = event_hash(ev)
-            if recomputed != ev.hash:
-                return ChainReport(
-                    checked,
-                    ChainProblem(station, ev.id, ev.seq, "contents altered: hash does not match"),
+            if hashing and digest != event_digest(
+                station_id=station,
+                seq=seq,
+                type=type_,
+                occurred_at=canonical_stored_time(occurred_at),
+                actor_id=actor_id,
+                holding_id=holding_id,
+                payload=payload,
+                prev_hash=prev,
+            ):
+                return checked, ChainProblem(
+                    station, ev_id, seq, "contents altered: hash does not match"
                 )
             if (
-                checkpoint is not None
-                and ev.type == PURGE_EVENT
-                and ev.payload.get("checkpoint") == checkpoint_payload(checkpoint)
+                vouching is not None
+                and type_ == PURGE_EVENT
+                and payload.get("checkpoint") == vouching
             ):
                 vouched = True
-            prev_hash, expected_seq, last = ev.hash, expected_seq + 1, ev
-        if not vouched:
-            assert checkpoint is not None
-            detail = (
-                f"checkpoint at seq {checkpoint.seq} is not recorded by any {PURGE_EVENT} "
-                "event: the oldest events were deleted outside a retention purge"
-            )
-            return ChainReport(checked, ChainProblem(station, None, None, detail))
-        head = heads.get(station)
-        if head is None or last is None or head.seq != last.seq or head.hash != last.hash:
-            detail = (
-                f"chain head says seq {head.seq if head else None} but the last event is "
-                f"seq {last.seq if last else None}: newest events deleted or head altered"
-            )
-            return ChainReport(checked, ChainProblem(station, None, None, detail))
-    return ChainReport(checked, None)
+            prev_hash, expected_seq, last = digest, expected_seq + 1, (seq, digest)
+    finally:
+        rows.close()
+    if not vouched:
+        assert checkpoint is not None
+        detail = (
+            f"checkpoint at seq {checkpoint[0]} is not recorded by any {PURGE_EVENT} "
+            "event: the oldest events were deleted outside a retention purge"
+        )
+        return checked, ChainProblem(station, None, None, detail)
+    if head is None or last is None or head != last:
+        detail = (
+            f"chain head says seq {head[0] if head else None} but the last event is "
+            f"seq {last[0] if last else None}: newest events deleted or head altered"
+        )
+        return checked, ChainProblem(station, None, None, detail)
+    return checked, None

@@ -190,7 +190,11 @@ class Holding(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     kind: Mapped[HoldingKind] = mapped_column(_words(HoldingKind))
     state: Mapped[HoldingState] = mapped_column(_words(HoldingState), index=True)
-    pupil_id: Mapped[int | None] = mapped_column(ForeignKey("pupils.id", ondelete="SET NULL"))
+    #: Indexed: the offence count reads a pupil's holdings on every confiscation, release
+    #: decision and pouch (issue 15: a full scan of every holding before).
+    pupil_id: Mapped[int | None] = mapped_column(
+        ForeignKey("pupils.id", ondelete="SET NULL"), index=True
+    )
     device_description: Mapped[str] = mapped_column(String(200), default="")
     category: Mapped[str | None] = mapped_column(String(60))
     reason: Mapped[str] = mapped_column(Text, default="")
@@ -199,9 +203,11 @@ class Holding(Base):
     follow_ups: Mapped[list[str]] = mapped_column(JSON, default=list)
     requires_parent_collection: Mapped[bool] = mapped_column(default=False)
     forbids_viewing: Mapped[bool] = mapped_column(default=False)
-    locker_id: Mapped[int | None] = mapped_column(ForeignKey("lockers.id"))
+    #: Indexed: "is this locker empty now" after every release and locker state change.
+    locker_id: Mapped[int | None] = mapped_column(ForeignKey("lockers.id"), index=True)
     pouch_number: Mapped[int | None]
-    exam_session_id: Mapped[int | None] = mapped_column(ForeignKey("exam_sessions.id"))
+    #: Indexed: the exam register, every pouch deposit and the bulk hand-back.
+    exam_session_id: Mapped[int | None] = mapped_column(ForeignKey("exam_sessions.id"), index=True)
     photo_path: Mapped[str | None] = mapped_column(String(400))
 
     created_at: Mapped[datetime]

@@ -46,7 +46,7 @@ def open_station(
     lock = HardwareLock(config.station.data_dir)
     lock.acquire(purpose)
     try:
-        ctx = open_context(config, migrate=migrate, clock=clock)
+        ctx = open_context(config, migrate=migrate, clock=clock, integrity="quick")
     except Exception:
         lock.release()
         raise

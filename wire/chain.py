@@ -15,6 +15,10 @@ from typing import Any
 
 GENESIS_HASH = "0" * 64
 
+#: The canonical encoder, built once: ``json.dumps`` with these arguments builds a new
+#: encoder on every call, which was a tenth of ``audit verify``'s time. Same output.
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+
 
 def canonical_time(moment: datetime) -> str:
     """The UTC ISO-8601 form of ``moment`` that the hash covers (and the wire carries).
@@ -49,5 +53,5 @@ def event_digest(
         "payload": payload,
         "prev_hash": prev_hash,
     }
-    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+    canonical = _CANONICAL.encode(body)
     return hashlib.sha256(canonical.encode()).hexdigest()

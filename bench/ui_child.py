@@ -1,0 +1,66 @@
+"""Child process of bench/startup.py and bench/idle.py: one UI under a pseudo-terminal.
+
+Usage (by the benches): ui_child.py MODE FD [CONFIG]
+MODE: ``kiosk`` (``kiosk --config CONFIG run --simulate``), ``kiosk-noreader`` (the same with
+the simulated card reader removed from the hardware layout), ``bare`` (a bare Textual app
+with one Static: the peer). ``FD`` is a pipe to the parent.
+
+First paint: Textual posts :class:`textual.events.Ready` to the app once the DOM is ready and
+the first frame has been displayed; a handler added to ``textual.app.App`` (so no project
+code is edited) writes the wall time and this process's peak RSS (VmHWM) to ``FD``. The
+kiosk's own code path is otherwise untouched: the console script's ``main`` runs as is.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import sys
+import time
+
+
+def _hwm_kb() -> int:
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    return 0
+
+
+def main() -> None:
+    mode, fd = sys.argv[1], int(sys.argv[2])
+    stay = os.environ.get("BENCH_STAY") == "1"
+
+    import textual.app
+
+    def _on_ready(self: textual.app.App[object], _event: object) -> None:
+        os.write(fd, (json.dumps({"t": time.time(), "hwm_kb": _hwm_kb()}) + "\n").encode())
+        if not stay:
+            self.exit()
+
+    textual.app.App._on_ready = _on_ready  # type: ignore[attr-defined]
+    if mode == "bare":
+        from textual.widgets import Static
+
+        class Bare(textual.app.App[None]):
+            def compose(self):  # type: ignore[no-untyped-def]
+                yield Static("bare Textual app")
+
+        Bare().run()
+    else:
+        if mode == "kiosk-noreader":
+            import kiosk.hardware_config as hc
+
+            default = hc.default_config
+            hc.default_config = lambda: default().model_copy(update={"readers": []})
+        sys.argv = ["kiosk", "--config", sys.argv[3], "run", "--simulate"]
+        from tui.cli import main as kiosk_main
+
+        with contextlib.suppress(SystemExit):
+            kiosk_main()
+    os.write(fd, (json.dumps({"exit_hwm_kb": _hwm_kb()}) + "\n").encode())
+
+
+if __name__ == "__main__":
+    main()
