@@ -36,6 +36,7 @@ from hardware.ports import (
 )
 from kiosk.auth import Identity
 from kiosk.context import KioskContext
+from kiosk.crashpoints import crashpoint
 from kiosk.custody import HardwareLog
 from kiosk.hardware_lock import HardwareLock
 from kiosk.permissions import Permission
@@ -217,6 +218,7 @@ class Station:
         bank, number = self._bank(holding)
         pulsed = self.monotonic()
         outcome = bank.unlock(number)
+        crashpoint("door.pulsed")
         if outcome in (UnlockOutcome.DID_NOT_OPEN, UnlockOutcome.JAMMED):
             self.custody.abort_deposit(actor, holding.id, f"locker {outcome.value}")
             if holding.kind is not HoldingKind.EXAM_DEPOSIT:
@@ -246,6 +248,7 @@ class Station:
         bank, number = self._bank(holding)
         pulsed = self.monotonic()
         outcome = bank.unlock(number)
+        crashpoint("door.pulsed")
         if outcome in (UnlockOutcome.DID_NOT_OPEN, UnlockOutcome.JAMMED):
             back = self.custody.cancel_release(actor, holding.id, f"locker {outcome.value}")
             return DoorResult(
@@ -279,6 +282,7 @@ class Station:
         bank, number = self._bank(pouches[0])
         pulsed = self.monotonic()
         outcome = bank.unlock(number)
+        crashpoint("door.pulsed")
         label = pouches[0].locker
         if outcome in (UnlockOutcome.DID_NOT_OPEN, UnlockOutcome.JAMMED):
             back = [
@@ -315,11 +319,13 @@ class Station:
         path = camera.capture_still(folder / f"holding-{holding.id}.jpg")
         if path is None:
             return None
+        crashpoint("written")
         try:
             self.custody.attach_photo(actor, holding.id, str(path))
         except Exception:
             path.unlink(missing_ok=True)  # a photo the ledger does not know would never be purged
             raise
+        crashpoint("recorded")
         return str(path)
 
     # ----------------------------------------------------------------- technician
