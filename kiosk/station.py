@@ -205,12 +205,6 @@ class Station:
             self._stopping.wait(self.poll_interval)
         return False
 
-    def _locker_fault(self, holding: HoldingView, outcome: UnlockOutcome) -> None:
-        assert holding.locker_bank is not None and holding.locker_number is not None
-        self.log.set_locker_state(
-            holding.locker_bank, holding.locker_number, LockerState.FAULT, outcome.value
-        )
-
     def deposit(
         self, actor: Identity | None, holding: HoldingView, *, timeout: float | None = None
     ) -> DoorResult:
@@ -220,9 +214,11 @@ class Station:
         outcome = bank.unlock(number)
         crashpoint("door.pulsed")
         if outcome in (UnlockOutcome.DID_NOT_OPEN, UnlockOutcome.JAMMED):
-            self.custody.abort_deposit(actor, holding.id, f"locker {outcome.value}")
-            if holding.kind is not HoldingKind.EXAM_DEPOSIT:
-                self._locker_fault(holding, outcome)
+            # One commit: the fault mark cannot be lost to a crash after the abort.
+            fault = None if holding.kind is HoldingKind.EXAM_DEPOSIT else outcome.value
+            self.custody.abort_deposit(
+                actor, holding.id, f"locker {outcome.value}", locker_fault=fault
+            )
             return DoorResult(
                 False,
                 outcome.value,
