@@ -143,9 +143,7 @@ class Ledger:
     def facts(self) -> set[tuple[str, str]]:
         """What acknowledgements are checked against: (event type, holding) and more."""
         out: set[tuple[str, str]] = set()
-        for type_, holding, payload in self._rows(
-            "SELECT type, holding_id, payload FROM events"
-        ):
+        for type_, holding, payload in self._rows("SELECT type, holding_id, payload FROM events"):
             if holding is not None:
                 out.add((str(type_), str(holding)))
             if type_ == "locker.state":

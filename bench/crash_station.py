@@ -36,7 +36,6 @@ from sqlalchemy import select
 
 from db.models import Staff
 from hardware.ports import DoorState, UnlockOutcome
-
 from kiosk.auth import Identity
 from kiosk.config import load_config
 from kiosk.custody import Collector
@@ -59,13 +58,15 @@ class PulseCounter:
         assert sim is not None
         self._sim = sim
         self._gpio = 0
-        for bank, specs in sim._gpio_specs.items():
+        for specs in sim._gpio_specs.values():
             for spec in specs.values():
                 pin = sim.pin(spec.lock_pin)
                 inner = pin.on_output
 
                 def counted(
-                    value: bool, inner: Callable[[bool], None] | None = inner, high: bool = spec.lock_active_high
+                    value: bool,
+                    inner: Callable[[bool], None] | None = inner,
+                    high: bool = spec.lock_active_high,
                 ) -> None:
                     if value == high:
                         self._gpio += 1
@@ -75,7 +76,9 @@ class PulseCounter:
                 pin.on_output = counted
 
     def total(self) -> int:
-        boards = sum(len(b.unlocks) for fake in self._sim.buses.values() for b in fake.boards.values())
+        boards = sum(
+            len(b.unlocks) for fake in self._sim.buses.values() for b in fake.boards.values()
+        )
         return self._gpio + boards
 
 
@@ -102,7 +105,7 @@ class Hatch:
         self.sim = sim
         self._unlocked = threading.Event()
         for bank in station.banks.values():
-            bank.unlock = self._noting_unlock(bank.unlock)  # type: ignore[method-assign]
+            bank.unlock = self._noting_unlock(bank.unlock)  # type: ignore[method-assign,assignment]
         with station.ctx.sessions() as s:
             self.staff = {
                 st.roles[0]: Identity(st.id, st.name, tuple(st.roles))
@@ -110,7 +113,9 @@ class Hatch:
             }
 
     # -------------------------------------------------------------- doors
-    def _noting_unlock(self, unlock: Callable[[int], UnlockOutcome]) -> Callable[[int], UnlockOutcome]:
+    def _noting_unlock(
+        self, unlock: Callable[[int], UnlockOutcome]
+    ) -> Callable[[int], UnlockOutcome]:
         """The person waits for the station to have read the door open before closing it
         (closing sooner would be a door that never opened)."""
 

@@ -34,7 +34,15 @@ harness = _harness()
 
 def test_twenty_kills_lose_nothing_and_leave_nothing_unflagged() -> None:
     done = subprocess.run(
-        [sys.executable, str(BENCH / "crash_harness.py"), "--cycles", "20", "--seed", "1", "--json"],
+        [
+            sys.executable,
+            str(BENCH / "crash_harness.py"),
+            "--cycles",
+            "20",
+            "--seed",
+            "1",
+            "--json",
+        ],
         capture_output=True,
         text=True,
         timeout=1800,
