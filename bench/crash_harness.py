@@ -353,7 +353,7 @@ class Harness:
         missing = [p for p in self.promised if p not in facts]
         if missing:
             t.problem(f"acknowledged but missing: {missing[:5]}")
-        t.lost = len(missing)
+        t.lost = max(t.lost, len(missing))
         half = self.ledger.half_way()
         self.half_seen |= half
         for hid in half - flagged:

@@ -64,6 +64,11 @@ def test_twenty_kills_lose_nothing_and_leave_nothing_unflagged() -> None:
         "locks_driven_at_startup",
     ):
         assert figures[key] == 0, (key, figures)
+    # A tray photo written and never recorded is fixed by kiosk/photos.py (on main: written
+    # under a temporary name the purge deletes); on a branch without it the harness counts
+    # such photos (bench/crash_harness.py reports them) and this is not yet asserted.
+    if importlib.util.find_spec("kiosk.photos") is not None:
+        assert figures["photos_unrecorded"] == 0, figures
 
 
 # Depths 3-5: the tray photo is recorded, the deposit aborted, the locker marked (before the
