@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -98,3 +99,29 @@ def test_a_jammed_locker_keeps_its_fault_mark_through_a_kill(tmp_path: Path, dep
             assert lockers, "the jammed locker is not a fault after the restart"
     finally:
         assert restarted.stop() == 0
+
+
+def test_the_restart_checks_catch_what_they_claim(tmp_path: Path) -> None:
+    """The harness's checks fail when they should: a half-way holding nobody flagged, a pulse
+    before the first intent, an acknowledged action missing, an event deleted."""
+    school = tmp_path / "school"
+    harness.seed_school(school)
+    h = harness.Harness(school, seed=1)
+    h.check_restart("ready pulses=0 reconcile=", "first pulses=0")
+    assert (h.tally.half_done, h.tally.integrity_failures, h.tally.chain_failures) == (0, 0, 0)
+
+    con = sqlite3.connect(school / "kiosk.db")
+    with con:
+        con.execute("UPDATE holdings SET state='depositing' WHERE id=2")
+    h.promised.append(("holding.released", "999"))
+    h.check_restart("ready pulses=0 reconcile=", "first pulses=1")
+    assert h.tally.half_done == 1 and h.tally.half_done_unflagged == 1
+    assert h.tally.locks_driven_at_startup == 1
+    assert h.tally.lost == 1
+
+    with con:
+        con.execute("DELETE FROM events WHERE id=(SELECT MIN(id) + 3 FROM events)")
+    con.close()
+    h.check_restart("ready pulses=0 reconcile=2", None)
+    assert h.tally.chain_failures == 1
+    assert h.tally.half_done_unflagged == 1  # the same holding, now flagged: not counted twice
