@@ -331,17 +331,20 @@ class Harness:
         self.photos_seen: set[str] = set()
 
     # -------------------------------------------------------------- after a restart
-    def check_restart(self, ready: str, first: str | None) -> None:
-        """Everything the station must show the moment it is back (before any intent)."""
+    def check_pulses(self, line: str) -> None:
+        """``ready pulses=N`` / ``first pulses=N``: no lock pulsed before the first intent."""
+        pulses = int(line.split("pulses=", 1)[1].split()[0])
+        if pulses:
+            self.tally.locks_driven_at_startup += 1
+            self.tally.problem(f"{pulses} lock pulse(s) before the first intent ({line})")
+
+    def check_restart(self, ready: str) -> None:
+        """Everything the station must show the moment it is back, read while it is idle
+        (between ``ready`` and the first intent: every check sees one committed state)."""
         t = self.tally
         fields = dict(part.split("=", 1) for part in ready.split()[1:])
         flagged = {int(x) for x in fields.get("reconcile", "").split(",") if x}
-        pulses = int(fields["pulses"])
-        if first is not None:
-            pulses = max(pulses, int(first.split("=", 1)[1]))
-        if pulses:
-            t.locks_driven_at_startup += 1
-            t.problem(f"{pulses} lock pulse(s) before the first intent")
+        self.check_pulses(ready)
         if not self.ledger.integrity_ok():
             t.integrity_failures += 1
             t.problem("PRAGMA integrity_check failed")
@@ -417,15 +420,16 @@ class Harness:
             t.killed_at[f"{crash_at.split('#')[0]} (start-up)" if crash_at else "start-up"] += 1
             station.kill()
             return
-        checked = False
+        self.check_restart(ready)
         for i in range(MAX_INTENTS):
             intent = self.next_intent()
             if not station.send(intent):
                 break
-            if not checked:
+            if i == 0:
                 first = station.answer(("first",))
-                self.check_restart(ready, first)
-                checked = True
+                if first is None:
+                    break
+                self.check_pulses(first)
             if crash_at is None and i == kill_after and kill_mid:
                 station.kill()
                 break
@@ -440,8 +444,6 @@ class Harness:
             if crash_at is None and i == kill_after:
                 station.kill()
                 break
-        if not checked:
-            self.check_restart(ready, None)
         how = "random" if crash_at is None else crash_at.split("#")[0]
         if station.proc.poll() is None:
             how = "random (end of script)" if crash_at else how
@@ -461,7 +463,7 @@ class Harness:
         ready = station.answer(("ready",))
         if ready is None:
             raise RuntimeError(f"station did not start: {''.join(station.stderr)[-2000:]}")
-        self.check_restart(ready, None)
+        self.check_restart(ready)
         code = station.stop()
         if code != 0:
             self.tally.problem(f"final clean stop exited {code}")
