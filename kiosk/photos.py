@@ -15,23 +15,18 @@ from __future__ import annotations
 
 import os
 import secrets
-import signal
 from pathlib import Path
 from typing import Final
 
 from hardware.ports import Camera
+from kiosk import crashpoints
 from kiosk.auth import Identity
 from kiosk.custody import Custody
 
 #: Environment variable naming a crash point (``written``, ``recorded``); tests only.
-CRASH_ENV: Final = "KIOSK_TEST_CRASH_AT"
+CRASH_ENV: Final = crashpoints.CRASH_ENV
 #: Marks a capture not yet recorded; the purge removes any such file it finds.
 TEMP_MARK: Final = ".part-"
-
-
-def _crash_point(name: str) -> None:
-    if os.environ.get(CRASH_ENV) == name:
-        os.kill(os.getpid(), signal.SIGKILL)
 
 
 def _fsync_file(path: Path) -> None:
@@ -71,12 +66,12 @@ def take_tray_photo(
         return None
     try:
         _fsync_file(written)
-        _crash_point("written")
+        crashpoints.crashpoint("written")
         custody.attach_photo(actor, holding_id, str(final))
     except BaseException:
         written.unlink(missing_ok=True)
         raise
-    _crash_point("recorded")
+    crashpoints.crashpoint("recorded")
     os.replace(written, final)
     _fsync_dir(photo_dir)
     return final

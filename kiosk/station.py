@@ -36,6 +36,7 @@ from hardware.ports import (
 )
 from kiosk.auth import Identity
 from kiosk.context import KioskContext
+from kiosk.crashpoints import crashpoint
 from kiosk.custody import HardwareLog
 from kiosk.hardware_lock import HardwareLock
 from kiosk.hw_checks import Check, SensorReading, reader_checks, sensor_readings, test_pulse
@@ -206,12 +207,6 @@ class Station:
             self._stopping.wait(self.poll_interval)
         return False
 
-    def _locker_fault(self, holding: HoldingView, outcome: UnlockOutcome) -> None:
-        assert holding.locker_bank is not None and holding.locker_number is not None
-        self.log.set_locker_state(
-            holding.locker_bank, holding.locker_number, LockerState.FAULT, outcome.value
-        )
-
     def deposit(
         self, actor: Identity | None, holding: HoldingView, *, timeout: float | None = None
     ) -> DoorResult:
@@ -219,10 +214,13 @@ class Station:
         bank, number = self._bank(holding)
         pulsed = self.monotonic()
         outcome = bank.unlock(number)
+        crashpoint("door.pulsed")
         if outcome in (UnlockOutcome.DID_NOT_OPEN, UnlockOutcome.JAMMED):
-            self.custody.abort_deposit(actor, holding.id, f"locker {outcome.value}")
-            if holding.kind is not HoldingKind.EXAM_DEPOSIT:
-                self._locker_fault(holding, outcome)
+            # One commit: the fault mark cannot be lost to a crash after the abort.
+            fault = None if holding.kind is HoldingKind.EXAM_DEPOSIT else outcome.value
+            self.custody.abort_deposit(
+                actor, holding.id, f"locker {outcome.value}", locker_fault=fault
+            )
             return DoorResult(
                 False,
                 outcome.value,
@@ -248,6 +246,7 @@ class Station:
         bank, number = self._bank(holding)
         pulsed = self.monotonic()
         outcome = bank.unlock(number)
+        crashpoint("door.pulsed")
         if outcome in (UnlockOutcome.DID_NOT_OPEN, UnlockOutcome.JAMMED):
             back = self.custody.cancel_release(actor, holding.id, f"locker {outcome.value}")
             return DoorResult(
@@ -281,6 +280,7 @@ class Station:
         bank, number = self._bank(pouches[0])
         pulsed = self.monotonic()
         outcome = bank.unlock(number)
+        crashpoint("door.pulsed")
         label = pouches[0].locker
         if outcome in (UnlockOutcome.DID_NOT_OPEN, UnlockOutcome.JAMMED):
             back = [

@@ -31,6 +31,7 @@ from db.models import (
     Pupil,
 )
 from kiosk.auth import Identity, LockoutPolicy
+from kiosk.crashpoints import crashpoint
 from wire.vocabulary import EventType
 
 
@@ -97,6 +98,8 @@ class UseCases:
     def _tx(self) -> Iterator[Session]:
         with self.sessions.begin() as session:
             yield session
+            crashpoint("commit.before")
+        crashpoint("commit.after")
 
     def _now(self) -> datetime:
         return self.clock()

@@ -149,12 +149,32 @@ class DepositUseCases(UseCases):
                 h.hold_placed_at, h.hold_reason = self._now(), f"category {h.category}"
             return HoldingView.of(h)
 
-    def abort_deposit(self, actor: Identity | None, holding_id: int, why: str) -> HoldingView:
-        """The phone did not go in (door did not open, person walked away): free the locker."""
+    def abort_deposit(
+        self, actor: Identity | None, holding_id: int, why: str, *, locker_fault: str | None = None
+    ) -> HoldingView:
+        """The phone did not go in (door did not open, person walked away): free the locker.
+
+        ``locker_fault`` (the door did not open): the locker is marked as a fault instead, in
+        the same transaction as the abort. Committed apart, a crash between the two left the
+        locker free with no fault mark, and it was handed out again (issue 16).
+        """
         with self._tx() as s:
             h = self._holding(s, holding_id)
             self._move(s, h, HoldingState.ABORTED, actor, why=why)
-            self._free_locker_if_empty(s, h.locker)
+            if locker_fault is not None and h.locker is not None:
+                previous, h.locker.state = h.locker.state, LockerState.FAULT
+                self._event(
+                    s,
+                    EventType.LOCKER_STATE,
+                    None,
+                    None,
+                    locker=h.locker.label,
+                    previous=previous,
+                    state=LockerState.FAULT.value,
+                    why=locker_fault,
+                )
+            else:
+                self._free_locker_if_empty(s, h.locker)
             return HoldingView.of(h)
 
     def attach_photo(self, actor: Identity | None, holding_id: int, path: str) -> HoldingView:
