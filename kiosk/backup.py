@@ -11,7 +11,7 @@ Each copy is a self-contained file (journal mode DELETE), checked with
 only then given its final name ``kiosk-YYYYMMDDTHHMMSSZ.db``; a half-written copy never
 carries a backup's name. Rotation keeps the newest ``keep``.
 
-Restore refuses while the station holds ``<data_dir>/station.lock``, refuses a file that
+Restore refuses while the station holds ``<data_dir>/hardware.lock``, refuses a file that
 fails its integrity check or whose chain is broken, and keeps the replaced ledger (with its
 ``-wal``/``-shm``) in ``<data_dir>/replaced-<time>/``.
 """
@@ -19,7 +19,6 @@ fails its integrity check or whose chain is broken, and keeps the replaced ledge
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import os
 import re
 import shutil
@@ -34,9 +33,9 @@ from sqlalchemy import create_engine
 from db.audit import ChainReport, verify_chain
 from db.engine import make_session_factory
 from kiosk.config import KioskConfig
+from kiosk.hardware_lock import HardwareBusy, HardwareLock
 
 BACKUP_NAME = re.compile(r"^kiosk-(\d{8}T\d{6}(?:\d{6})?Z)\.db$")
-LOCK_FILE = "station.lock"
 
 
 class BackupError(RuntimeError):
@@ -183,24 +182,24 @@ def take_backup(db_file: Path, folder: Path, *, keep: int, now: datetime) -> Bac
 
 @contextlib.contextmanager
 def station_stopped(data_dir: Path) -> Iterator[None]:
-    """Hold ``station.lock`` for the duration, refusing if the station holds it now.
+    """Hold the station's hardware lock for the duration, refusing if a station holds it now.
 
-    The station takes an exclusive ``flock`` on this file while it owns the data folder;
-    holding it here also keeps a station from starting half-way through a restore.
+    The same lock :func:`kiosk.runtime.open_station` takes (:mod:`kiosk.hardware_lock`), so a
+    running station refuses the restore, and a station cannot start half-way through one.
     """
     data_dir.mkdir(parents=True, exist_ok=True)
-    fd = os.open(data_dir / LOCK_FILE, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    lock = HardwareLock(data_dir)
     try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise BackupError(
-                f"the station is running ({data_dir / LOCK_FILE} is locked): stop it first "
-                "(`sudo systemctl stop kiosk`), then restore"
-            ) from None
+        lock.acquire("kiosk restore")
+    except HardwareBusy as exc:
+        raise BackupError(
+            f"the station is running ({exc}): stop it first (`sudo systemctl stop kiosk`), "
+            "then restore"
+        ) from None
+    try:
         yield
     finally:
-        os.close(fd)  # closing releases the lock
+        lock.release()
 
 
 def restore_backup(backup: Path, db_file: Path, *, now: datetime) -> RestoreResult:

@@ -180,7 +180,7 @@ def test_restore_refuses_while_the_station_holds_the_lock(
     data, _ = station
     copy = take_backup(data / "kiosk.db", tmp_path / "bk", keep=1, now=T0).path
     before = (data / "kiosk.db").read_bytes()
-    fd = os.open(data / "station.lock", os.O_RDWR | os.O_CREAT)
+    fd = os.open(data / "hardware.lock", os.O_RDWR | os.O_CREAT)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # as the running station does
         code, out = _cli("--config", data / "kiosk.toml", "restore", "--yes", copy)
