@@ -23,6 +23,7 @@ Run it through the harness; by hand: ``python bench/crash_station.py --config DI
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import json
 import sys
@@ -274,7 +275,7 @@ class Hatch:
 
 def serve(config_path: Path, clock_start: datetime) -> None:
     config = load_config(config_path)
-    hardware = config.hardware.model_copy(update={"camera": "picamera2"})
+    hardware = dataclasses.replace(config.hardware, camera="picamera2")
     config = config.model_copy(update={"hardware": hardware})
     station = open_station(
         config, simulate=True, clock=ticking_clock(clock_start), purpose="crash harness"
