@@ -74,6 +74,7 @@ class DoorMonitor:
         self._lock = threading.RLock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._last_poll: float | None = None
         self.guarded: dict[str, MonitoredLockBank] = {
             name: MonitoredLockBank(bank, self) for name, bank in self._banks.items()
         }
@@ -120,7 +121,15 @@ class DoorMonitor:
                     events.extend(self._update(name, number, state, now))
         for event in events:
             self._emit(event)
+        with self._lock:
+            self._last_poll = self._clock()
         return events
+
+    def seconds_since_poll(self) -> float | None:
+        """How long since the last complete read of every door (None: never): the liveness a
+        watchdog checks, since a hung bus or monitor thread stops exactly this."""
+        with self._lock:
+            return None if self._last_poll is None else self._clock() - self._last_poll
 
     def _update(self, bank: str, number: int, state: DoorState, now: float) -> list[object]:
         key = (bank, number)

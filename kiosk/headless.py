@@ -24,6 +24,7 @@ from kiosk.config import KioskConfig
 from kiosk.runtime import close_station, open_station, simulator_of
 from kiosk.service import AlarmsChanged, StationService, StationStarted
 from kiosk.simulator_port import SimulatorPort
+from kiosk.watchdog import notify_ready
 
 READY = "station ready"
 
@@ -108,6 +109,7 @@ def run_headless(
         with write_lock:
             out.write(f"{READY} (pid {os.getpid()})\n")
             out.flush()
+        notify_ready(f"station {config.station.id} up (headless)")  # no-op outside systemd
         if commands is not None:
             sim = simulator_of(station)
             if sim is None:

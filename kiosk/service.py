@@ -37,6 +37,7 @@ from kiosk.events import (
 from kiosk.station import BulkResult, DoorResult, ReconcileItem, Station
 from kiosk.task import Task, TaskKind, TaskLocked
 from kiosk.views import HoldingView
+from kiosk.watchdog import notify_watchdog, watchdog_interval
 from wire.vocabulary import HALF_WAY_STATES, HoldingState
 
 log = logging.getLogger(__name__)
@@ -111,6 +112,7 @@ class StationService:
         self._guard = threading.RLock()
         self._threads: list[threading.Thread] = []
         self._last_activity = self.monotonic()
+        self._watchdog_stop = threading.Event()
         station.subscribe(self._on_hardware)
 
     # ------------------------------------------------------------------ lifecycle
@@ -141,10 +143,32 @@ class StationService:
             self.started = True
             self.reconcile = tuple(items)
             started = StationStarted(self.reconcile)
+            interval = watchdog_interval()
+            if interval is not None:  # under systemd with WatchdogSec=
+                self._spawn("watchdog", lambda: self._feed_watchdog(interval))
         self._emit(started)
         return started
 
+    def watchdog_tick(self, interval: float) -> bool:
+        """Tell systemd's watchdog the station is alive, if it is: started, and its door
+        monitor has read every door within ``interval`` seconds. A hung monitor, bus or
+        station thread stops the pings, systemd restarts the unit, and the locks (fail-secure)
+        stay shut meanwhile. Returns whether it pinged."""
+        if not self.started:
+            return False
+        since = self.station.hardware.monitor.seconds_since_poll()
+        if since is None or since > interval:
+            log.warning("watchdog: door monitor silent for %s s; not pinging", since)
+            return False
+        return notify_watchdog()
+
+    def _feed_watchdog(self, interval: float) -> None:
+        """Ping at half the interval systemd gave (``WATCHDOG_USEC``) until stopped."""
+        while not self._watchdog_stop.wait(interval / 2):
+            self.watchdog_tick(interval)
+
     def stop(self) -> None:
+        self._watchdog_stop.set()
         if self.started:
             self.station.stop()
             self.started = False
