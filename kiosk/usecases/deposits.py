@@ -184,7 +184,7 @@ class DepositUseCases(UseCases):
                 self._free_locker_if_empty(s, h.locker)
             return HoldingView.of(h)
 
-    def attach_photo(self, actor: Identity, holding_id: int, path: str) -> HoldingView:
+    def attach_photo(self, actor: Identity | None, holding_id: int, path: str) -> HoldingView:
         """Record the tray photo so the retention purge can delete it on schedule."""
         with self._tx() as s:
             self._authorise(s, actor, Permission.ATTACH_PHOTO)

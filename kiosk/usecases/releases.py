@@ -149,7 +149,7 @@ class ReleaseUseCases(UseCases):
             )
             return HoldingView.of(h), decision
 
-    def complete_release(self, actor: Identity, holding_id: int) -> HoldingView:
+    def complete_release(self, actor: Identity | None, holding_id: int) -> HoldingView:
         with self._tx() as s:
             h = self._holding(s, holding_id)
             self._authorise(s, actor, _release_permission(actor, h))
