@@ -58,13 +58,11 @@ __all__ = [
     "AuthService",
     "AuthSettings",
     "Identity",
-    "LockoutPolicy",
     "NotPermitted",
     "PinChangeRequired",
     "PinChangeTicket",
     "PinRejected",
     "authorise",
-    "sign_in",
     "sign_out",
     "system_identity",
 ]
@@ -192,20 +190,6 @@ class AuthSettings:
         )
 
 
-@dataclass(frozen=True)
-class LockoutPolicy:
-    """The pre-issue-9 lockout knobs, kept so existing callers work; prefer AuthSettings."""
-
-    max_failures: int = 5
-    lockout: timedelta = timedelta(minutes=15)
-
-    def settings(self) -> AuthSettings:
-        return AuthSettings(
-            max_failures=self.max_failures,
-            lockout_stages=(self.lockout, max(self.lockout, timedelta(hours=1))),
-        )
-
-
 # --------------------------------------------------------------------------- identities
 @dataclass(frozen=True, eq=False)
 class Identity:
@@ -226,16 +210,6 @@ class Identity:
     def can(self, permission: Permission) -> bool:
         """Display hint only (show or hide a button); the check is :func:`authorise`."""
         return permission in self.permissions
-
-    def require(self, permission: Permission) -> None:
-        """Snapshot check kept for callers not yet moved to :func:`authorise`."""
-        if not self.can(permission):
-            raise NotPermitted(
-                f"{self.name} ({', '.join(self.roles) or 'no role'}) may not {permission}: "
-                "ask a colleague with that role",
-                staff_id=self.staff_id,
-                permission=permission,
-            )
 
 
 #: Live sign-ins by token. Weak: an identity the UI has dropped is signed out by itself.
@@ -749,27 +723,3 @@ def _duration(delta: timedelta) -> str:
         hours = minutes // 60
         return f"{hours} hour" + ("s" if hours > 1 else "")
     return f"{minutes} min"
-
-
-# --------------------------------------------------------------------------- compatibility
-_default_hasher = Argon2PinHasher()
-_services: dict[tuple[str, LockoutPolicy], AuthService] = {}
-
-
-def sign_in(
-    session: Session,
-    *,
-    badge_uid: str,
-    pin: str,
-    now: datetime,
-    station_id: str,
-    policy: LockoutPolicy = LockoutPolicy(),
-) -> Identity:
-    """Pre-issue-9 entry point (``Custody.sign_in``): one :class:`AuthService` per station."""
-    key = (station_id, policy)
-    service = _services.get(key)
-    if service is None:
-        service = _services[key] = AuthService(
-            policy.settings(), station_id=station_id, hasher=_default_hasher
-        )
-    return service.sign_in(session, badge_uid, pin, now=now)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from functools import cached_property
 
 from sqlalchemy import Engine
@@ -23,7 +23,7 @@ from db.engine import (
     make_session_factory,
 )
 from db.migrate import current_revision, head_revision, upgrade
-from kiosk.auth import LockoutPolicy
+from kiosk.auth import AuthService, AuthSettings
 from kiosk.config import KioskConfig
 from kiosk.custody import Custody, utcnow
 
@@ -91,9 +91,10 @@ def open_context(
         )
     profile = policies.load_profile(config.station.profile)
     sessions = make_session_factory(engine)
-    lockout = LockoutPolicy(
-        max_failures=config.auth.max_failed_pins,
-        lockout=timedelta(minutes=config.auth.lockout_minutes),
+    # One AuthService per station process: sign-in, lockout and refusal records all go
+    # through it, with the [auth] section of the config (issue 9).
+    auth = AuthService(
+        AuthSettings.from_config(config.auth), station_id=config.station.id, clock=clock
     )
     custody = Custody(
         sessions,
@@ -101,6 +102,6 @@ def open_context(
         station_id=config.station.id,
         tz=config.tz,
         clock=clock,
-        lockout=lockout,
+        auth=auth,
     )
     return KioskContext(config, engine, sessions, profile, custody)

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from db.audit import append_event
 from db.models import Contact, Pupil, Staff
-from kiosk.auth import AuthService, AuthSettings, Identity
+from kiosk.auth import AuthService, AuthSettings
 from kiosk.config import KioskConfig, parse_config
 from kiosk.context import KioskContext, open_context
 from kiosk.custody import Collector
@@ -130,11 +130,10 @@ def seed_demo(data_dir: Path, *, now: datetime | None = None) -> KioskContext:
             station_id=config.station.id,
             now=clock.now,
         )
+    # The history is made by real sign-ins with the printed demo PINs: use-cases refuse any
+    # identity the station's AuthService did not mint (issue 9).
+    staff = {role: ctx.custody.sign_in(badge, pin) for role, (badge, pin) in DEMO_BADGES.items()}
     with ctx.sessions() as s:
-        staff = {
-            st.roles[0]: Identity(st.id, st.name, tuple(st.roles))
-            for st in s.scalars(select(Staff))
-        }
         pupils = {p.given_name: p.id for p in s.scalars(select(Pupil))}
         first_contact = {
             c.pupil_id: c.id for c in s.scalars(select(Contact).order_by(Contact.priority.desc()))

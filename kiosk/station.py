@@ -40,7 +40,6 @@ from kiosk.crashpoints import crashpoint
 from kiosk.custody import HardwareLog
 from kiosk.hardware_lock import HardwareLock
 from kiosk.hw_checks import Check, SensorReading, reader_checks, sensor_readings, test_pulse
-from kiosk.permissions import Permission
 from kiosk.photos import take_tray_photo
 from kiosk.views import HoldingView
 from wire.vocabulary import HALF_WAY_STATES, EventType, HoldingKind, HoldingState
@@ -327,8 +326,7 @@ class Station:
 
     def test_unlock(self, actor: Identity, bank: str, number: int) -> UnlockOutcome:
         """Pulse an empty locker for a hardware test (technicians only), with an event."""
-        actor.require(Permission.HARDWARE)
-        self.log.begin_test_unlock(bank, number, actor.staff_id)
+        self.log.begin_test_unlock(actor, bank, number)
         outcome, _detail = test_pulse(self.banks[bank], number)
         self.log.record(
             EventType.HARDWARE_TEST_UNLOCK_RESULT, locker=f"{bank}{number}", outcome=outcome.value
@@ -337,10 +335,9 @@ class Station:
 
     def set_locker_service(self, actor: Identity, bank: str, number: int, *, fault: bool) -> None:
         """Mark a locker as a fault (out of use) or back in service after a repair."""
-        actor.require(Permission.HARDWARE)
         state = LockerState.FAULT if fault else LockerState.FREE
         why = "marked by technician" if fault else "back in service after a test"
-        self.log.set_locker_state(bank, number, state, why)
+        self.log.set_locker_state(actor, bank, number, state, why)
 
     # ----------------------------------------------------------------- start-up
     def reconcile(self) -> list[ReconcileItem]:

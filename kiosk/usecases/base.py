@@ -30,8 +30,9 @@ from db.models import (
     LockerState,
     Pupil,
 )
-from kiosk.auth import Identity, LockoutPolicy
+from kiosk.auth import AuthService, AuthSettings, Identity, NotPermitted, authorise
 from kiosk.crashpoints import crashpoint
+from kiosk.permissions import Permission
 from wire.vocabulary import EventType
 
 
@@ -84,10 +85,11 @@ class UseCases:
         station_id: str,
         tz: ZoneInfo,
         clock: Callable[[], datetime] = utcnow,
-        lockout: LockoutPolicy | None = None,
+        auth: AuthService | None = None,
     ) -> None:
         self.sessions = sessions
-        self.lockout = lockout or LockoutPolicy()
+        #: Sign-in for this station; the context builds it from ``[auth]`` in the config.
+        self.auth = auth or AuthService(AuthSettings(), station_id=station_id, clock=clock)
         self.profile = profile
         self.station_id = station_id
         self.tz = tz
@@ -103,6 +105,33 @@ class UseCases:
 
     def _now(self) -> datetime:
         return self.clock()
+
+    def _authorise(
+        self,
+        s: Session,
+        actor: Identity | None,
+        permission: Permission,
+        *,
+        unattended: bool = False,
+    ) -> None:
+        """The one permission check of every use-case, inside its transaction (issue 9).
+
+        :func:`kiosk.auth.authorise` re-reads the staff row, so a member of staff demoted or
+        deactivated mid-session stops at once, and a hand-built ``Identity`` is refused.
+        The permission comes from ``kiosk.permissions.USE_CASES`` / ``PERMISSIONS``.
+
+        ``actor`` is ``None`` only where no person is at the screen and the step cannot take
+        anything out of custody: the exam self-service hatch (its own deposit), the station
+        rolling back a door that never opened, and station-internal reads that are never
+        shown. The caller says so with ``unattended=True``; otherwise ``None`` is refused.
+        """
+        if actor is None:
+            if unattended:
+                return
+            raise NotPermitted(
+                "Not signed in: tap your badge and type your PIN.", permission=permission
+            )
+        authorise(s, actor, permission)
 
     def _ask(self, request: object) -> policies.Decision:
         """The policy decision for ``request``; a refusal raises with every reason."""

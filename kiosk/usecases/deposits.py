@@ -41,10 +41,10 @@ class DepositUseCases(UseCases):
         The station then opens the locker and calls :meth:`confirm_deposit` once the door
         sensor says the door closed again (or :meth:`abort_deposit`).
         """
-        actor.require(Permission.CONFISCATE)
         if not device_description.strip():
             raise CustodyError("Describe the device (e.g. 'black iPhone, cracked case').")
         with self._tx() as s:
+            self._authorise(s, actor, Permission.CONFISCATE)
             pupil = self._pupil(s, pupil_id)
             facts = self._pupil_facts(s, pupil)
             decision = self._ask(
@@ -119,8 +119,8 @@ class DepositUseCases(UseCases):
         locker_id: int | None = None,
     ) -> HoldingView:
         """A voluntary hand-in (e.g. a medical-exemption pupil at PE): no sanction, no incident."""
-        actor.require(Permission.SAFEKEEPING)
         with self._tx() as s:
+            self._authorise(s, actor, Permission.SAFEKEEPING)
             pupil = self._pupil(s, pupil_id)
             locker = self._free_locker(s, locker_id)
             locker.state = LockerState.OCCUPIED
@@ -141,6 +141,10 @@ class DepositUseCases(UseCases):
         """The door closed on the phone: ``depositing -> held``."""
         with self._tx() as s:
             h = self._holding(s, holding_id)
+            # None: the exam self-service hatch confirming its own pouch (no one signed in).
+            self._authorise(
+                s, actor, Permission.CONFIRM_DEPOSIT, unattended=h.kind == HoldingKind.EXAM_DEPOSIT
+            )
             self._move(s, h, HoldingState.HELD, actor)
             h.held_at = self._now()
             if h.category and self.profile.category(h.category).forces_safeguarding_hold:
@@ -160,6 +164,9 @@ class DepositUseCases(UseCases):
         """
         with self._tx() as s:
             h = self._holding(s, holding_id)
+            # None: the station or the self-service hatch abandoning a door that never
+            # opened; nothing enters or leaves custody, so no person is needed.
+            self._authorise(s, actor, Permission.ABORT_DEPOSIT, unattended=True)
             self._move(s, h, HoldingState.ABORTED, actor, why=why)
             if locker_fault is not None and h.locker is not None:
                 previous, h.locker.state = h.locker.state, LockerState.FAULT
@@ -180,6 +187,7 @@ class DepositUseCases(UseCases):
     def attach_photo(self, actor: Identity | None, holding_id: int, path: str) -> HoldingView:
         """Record the tray photo so the retention purge can delete it on schedule."""
         with self._tx() as s:
+            self._authorise(s, actor, Permission.ATTACH_PHOTO)
             h = self._holding(s, holding_id)
             h.photo_path = path
             self._event(s, EventType.HOLDING_PHOTO_TAKEN, actor, h)

@@ -47,10 +47,10 @@ class ExamUseCases(ReleaseUseCases):
         candidate_ids: list[int] | None = None,
     ) -> int:
         """Open a deposit session on an exam cabinet (a locker with capacity > 1)."""
-        actor.require(Permission.EXAM_SESSION)
         if ends_at <= starts_at:
             raise CustodyError("The exam must end after it starts.")
         with self._tx() as s:
+            self._authorise(s, actor, Permission.EXAM_SESSION)
             cabinets = (
                 [s.get(Locker, locker_id)]
                 if locker_id
@@ -127,8 +127,8 @@ class ExamUseCases(ReleaseUseCases):
         self, actor: Identity, session_id: int
     ) -> list[tuple[PupilView, HoldingView | None]]:
         """Each candidate with their deposit, or None if they have not deposited yet."""
-        actor.require(Permission.VIEW_HOLDINGS)
         with self.sessions() as s:
+            self._authorise(s, actor, Permission.VIEW_HOLDINGS)
             session = s.get(ExamSession, session_id)
             if session is None:
                 raise CustodyError(f"No exam session {session_id}.")
@@ -156,9 +156,8 @@ class ExamUseCases(ReleaseUseCases):
 
         ``actor`` None is the self-service screen the exams officer opened.
         """
-        if actor is not None:
-            actor.require(Permission.EXAM_DEPOSIT)
         with self._tx() as s:
+            self._authorise(s, actor, Permission.EXAM_DEPOSIT, unattended=True)
             session = s.get(ExamSession, session_id)
             if session is None:
                 raise CustodyError(f"No exam session {session_id}.")
@@ -218,8 +217,8 @@ class ExamUseCases(ReleaseUseCases):
             return HoldingView.of(holding)
 
     def end_exam_session(self, actor: Identity, session_id: int) -> None:
-        actor.require(Permission.EXAM_SESSION)
         with self._tx() as s:
+            self._authorise(s, actor, Permission.EXAM_SESSION)
             session = s.get(ExamSession, session_id)
             if session is None:
                 raise CustodyError(f"No exam session {session_id}.")
@@ -241,8 +240,8 @@ class ExamUseCases(ReleaseUseCases):
         The station then opens the cabinet; :meth:`complete_exam_session_release` follows
         when its door closes, or :meth:`cancel_release` per pouch if it did not open.
         """
-        actor.require(Permission.EXAM_SESSION)
         with self._tx() as s:
+            self._authorise(s, actor, Permission.EXAM_SESSION)
             pouches = self._session_holdings(s, session_id, HoldingState.HELD)
             # A hand-back whose door was not closed in time is picked up again.
             resumed = self._session_holdings(s, session_id, HoldingState.RELEASING)
@@ -262,11 +261,10 @@ class ExamUseCases(ReleaseUseCases):
                 h.releasing_at, h.collector_kind = self._now(), "pupil"
             return [HoldingView.of(h) for h in pouches + resumed]
 
-    def complete_exam_session_release(
-        self, actor: Identity | None, session_id: int
-    ) -> list[HoldingView]:
+    def complete_exam_session_release(self, actor: Identity, session_id: int) -> list[HoldingView]:
         """The cabinet was opened and closed again: the pouches went back to the candidates."""
         with self._tx() as s:
+            self._authorise(s, actor, Permission.EXAM_SESSION)
             pouches = self._session_holdings(s, session_id, HoldingState.RELEASING)
             for h in pouches:
                 self._move(s, h, HoldingState.RELEASED, actor, bulk=True)

@@ -13,6 +13,8 @@ from db.models import (
     Locker,
     LockerState,
 )
+from kiosk.auth import Identity
+from kiosk.permissions import Permission
 from kiosk.usecases.base import CustodyError, UseCases
 from wire.vocabulary import EventType
 
@@ -51,9 +53,12 @@ class HardwareLog:
             )
         return locker
 
-    def set_locker_state(self, bank: str, number: int, state: LockerState, why: str) -> None:
+    def set_locker_state(
+        self, actor: Identity, bank: str, number: int, state: LockerState, why: str
+    ) -> None:
         """Mark an empty locker fault / out of service / free again, with an event."""
         with self._custody._tx() as s:
+            self._custody._authorise(s, actor, Permission.LOCKER_SERVICE)
             locker = self._empty_locker(s, bank, number, f"marked {state.value}")
             previous, locker.state = locker.state, state
             self._custody._event(
@@ -65,11 +70,13 @@ class HardwareLog:
                 previous=previous,
                 state=state.value,
                 why=why,
+                by=actor.staff_id,
             )
 
-    def begin_test_unlock(self, bank: str, number: int, technician_id: int) -> None:
+    def begin_test_unlock(self, actor: Identity, bank: str, number: int) -> None:
         """Record a technician's test pulse *before* it is sent; refuses a locker in use."""
         with self._custody._tx() as s:
+            self._custody._authorise(s, actor, Permission.HARDWARE_TEST)
             self._empty_locker(s, bank, number, "opened for a test")
             self._custody._event(
                 s,
@@ -77,5 +84,5 @@ class HardwareLog:
                 None,
                 None,
                 locker=f"{bank}{number}",
-                technician=technician_id,
+                technician=actor.staff_id,
             )

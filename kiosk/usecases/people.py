@@ -8,7 +8,7 @@ from sqlalchemy.orm import selectinload
 from db.models import (
     Pupil,
 )
-from kiosk.auth import AuthError, Identity, sign_in
+from kiosk.auth import AuthError, Identity
 from kiosk.permissions import Permission
 from kiosk.usecases.base import UseCases
 from kiosk.views import PupilView
@@ -23,14 +23,7 @@ class PeopleUseCases(UseCases):
         """Badge + PIN. Failed attempts are committed (and audited) before the refusal."""
         with self.sessions() as s:
             try:
-                identity = sign_in(
-                    s,
-                    badge_uid=badge_uid,
-                    pin=pin,
-                    now=self._now(),
-                    station_id=self.station_id,
-                    policy=self.lockout,
-                )
+                identity = self.auth.sign_in(s, badge_uid, pin, now=self._now())
             except AuthError:
                 s.commit()
                 raise
@@ -43,9 +36,9 @@ class PeopleUseCases(UseCases):
 
     def find_pupils(self, actor: Identity, text: str, limit: int = 20) -> list[PupilView]:
         """Quick search by name, MIS id or tutor group (case-insensitive, any word)."""
-        actor.require(Permission.VIEW_HOLDINGS)
         words = [w for w in text.lower().split() if w]
         with self.sessions() as s:
+            self._authorise(s, actor, Permission.VIEW_HOLDINGS)
             query = select(Pupil).options(selectinload(Pupil.contacts))
             for w in words:
                 like = f"%{w}%"
@@ -60,9 +53,8 @@ class PeopleUseCases(UseCases):
 
     def pupil_by_card(self, actor: Identity | None, card_uid: str) -> PupilView | None:
         """Pupil with this card, or None. ``actor`` None is the exam self-service screen."""
-        if actor is not None:
-            actor.require(Permission.VIEW_HOLDINGS)
         with self.sessions() as s:
+            self._authorise(s, actor, Permission.VIEW_HOLDINGS, unattended=True)
             pupil = s.scalars(
                 select(Pupil)
                 .options(selectinload(Pupil.contacts))

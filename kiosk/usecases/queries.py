@@ -22,9 +22,8 @@ class QueryUseCases(UseCases):
 
     def holdings(self, actor: Identity | None, *, open_only: bool = True) -> list[HoldingView]:
         """Holdings, newest first. ``actor`` None is the trusted CLI on the Pi itself."""
-        if actor is not None:
-            actor.require(Permission.VIEW_HOLDINGS)
         with self.sessions() as s:
+            self._authorise(s, actor, Permission.VIEW_HOLDINGS, unattended=True)
             query = select(Holding).options(
                 selectinload(Holding.pupil), selectinload(Holding.locker)
             )
@@ -33,9 +32,8 @@ class QueryUseCases(UseCases):
             return [HoldingView.of(h) for h in s.scalars(query.order_by(Holding.id.desc()))]
 
     def holding(self, actor: Identity | None, holding_id: int) -> HoldingView:
-        if actor is not None:
-            actor.require(Permission.VIEW_HOLDINGS)
         with self.sessions() as s:
+            self._authorise(s, actor, Permission.VIEW_HOLDINGS, unattended=True)
             return HoldingView.of(self._holding(s, holding_id))
 
     def lockers(self) -> list[LockerView]:

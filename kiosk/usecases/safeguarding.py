@@ -22,8 +22,8 @@ class SafeguardingUseCases(UseCases):
 
     # ------------------------------------------------------------------ safeguarding
     def place_hold(self, actor: Identity, holding_id: int, reason: str) -> HoldingView:
-        actor.require(Permission.SAFEGUARDING_HOLD)
         with self._tx() as s:
+            self._authorise(s, actor, Permission.SAFEGUARDING_HOLD)
             h = self._holding(s, holding_id)
             self._ask(policies.HoldRequest(actor_role=_best_role(actor), reason=reason))
             self._move(s, h, HoldingState.SAFEGUARDING_HOLD, actor)
@@ -35,8 +35,8 @@ class SafeguardingUseCases(UseCases):
             return HoldingView.of(h)
 
     def lift_hold(self, actor: Identity, holding_id: int, reason: str) -> HoldingView:
-        actor.require(Permission.SAFEGUARDING_HOLD)
         with self._tx() as s:
+            self._authorise(s, actor, Permission.SAFEGUARDING_HOLD)
             h = self._holding(s, holding_id)
             self._ask(
                 policies.LiftHoldRequest(
@@ -49,8 +49,8 @@ class SafeguardingUseCases(UseCases):
 
     def police_handover(self, actor: Identity, holding_id: int, reference: str) -> HoldingView:
         """Record the hand-over to police; the locker is emptied and freed."""
-        actor.require(Permission.POLICE_HANDOVER)
         with self._tx() as s:
+            self._authorise(s, actor, Permission.POLICE_HANDOVER)
             h = self._holding(s, holding_id)
             self._ask(policies.HandoverRequest(actor_role=_best_role(actor), reference=reference))
             # The reference stays on the holding (purged with it), never in the event chain.
@@ -61,8 +61,8 @@ class SafeguardingUseCases(UseCases):
 
     def authorise_search(self, actor: Identity, holding_id: int, reason: str) -> policies.Decision:
         """Record the head's authority to search contents. The kiosk never performs a search."""
-        actor.require(Permission.AUTHORISE_SEARCH)
         with self._tx() as s:
+            self._authorise(s, actor, Permission.AUTHORISE_SEARCH)
             h = self._holding(s, holding_id)
             decision = self._ask(
                 policies.SearchRequest(
@@ -80,8 +80,8 @@ class SafeguardingUseCases(UseCases):
     def record_parent_informed(
         self, actor: Identity, holding_id: int, how: str = "phone"
     ) -> HoldingView:
-        actor.require(Permission.PARENT_INFORMED)
         with self._tx() as s:
+            self._authorise(s, actor, Permission.PARENT_INFORMED)
             h = self._holding(s, holding_id)
             h.parent_informed_at, h.parent_informed_by_id = self._now(), actor.staff_id
             self._event(s, EventType.HOLDING_PARENT_INFORMED, actor, h, how=how)

@@ -39,3 +39,18 @@ def sign_in_as(sessions: Any, auth: AuthService, staff_code: str, pin: str = GOO
         badge = staff.badge_uid
     with sessions.begin() as s:
         return auth.sign_in(s, badge, pin)
+
+
+def staff_identities(ctx: Any, key: Callable[[Staff], str] = lambda st: st.roles[0]) -> dict:
+    """A real, minted sign-in for every active member of staff of an open context.
+
+    Each signs in through the station's own :class:`AuthService` (``ctx.custody.auth``, built
+    from the config) after :func:`sign_in_as` sets a known PIN. Keep the returned identities
+    referenced: a dropped one is signed out.
+    """
+    with ctx.sessions() as s:
+        rows = [
+            (key(st), st.staff_code)
+            for st in s.scalars(select(Staff).where(Staff.active).order_by(Staff.id))
+        ]
+    return {name: sign_in_as(ctx.sessions, ctx.custody.auth, code) for name, code in rows}

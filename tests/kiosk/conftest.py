@@ -6,10 +6,11 @@ import shutil
 from dataclasses import dataclass, field
 
 import pytest
+from auth_testing import staff_identities
 from kiosk_testing import T0, Clock
 from sqlalchemy import func, select
 
-from db.models import Contact, Event, OutboxRow, Pupil, Staff
+from db.models import Contact, Event, OutboxRow, Pupil
 from kiosk.auth import Identity
 from kiosk.context import open_context
 from kiosk.demo import demo_config, seed_demo
@@ -57,11 +58,8 @@ def demo(tmp_path, demo_template):
     clock = Clock()
     ctx = open_context(demo_config(target), clock=clock)
     d = Demo(ctx, clock)
+    d.staff = staff_identities(ctx)
     with ctx.sessions() as s:
-        d.staff = {
-            st.roles[0]: Identity(st.id, st.name, tuple(st.roles))
-            for st in s.scalars(select(Staff))
-        }
         d.pupils = {p.given_name: p.id for p in s.scalars(select(Pupil))}
         d.contacts = {c.name: c.id for c in s.scalars(select(Contact))}
     yield d

@@ -15,6 +15,7 @@ from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
+from auth_testing import staff_identities
 from kiosk_testing import T0, Clock
 from sqlalchemy import select
 
@@ -154,10 +155,12 @@ def open_school(folder: Path) -> School:
     clock = Clock()
     ctx = open_context(demo_config(folder), clock=clock)
     school = School(ctx, clock, folder)
+    school.staff.update(
+        staff_identities(
+            ctx, lambda st: "leaver" if st.staff_code == RITA["teacher_code"] else st.roles[0]
+        )
+    )
     with ctx.sessions() as s:
-        for st in s.scalars(select(Staff)):
-            key = "leaver" if st.staff_code == RITA["teacher_code"] else st.roles[0]
-            school.staff[key] = Identity(st.id, st.name, tuple(st.roles))
         for p in s.scalars(select(Pupil)):
             school.ids[p.given_name] = p.id
             school.ids[f"{p.given_name}-contact"] = p.contacts[0].id

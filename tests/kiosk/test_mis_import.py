@@ -178,7 +178,7 @@ def test_export_without_optional_columns_keeps_cards_exemptions_and_badges(sessi
 
 
 def test_full_staff_list_deactivates_leavers_who_then_cannot_sign_in(sessions, tmp_path):
-    from kiosk.auth import AuthError, sign_in
+    from kiosk.auth import AuthError
 
     _import(sessions, "staff", DEMO_DATA / "staff.csv")
     senior = sign_in_as(sessions, auth_service(lambda: NOW), "HT1")
@@ -191,7 +191,7 @@ def test_full_staff_list_deactivates_leavers_who_then_cannot_sign_in(sessions, t
         )
     assert result.deactivated == 4
     with sessions() as s, pytest.raises(AuthError, match="not registered"):
-        sign_in(s, badge_uid="AB000002", pin="472915", now=NOW, station_id="t")
+        auth_service(lambda: NOW).sign_in(s, "AB000002", "472915")
     with sessions() as s:
         assert s.scalars(select(Staff).where(Staff.staff_code == "OFF1")).one().active
 

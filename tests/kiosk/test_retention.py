@@ -226,7 +226,7 @@ def test_photo_goes_after_photo_days_while_the_phone_is_still_held(school):
     school.photo_dir.mkdir()
     photo = school.photo_dir / f"holding-{h.id}.jpg"
     photo.write_bytes(b"jpeg")
-    c.attach_photo(None, h.id, str(photo))
+    c.attach_photo(school.staff["office"], h.id, str(photo))
     days = school.ctx.profile.retention.photo_days.value
     assert school.purge(days=days - 1).photos == [] and photo.exists()
     assert school.purge(days=days).photos == [str(photo)] and not photo.exists()
@@ -329,7 +329,8 @@ from hardware.simulator import SimCamera
 
 folder, holding_id = Path(sys.argv[1]), int(sys.argv[2])
 ctx = open_context(demo_config(folder))
-take_tray_photo(ctx.custody, SimCamera(), folder / "photos", None, holding_id)
+office = ctx.custody.sign_in("AB000001", "482915")  # the school fixture's PIN (auth_testing)
+take_tray_photo(ctx.custody, SimCamera(), folder / "photos", office, holding_id)
 print("survived")
 """
 

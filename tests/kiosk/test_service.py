@@ -13,10 +13,9 @@ import shutil
 import threading
 
 import pytest
+from auth_testing import staff_identities
 from kiosk_testing import Clock, Ticker, wait_until
-from sqlalchemy import select
 
-from db.models import Staff
 from kiosk.auth import Identity
 from kiosk.custody import Collector
 from kiosk.demo import demo_config
@@ -49,10 +48,11 @@ def service(tmp_path, demo_template, ticker):
 
 
 def staff(svc: StationService, role: str) -> Identity:
-    with svc.station.ctx.sessions() as s:
-        for x in s.scalars(select(Staff)):
-            if role in x.roles:
-                return Identity(x.id, x.name, tuple(x.roles))
+    if not hasattr(svc, "_test_identities"):
+        svc._test_identities = staff_identities(svc.station.ctx)
+    for who in svc._test_identities.values():
+        if role in who.roles:
+            return who
     raise AssertionError(role)
 
 

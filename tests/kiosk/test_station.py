@@ -10,6 +10,7 @@ import shutil
 import threading
 
 import pytest
+from auth_testing import staff_identities
 from kiosk_testing import Clock, wait_until
 from sqlalchemy import select
 
@@ -43,11 +44,10 @@ def _staff(st, role):
 
 
 def _all_staff(st):
-    from db.models import Staff
-    from kiosk.auth import Identity
-
-    with st.ctx.sessions() as s:
-        return [Identity(x.id, x.name, tuple(x.roles)) for x in s.scalars(select(Staff))]
+    # Kept on the station so the minted identities stay signed in for the whole test.
+    if not hasattr(st, "_test_identities"):
+        st._test_identities = list(staff_identities(st.ctx, lambda x: str(x.id)).values())
+    return st._test_identities
 
 
 def _pupil(st, name):

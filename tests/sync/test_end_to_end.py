@@ -236,7 +236,7 @@ def test_tap_and_door_while_central_answers_after_30s(
             device_description="black phone",
             switched_off_confirmed=True,
         )
-        custody.confirm_deposit(None, holding.id)  # the door closed on the phone
+        custody.confirm_deposit(office, holding.id)  # the door closed on the phone
         elapsed = time.monotonic() - started
         assert proc.poll() is None and not central.proxy.release.is_set()
         # Had the relay held the write lock, SQLite's busy timeout (5 s) would have run out.
