@@ -294,6 +294,7 @@ def demo(seed_only: bool, data_dir: Path | None) -> None:
         )
         return
     k.close()
+    click.get_current_context().meta["kiosk.demo"] = True  # the demo UI may quit with one key
     _run_ui(click.get_current_context(), load_config(config_file), simulate=True)
 
 
