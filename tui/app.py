@@ -22,6 +22,7 @@ from typing import TypeVar
 from textual import events, work
 from textual.app import App
 from textual.binding import Binding
+from textual.notifications import SeverityLevel
 from textual.scrollbar import ScrollBar, ScrollBarRender
 
 from kiosk.auth import Identity
@@ -40,6 +41,7 @@ from kiosk.station import ReconcileItem
 from kiosk.task import Task, TaskKind
 from kiosk.views import PupilView
 from tui.messages import HardwareNews, StationNews, TakesCards, TakesPupils
+from tui.widgets.text import safe
 
 log = logging.getLogger(__name__)
 
@@ -298,15 +300,29 @@ class KioskApp(App[None]):
         else:
             self.push_screen(LoginScreen(uid))
 
+    # ------------------------------------------------------------------ notifications
+    def notify(
+        self,
+        message: str,
+        *,
+        title: str = "",
+        severity: SeverityLevel = "information",
+        timeout: float | None = None,
+        markup: bool = False,
+    ) -> None:
+        """Every toast (screens' too) carries names and reasons: plain text, controls
+        escaped, unless a caller asks for markup with text it wrote itself."""
+        if not markup:
+            message, title = safe(message), safe(title)
+        super().notify(message, title=title, severity=severity, timeout=timeout, markup=markup)
+
     # ------------------------------------------------------------------ quitting
     async def action_quit(self) -> None:
         """Every quit (Ctrl+Q, a stray ``app.quit`` link) lands here: the console is not an
         exit. A configured station ends only for a signed-in technician or senior
         (``Permission.QUIT_CONSOLE``; issue 9, "The console is not an exit"); ``kiosk demo``
         quits at once."""
-        if self.demo or (
-            self.identity is not None and self.identity.can(Permission.QUIT_CONSOLE)
-        ):
+        if self.demo or (self.identity is not None and self.identity.can(Permission.QUIT_CONSOLE)):
             self.exit()
             return
         self.notify(

@@ -29,6 +29,7 @@ PROFILE = policies.load_profile("pioneer-trust")
 def fixed(now: datetime, sessions: list[dict[str, Any]]) -> Any:
     return lambda: notices_for(PROFILE, list(sessions), now, ZoneInfo("Europe/London"))
 
+
 HOSTILE = "[@click=app.quit]x[/] [b]bold \x1b[2J\x9b31m"
 
 
@@ -44,9 +45,7 @@ async def _hostile_exam_name() -> None:
     async with app.run_test(size=(80, 24)) as pilot:
         await app.workers.wait_for_complete()
         await pilot.pause()
-        shown = " ".join(
-            str(app.query_one(f"#{w}").render()) for w in ("sign-title", "sign-text")
-        )
+        shown = " ".join(str(app.query_one(f"#{w}").render()) for w in ("sign-title", "sign-text"))
         assert "[@click=app.quit]x[/]" in shown
         assert "[b]bold" in shown
         assert "\\x1b[2J" in shown and "\\x9b31m" in shown

@@ -12,15 +12,13 @@ from typing import Any
 
 from sqlalchemy import update
 from textual.widgets import OptionList
-
-from db.models import Pupil
 from tui_helpers import (
     BEN,
     HARRY,
-    open_exam_screen,
     OFFICE,
     SENIOR,
     TECHNICIAN,
+    open_exam_screen,
     run_async,
     screen_name,
     sign_in,
@@ -28,6 +26,8 @@ from tui_helpers import (
     text_of,
     wait_for,
 )
+
+from db.models import Pupil
 
 GIVEN = "[@click=app.quit]x[/]"
 FAMILY = "Hughes[b]bold\x1b[2J\x9b31m"
@@ -37,7 +37,9 @@ LITERAL_FAMILY = "Hughes[b]bold\\x1b[2J\\x9b31m"
 def _rename_ben(app: Any) -> None:
     with app.station.ctx.sessions.begin() as s:
         s.execute(
-            update(Pupil).where(Pupil.given_name == "Ben").values(given_name=GIVEN, family_name=FAMILY)
+            update(Pupil)
+            .where(Pupil.given_name == "Ben")
+            .values(given_name=GIVEN, family_name=FAMILY)
         )
 
 
@@ -68,6 +70,7 @@ async def test_hostile_name_in_confiscate_search_is_literal(make_app: Any) -> No
         await pilot.press("c")
         await wait_for(pilot, lambda: screen_name(app) == "ConfiscateScreen")
         await pilot.press(*"hughes", "enter")
+
         # One match is chosen at once (shown on "#who"); several are listed in "#results".
         def found() -> str:
             return text_of(app, "#who") + " ".join(_options(app, "#results"))

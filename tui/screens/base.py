@@ -118,7 +118,9 @@ class KioskScreen(Screen[None]):
         markup: bool = False,
     ) -> None:
         """Notifications carry names and reasons: shown as plain text unless asked."""
-        super().notify(safe(message), title=safe(title), severity=severity, timeout=timeout, markup=markup)
+        super().notify(
+            safe(message), title=safe(title), severity=severity, timeout=timeout, markup=markup
+        )
 
     def show_problem(self, exc: Exception) -> None:
         """Default refusal display: a notification in words staff can act on."""

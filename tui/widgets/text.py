@@ -37,9 +37,7 @@ def safe(text: object) -> str:
     if not any(_forbidden(ch) for ch in s):
         return s
     return "".join(
-        (f"\\x{ord(ch):02x}" if ord(ch) < 0x100 else f"\\u{ord(ch):04x}")
-        if _forbidden(ch)
-        else ch
+        (f"\\x{ord(ch):02x}" if ord(ch) < 0x100 else f"\\u{ord(ch):04x}") if _forbidden(ch) else ch
         for ch in s
     )
 
