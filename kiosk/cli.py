@@ -170,15 +170,17 @@ def holdings(ctx: click.Context, as_json: bool, show_all: bool) -> None:
     if not rows:
         click.echo("No phones held.")
         return
+    from kiosk.mis_import import shown
+
     click.echo(f"{'#':>4}  {'state':<18} {'kind':<13} {'locker':<7} {'since':<16} pupil")
     for h in rows:
         since = (h.held_at or h.created_at).astimezone(tz).strftime("%Y-%m-%d %H:%M")
         where = h.locker or "-"
         if h.pouch_number:
             where += f"/{h.pouch_number}"
-        click.echo(
+        click.echo(  # names come from the MIS: never raw control characters to a terminal
             f"{h.id:>4}  {h.state:<18} {h.kind:<13} {where:<7} {since:<16} "
-            f"{h.pupil_name} ({h.tutor_group})"
+            f"{shown(h.pupil_name)} ({shown(h.tutor_group)})"
         )
 
 
