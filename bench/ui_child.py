@@ -55,7 +55,7 @@ def main() -> None:
             default = hc.default_config
             hc.default_config = lambda: default().model_copy(update={"readers": []})
         sys.argv = ["kiosk", "--config", sys.argv[3], "run", "--simulate"]
-        from tui.cli import main as kiosk_main
+        from kiosk.cli import main as kiosk_main
 
         with contextlib.suppress(SystemExit):
             kiosk_main()

@@ -18,6 +18,7 @@ from tui_helpers import (
     OFFICE,
     SENIOR,
     TECHNICIAN,
+    close_door_when_open,
     open_exam_screen,
     run_async,
     screen_name,
@@ -165,6 +166,9 @@ async def test_self_service_shows_no_register(make_app: Any) -> None:
         after = _screen_words(app)
         assert "Harry" in after
         assert not [n for n in names if n != "Harry" and n in after], after
+        await close_door_when_open(pilot, app, "B", 4)
+        await wait_for(pilot, lambda: "Thank you, Harry" in text_of(app, "#exam-result"))
+        assert not [n for n in names if n != "Harry" and n in _screen_words(app)]
 
 
 def _screen_words(app: Any) -> str:

@@ -91,6 +91,8 @@ class ExamScreen(KioskScreen):
 
     def _choose(self, session: dict[str, Any]) -> None:
         self.session = session
+        if self.kiosk.identity is None:
+            return  # a lock came in while the sessions were loading: the screen is going
         who, sid = self.actor, session["id"]
         self.call(lambda: self.kiosk.custody.exam_register(who, sid), self._register)
 
