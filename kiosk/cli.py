@@ -17,7 +17,6 @@ import click
 import policies
 from db.audit import verify_chain
 from db.engine import DatabaseCorrupt, make_session_factory
-from db.migrate import current_revision, head_revision, upgrade
 from kiosk.config import ENV_VAR, ConfigError, KioskConfig, load_config
 from kiosk.context import KioskContext, NotReady, open_context, open_engine
 from kiosk.hw_commands import hw
@@ -84,6 +83,8 @@ def db() -> None:
 @click.pass_context
 def db_upgrade(ctx: click.Context) -> None:
     """Bring the database (new or older) to the newest schema."""
+    from db.migrate import current_revision, upgrade  # Alembic only here (issue 15)
+
     config = _config(ctx)
     try:
         engine = open_engine(config)
@@ -109,6 +110,8 @@ def db_upgrade(ctx: click.Context) -> None:
 @click.pass_context
 def db_status(ctx: click.Context) -> None:
     """Show the schema revision of the database and of this code."""
+    from db.migrate import current_revision, head_revision
+
     engine = open_engine(_config(ctx))
     current, head = current_revision(engine), head_revision()
     engine.dispose()
