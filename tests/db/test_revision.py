@@ -11,7 +11,7 @@ from db.revision import HEAD_REVISION, stored_revision
 
 
 def test_head_revision_constant_is_alembics_head() -> None:
-    assert HEAD_REVISION == head_revision(), "move db/revision.py HEAD_REVISION to the new head"
+    assert head_revision() == HEAD_REVISION, "move db/revision.py HEAD_REVISION to the new head"
 
 
 def test_stored_revision_reads_what_alembic_wrote(tmp_path: Path) -> None:
