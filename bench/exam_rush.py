@@ -4,12 +4,14 @@ Run: .venv/bin/python bench/exam_rush.py [--candidates 300] [--year bench/.data/
 
 On a copy of the school year, an exam session of N candidates (one cabinet with N pouches)
 takes every candidate's deposit the way the self-service screen does (tui/screens/exam.py):
-``pupil_by_card`` -> ``exam_deposit`` -> the door closes (``confirm_deposit``), and then the
-screen reloads the whole register (``exam_register``) after each candidate. The UI's own
-code (Textual widgets) is not run here; this isolates the ledger work it asks for. Figures:
-CPU time of this process per candidate for the use-case path alone (the API path, the peer)
-and with the register reload, for the first and last tenth of the candidates: a growing
-figure is the O(n^2) issue 15 names. Goal: <= 5 ms of CPU per candidate through the UI.
+``pupil_by_card`` -> ``exam_deposit`` -> the door closes (``confirm_deposit``). The screen
+shows only that candidate's pouch (no register: issue 9), so the UI asks nothing more per
+candidate; the officer's register is loaded once (one IN query) when they come back, and that
+load is measured and shared over the N candidates. The old screen reloaded the whole register
+after each candidate: that path is measured too (every 10th candidate, to keep the run short)
+as the "before" beside it. The UI's own code (Textual widgets) is not run here; this isolates
+the ledger work it asks for. Figures: CPU ms per candidate for the use-case path alone (the
+API path, the peer), the UI path, and the old reload. Goal: <= 5 ms of CPU per candidate.
 Then the bulk hand-back of all N pouches (``begin_exam_session_release``).
 """
 
@@ -74,18 +76,23 @@ def main() -> None:
             locker_id=cabinet,
             candidate_ids=[p for p, _ in pupils],
         )
-        api_ms, ui_ms = [], []
-        for _pid, uid in pupils:
+        api_ms, reload_ms = [], []
+        for i, (_pid, uid) in enumerate(pupils):
             c0 = time.process_time()
             pupil = c.pupil_by_card(None, str(uid))
             assert pupil is not None
             h = c.exam_deposit(None, session_id=sid, pupil_id=pupil.id)
             c.confirm_deposit(None, h.id)
             c1 = time.process_time()
-            c.exam_register(exams, sid)  # the screen's _refresh_register after the door
-            c2 = time.process_time()
             api_ms.append((c1 - c0) * 1000)
-            ui_ms.append((c2 - c0) * 1000)
+            if i % 10 == 9:
+                c.exam_register(exams, sid)  # the old screen's reload after every door
+                reload_ms.append((time.process_time() - c1) * 1000)
+        c0 = time.process_time()
+        register = c.exam_register(exams, sid)  # the officer's screen, once, on return
+        load_ms = (time.process_time() - c0) * 1000
+        assert len(register) == n
+        ui_ms = [a + load_ms / n for a in api_ms]
         t0, c0 = time.perf_counter(), time.process_time()
         now = now + timedelta(hours=3)
         pouches = c.begin_exam_session_release(exams, sid)
@@ -100,9 +107,14 @@ def main() -> None:
         f"last tenth {last:6.2f}"
     )
     print(
-        f"  + register reload (UI)   mean {ui:6.2f}  first tenth "
+        f"  UI path (+ one register) mean {ui:6.2f}  first tenth "
         f"{statistics.mean(ui_ms[:tenth]):6.2f}  last tenth {statistics.mean(ui_ms[-tenth:]):6.2f}"
-        f"   ratio UI/API {ui / api:.1f}x; goal <= 5 ms: {'met' if ui <= 5 else 'NOT met'}"
+        f"   ratio UI/API {ui / api:.2f}x; goal <= 5 ms: {'met' if ui <= 5 else 'NOT met'}"
+    )
+    old = api + (statistics.mean(reload_ms) if reload_ms else 0.0)
+    print(
+        f"  old UI (reload per door) mean {old:6.2f}  (register load {load_ms:.2f} ms at "
+        f"{n}; the old screen paid it after every candidate)"
     )
     print(
         f"  bulk hand-back of {len(pouches)} pouches: {hand_back[0]:.2f} s wall, "

@@ -14,6 +14,7 @@ kiosk's own code path is otherwise untouched: the console script's ``main`` runs
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import os
 import sys
@@ -53,9 +54,10 @@ def main() -> None:
             import kiosk.hardware_config as hc
 
             default = hc.default_config
-            hc.default_config = lambda: default().model_copy(update={"readers": []})
+            # HardwareSpec is a frozen dataclass: the same spec with no card reader.
+            hc.default_config = lambda: dataclasses.replace(default(), readers=())
         sys.argv = ["kiosk", "--config", sys.argv[3], "run", "--simulate"]
-        from tui.cli import main as kiosk_main
+        from kiosk.cli import main as kiosk_main
 
         with contextlib.suppress(SystemExit):
             kiosk_main()

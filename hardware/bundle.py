@@ -33,7 +33,7 @@ class RC522Spec:
     spi_bus: int = 0
     spi_device: int = 0
     rst_pin: int = 25
-    poll_interval_s: float = 0.05
+    poll_interval_s: float = 0.12  # 120 ms: taps feel instant, fewer idle wake-ups (issue 15)
     soft_reset_minutes: float = 10.0
     health_check_s: float = 1.0
 

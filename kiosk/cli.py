@@ -17,7 +17,6 @@ import click
 import policies
 from db.audit import verify_chain
 from db.engine import DatabaseCorrupt, make_session_factory
-from db.migrate import current_revision, head_revision, upgrade
 from kiosk.config import ENV_VAR, ConfigError, KioskConfig, load_config
 from kiosk.context import KioskContext, NotReady, open_context, open_engine
 from kiosk.hw_commands import hw
@@ -84,6 +83,8 @@ def db() -> None:
 @click.pass_context
 def db_upgrade(ctx: click.Context) -> None:
     """Bring the database (new or older) to the newest schema."""
+    from db.migrate import current_revision, upgrade  # Alembic only here (issue 15)
+
     config = _config(ctx)
     try:
         engine = open_engine(config)
@@ -109,6 +110,8 @@ def db_upgrade(ctx: click.Context) -> None:
 @click.pass_context
 def db_status(ctx: click.Context) -> None:
     """Show the schema revision of the database and of this code."""
+    from db.migrate import current_revision, head_revision
+
     engine = open_engine(_config(ctx))
     current, head = current_revision(engine), head_revision()
     engine.dispose()
@@ -170,15 +173,17 @@ def holdings(ctx: click.Context, as_json: bool, show_all: bool) -> None:
     if not rows:
         click.echo("No phones held.")
         return
+    from kiosk.mis_import import shown
+
     click.echo(f"{'#':>4}  {'state':<18} {'kind':<13} {'locker':<7} {'since':<16} pupil")
     for h in rows:
         since = (h.held_at or h.created_at).astimezone(tz).strftime("%Y-%m-%d %H:%M")
         where = h.locker or "-"
         if h.pouch_number:
             where += f"/{h.pouch_number}"
-        click.echo(
+        click.echo(  # names come from the MIS: never raw control characters to a terminal
             f"{h.id:>4}  {h.state:<18} {h.kind:<13} {where:<7} {since:<16} "
-            f"{h.pupil_name} ({h.tutor_group})"
+            f"{shown(h.pupil_name)} ({shown(h.tutor_group)})"
         )
 
 
@@ -294,6 +299,7 @@ def demo(seed_only: bool, data_dir: Path | None) -> None:
         )
         return
     k.close()
+    click.get_current_context().meta["kiosk.demo"] = True  # the demo UI may quit with one key
     _run_ui(click.get_current_context(), load_config(config_file), simulate=True)
 
 

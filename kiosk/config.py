@@ -20,7 +20,6 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from hardware.bundle import HardwareSpec
 from kiosk.hardware_config import default_config, pydantic_problems, validate_hardware
-from kiosk.lockers import configured_lockers
 from kiosk.sync.config import SyncConfig
 from policies.toml_input import (
     KeyPath,
@@ -167,6 +166,10 @@ class KioskConfig(_Strict):
 
 
 def _cabinet_problems(cfg: KioskConfig) -> list[tuple[KeyPath, str]]:
+    # Imported here: kiosk.lockers brings SQLAlchemy and the models, which loading a config
+    # (``kiosk --help``, ``signage --print``) must not pay for (issue 15, start-up).
+    from kiosk.lockers import configured_lockers
+
     doors = {f"{b}{n}" for b, n in configured_lockers(cfg.hardware)}
     found: list[tuple[KeyPath, str]] = []
     for label, capacity in cfg.lockers.exam_cabinets.items():

@@ -22,7 +22,7 @@ from db.engine import (
     make_read_session_factory,
     make_session_factory,
 )
-from db.migrate import current_revision, head_revision, upgrade
+from db.revision import HEAD_REVISION, stored_revision
 from kiosk.auth import AuthService, AuthSettings
 from kiosk.config import KioskConfig
 from kiosk.custody import Custody, utcnow
@@ -81,8 +81,10 @@ def open_context(
     ``integrity`` checks the database file first (the station passes ``"quick"``)."""
     engine = open_engine(config, integrity=integrity)
     if migrate:
+        from db.migrate import upgrade  # Alembic only when migrating (issue 15, start-up)
+
         upgrade(engine)
-    current, head = current_revision(engine), head_revision()
+    current, head = stored_revision(engine), HEAD_REVISION
     if current != head:
         engine.dispose()
         raise NotReady(

@@ -22,6 +22,7 @@ from typing import TypeVar
 from textual import events, work
 from textual.app import App
 from textual.binding import Binding
+from textual.notifications import SeverityLevel
 from textual.scrollbar import ScrollBar, ScrollBarRender
 
 from kiosk.auth import Identity
@@ -40,6 +41,7 @@ from kiosk.station import ReconcileItem
 from kiosk.task import Task, TaskKind
 from kiosk.views import PupilView
 from tui.messages import HardwareNews, StationNews, TakesCards, TakesPupils
+from tui.widgets.text import safe
 
 log = logging.getLogger(__name__)
 
@@ -81,8 +83,11 @@ class KioskApp(App[None]):
         lock_check_interval: float = 1.0,
         login_timeout: float = 30.0,
         start_station: bool = True,
+        demo: bool = False,
     ) -> None:
         super().__init__()
+        #: ``kiosk demo`` (set by its launcher): the one place one key may end the UI.
+        self.demo = demo
         self.service = service
         self.station = service.station
         self.custody = service.custody
@@ -295,6 +300,37 @@ class KioskApp(App[None]):
         else:
             self.push_screen(LoginScreen(uid))
 
+    # ------------------------------------------------------------------ notifications
+    def notify(
+        self,
+        message: str,
+        *,
+        title: str = "",
+        severity: SeverityLevel = "information",
+        timeout: float | None = None,
+        markup: bool = False,
+    ) -> None:
+        """Every toast (screens' too) carries names and reasons: plain text, controls
+        escaped, unless a caller asks for markup with text it wrote itself."""
+        if not markup:
+            message, title = safe(message), safe(title)
+        super().notify(message, title=title, severity=severity, timeout=timeout, markup=markup)
+
+    # ------------------------------------------------------------------ quitting
+    async def action_quit(self) -> None:
+        """Every quit (Ctrl+Q, a stray ``app.quit`` link) lands here: the console is not an
+        exit. A configured station ends only for a signed-in technician or senior
+        (``Permission.QUIT_CONSOLE``; issue 9, "The console is not an exit"); ``kiosk demo``
+        quits at once."""
+        if self.demo or (self.identity is not None and self.identity.can(Permission.QUIT_CONSOLE)):
+            self.exit()
+            return
+        self.notify(
+            "Quitting the kiosk needs a technician or senior: sign in with your badge first.",
+            severity="warning",
+            markup=False,
+        )
+
     # ------------------------------------------------------------------ simulator
     def action_sim_tap(self) -> None:
         from tui.widgets.simulator_panel import CardPicker
@@ -309,7 +345,7 @@ class KioskApp(App[None]):
             self.push_screen(DoorPanel())
 
 
-def run_app(config: KioskConfig, *, simulate: bool) -> None:
+def run_app(config: KioskConfig, *, simulate: bool, demo: bool = False) -> None:
     """``kiosk run`` / ``kiosk demo``: open the station, run the UI, close everything."""
     try:
         station = open_station(config, simulate=simulate, purpose="kiosk run (staff UI)")
@@ -317,6 +353,6 @@ def run_app(config: KioskConfig, *, simulate: bool) -> None:
         sys.stderr.write(f"kiosk: cannot start the station: {exc}\n")
         raise SystemExit(2) from exc
     try:
-        KioskApp(StationService(station)).run()
+        KioskApp(StationService(station), demo=demo).run()
     finally:
         close_station(station)

@@ -14,9 +14,15 @@ from kiosk.config import KioskConfig
 
 def launch_staff_ui(config: KioskConfig, *, simulate: bool) -> None:
     """``kiosk run`` / ``kiosk demo``: the staff UI on this terminal."""
+    import click
+
     from tui.app import run_app
 
-    run_app(config, simulate=simulate)
+    # ``kiosk demo`` marks its click context (``meta["kiosk.demo"]``): only the demo may quit
+    # with one key; ``kiosk run`` on a configured station needs a technician's sign-in.
+    ctx = click.get_current_context(silent=True)
+    demo = bool(ctx is not None and ctx.meta.get("kiosk.demo"))
+    run_app(config, simulate=simulate, demo=demo)
 
 
 def launch_signage(config: KioskConfig, *, interval: float) -> None:

@@ -23,6 +23,7 @@ from textual.reactive import reactive
 from textual.widgets import Static
 
 from kiosk.signage import SignNotice
+from tui.widgets.text import Plain
 
 Feed = Callable[[], Sequence[SignNotice]]
 
@@ -138,13 +139,13 @@ class SignageView(Vertical):
         self.notices: list[SignNotice] = []
 
     def compose(self) -> ComposeResult:
-        yield Static("", id="sign-banner")
+        yield Plain("", id="sign-banner")
         with Horizontal(id="sign-main"):
-            yield Static("", id="sign-picto")
+            yield Plain("", id="sign-picto")
             with Vertical(id="sign-words"):
-                yield Static("", id="sign-title")
-                yield Static("", id="sign-text")
-        yield Static("", id="sign-source")
+                yield Plain("", id="sign-title")
+                yield Plain("", id="sign-text")
+        yield Plain("", id="sign-source")
 
     def on_mount(self) -> None:
         self.reload()

@@ -141,9 +141,14 @@ class ExamUseCases(ReleaseUseCases):
                     )
                 )
             }
+            # One IN query for the candidates, not one per candidate (issue 15, exam rush).
+            pupils = {
+                p.id: p
+                for p in s.scalars(select(Pupil).where(Pupil.id.in_(list(session.candidates))))
+            }
             rows = []
             for pid in session.candidates:
-                pupil = s.get(Pupil, pid)
+                pupil = pupils.get(pid)
                 if pupil is not None:
                     h = deposits.get(pid)
                     rows.append((PupilView.of(pupil), HoldingView.of(h) if h else None))
@@ -246,8 +251,11 @@ class ExamUseCases(ReleaseUseCases):
             # A hand-back whose door was not closed in time is picked up again.
             resumed = self._session_holdings(s, session_id, HoldingState.RELEASING)
             batch = {h.id for h in pouches + resumed}
-            for h in pouches + resumed:
-                others = [x for x in self._open_in_locker(s, h.locker_id or 0) if x.id not in batch]
+            # Once per cabinet, not once per pouch: each look lists the whole cabinet, so per
+            # pouch it was O(n^2) for a 300-pouch hand-back (issue 15, bulk hand-back O(n)).
+            by_locker = {h.locker_id or 0: h for h in pouches + resumed}
+            for locker_id, h in by_locker.items():
+                others = [x for x in self._open_in_locker(s, locker_id) if x.id not in batch]
                 if others:
                     raise CustodyError(
                         f"Cabinet {h.locker.label if h.locker else '?'} also holds "
@@ -270,8 +278,8 @@ class ExamUseCases(ReleaseUseCases):
                 self._move(s, h, HoldingState.RELEASED, actor, bulk=True)
                 h.released_at = self._now()
                 h.released_by_id = actor.staff_id if actor else None
-            for h in pouches:
-                self._free_locker_if_empty(s, h.locker)
+            for locker in {h.locker_id: h.locker for h in pouches}.values():
+                self._free_locker_if_empty(s, locker)
             session = s.get(ExamSession, session_id)
             assert session is not None
             session.state = ExamSessionState.RELEASED

@@ -22,7 +22,7 @@ from kiosk.custody import CustodyError, PolicyRefused
 from kiosk.task import TaskLocked
 from tui.widgets.alarm_banner import AlarmBanner
 from tui.widgets.simulator_panel import SimulatorStrip
-from tui.widgets.text import Plain
+from tui.widgets.text import Plain, safe
 
 if TYPE_CHECKING:
     from tui.app import KioskApp
@@ -118,7 +118,9 @@ class KioskScreen(Screen[None]):
         markup: bool = False,
     ) -> None:
         """Notifications carry names and reasons: shown as plain text unless asked."""
-        super().notify(message, title=title, severity=severity, timeout=timeout, markup=markup)
+        super().notify(
+            safe(message), title=safe(title), severity=severity, timeout=timeout, markup=markup
+        )
 
     def show_problem(self, exc: Exception) -> None:
         """Default refusal display: a notification in words staff can act on."""

@@ -10,10 +10,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical
+from textual.containers import Vertical
 from textual.widgets import DataTable, OptionList, Static
 
 from kiosk.auth import Identity
@@ -23,7 +22,7 @@ from kiosk.station import DoorResult
 from kiosk.task import Task, TaskKind
 from kiosk.views import PupilView
 from tui.screens.base import KioskScreen, problem_text
-from tui.widgets.text import Plain, option
+from tui.widgets.text import Plain, option, plain
 
 
 def _local(app: Any, when: Any) -> str:
@@ -92,6 +91,8 @@ class ExamScreen(KioskScreen):
 
     def _choose(self, session: dict[str, Any]) -> None:
         self.session = session
+        if self.kiosk.identity is None:
+            return  # a lock came in while the sessions were loading: the screen is going
         who, sid = self.actor, session["id"]
         self.call(lambda: self.kiosk.custody.exam_register(who, sid), self._register)
 
@@ -177,7 +178,7 @@ def fill_register(table: DataTable[Any], rows: list[tuple[Any, Any]]) -> None:
             deposit = "NOT YET"
         else:
             deposit = f"pouch {holding.pouch_number} ({holding.state.replace('_', ' ')})"
-        table.add_row(Text(pupil.name), Text(pupil.tutor_group), Text(deposit))
+        table.add_row(plain(pupil.name), plain(pupil.tutor_group), plain(deposit))
 
 
 class ExamDepositScreen(KioskScreen):
@@ -188,7 +189,7 @@ class ExamDepositScreen(KioskScreen):
     def __init__(self, session: dict[str, Any], opener: Identity) -> None:
         super().__init__()
         self.session = session
-        self.opener = opener  # reads the register only; deposits are made with no actor
+        self.opener = opener  # who opened self-service; deposits are made with no actor
         self.job: Task | None = None
 
     def compose_body(self) -> ComposeResult:
@@ -198,24 +199,14 @@ class ExamDepositScreen(KioskScreen):
                 "CANDIDATES: tap your card to deposit your phone.",
                 id="exam-prompt",
             )
+            # Only the candidate at the hatch's own pouch is shown here, after their tap: no
+            # register, no other names (issue 9, "self-service screens show only what the
+            # candidate at the hatch needs"). The register stays on the staff ExamScreen.
             yield Plain("", id="exam-result")
-            with Horizontal(id="exam-lists"):
-                yield DataTable(id="register", cursor_type="none", zebra_stripes=False)
             yield Plain("Staff: tap your badge to leave self-service.", id="exam-help")
 
     def title_line(self) -> str:
         return f"{self.kiosk.config.station.name}  |  {self.HEADING}"
-
-    def on_mount(self) -> None:
-        self.query_one("#register", DataTable).add_columns("Candidate", "Group", "Deposit")
-        self._refresh_register()
-
-    def _refresh_register(self) -> None:
-        opener, sid = self.opener, self.session["id"]
-        self.call(
-            lambda: self.kiosk.custody.exam_register(opener, sid),
-            lambda rows: fill_register(self.query_one("#register", DataTable), rows),
-        )
 
     def _say(self, text: str, ok: bool = True) -> None:
         result = self.query_one("#exam-result", Static)
@@ -277,4 +268,3 @@ class ExamDepositScreen(KioskScreen):
             )
         else:
             self._say(result.message + "\nAsk the exams officer.", ok=False)
-        self._refresh_register()

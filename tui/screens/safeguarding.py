@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
@@ -22,6 +21,7 @@ from kiosk.views import HALF_WAY_STATES, HoldingState, HoldingView
 from tui.screens.base import KioskScreen, problem_text
 from tui.widgets.decision_panel import DecisionPanel
 from tui.widgets.prompt import TextPrompt
+from tui.widgets.text import plain
 
 #: key, action, label, permission
 ACTIONS: tuple[tuple[str, str, str, P], ...] = (
@@ -86,7 +86,7 @@ class HoldingsScreen(KioskScreen):
                 f"{since:%d %b %H:%M}",
                 "told" if h.parent_informed else "",
             )
-            table.add_row(*(Text(c) for c in cells))
+            table.add_row(*(plain(c) for c in cells))
         if holdings:
             table.move_cursor(row=min(keep, len(holdings) - 1))
 

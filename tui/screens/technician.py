@@ -7,7 +7,6 @@ service states are changed through the ledger so the change is audited.
 
 from __future__ import annotations
 
-from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
@@ -16,7 +15,7 @@ from textual.widgets import DataTable, Static
 from kiosk.events import DoorState
 from kiosk.views import LockerState, LockerView
 from tui.screens.base import KioskScreen
-from tui.widgets.text import Plain
+from tui.widgets.text import Plain, plain
 
 #: Reader lines, lockers, door sensors and occupancy sensors, read off the UI thread.
 Reading = tuple[
@@ -84,7 +83,7 @@ class TechnicianScreen(KioskScreen):
                 door.value if door is not None else "no sensor",
                 "no sensor" if occ is None else ("occupied" if occ else "empty"),
             )
-            table.add_row(*(Text(c) for c in cells))
+            table.add_row(*(plain(c) for c in cells))
         if lockers:
             table.move_cursor(row=min(keep, len(lockers) - 1))
 
