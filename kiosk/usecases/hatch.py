@@ -1,0 +1,99 @@
+"""At the hatch: an adult who may not collect is recorded, and a barred adult alerts the DSL.
+
+The name as given is kept on a :class:`db.models.RefusedCollection` row, off the hash chain,
+so the retention purge can remove it; the chained ``release.refused`` event carries no name.
+``barred: true`` in its payload is what :func:`central.triage.tray_item` reads to put it in
+the DSL's tray (seed 001 appendix §28; a refusal for want of ID is routine and stays out).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from db.models import Contact, RefusedCollection
+from kiosk.auth import Identity
+from kiosk.permissions import Permission
+from kiosk.usecases.base import Collector, CustodyError
+from kiosk.usecases.releases import ReleaseUseCases, _require_release
+from wire.vocabulary import EventType
+
+NOT_ON_LIST = "not_on_contact_list"
+BARRED = "barred"
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """What the hatch screen shows after recording: the rules applied, and whether the DSL
+    was alerted."""
+
+    id: int
+    rules: tuple[str, ...]
+    barred: bool
+
+
+class HatchUseCases(ReleaseUseCases):
+    def record_refused_collection(
+        self,
+        actor: Identity,
+        holding_id: int,
+        *,
+        name_given: str,
+        id_type_seen: str | None,
+        contact_id: int | None = None,
+        barred: bool = False,
+    ) -> Refusal:
+        """Record an adult refused at the hatch.
+
+        ``contact_id`` names the listed contact they claim to be (None: not on the list).
+        ``barred`` is set by staff who know of a bar (a court order the office holds); a
+        listed contact who may not collect and has no parental responsibility is barred too.
+        """
+        actor.require(Permission.VIEW_HOLDINGS)
+        name = name_given.strip()
+        if not name:
+            raise CustodyError("Type the name the adult gave.")
+        with self._tx() as s:
+            h = self._holding(s, holding_id)
+            _require_release(actor, h)
+            contact = s.get(Contact, contact_id) if contact_id is not None else None
+            if contact is not None and contact.pupil_id != h.pupil_id:
+                contact = None
+            rules: list[str] = []
+            if contact is None:
+                rules.append(NOT_ON_LIST)
+            else:
+                facts, _ = self._collector_facts(
+                    s, h, Collector("contact", contact.id), id_type_seen
+                )
+                decision = self._release_decision(s, h, facts)
+                if decision.allowed and not barred:
+                    raise CustodyError(
+                        f"{contact.name} may collect under the policy: use the release form."
+                    )
+                rules.extend(decision.reason_codes)
+                barred = barred or not (contact.may_collect or contact.parental_responsibility)
+            if barred:
+                rules.append(BARRED)
+            row = RefusedCollection(
+                holding_id=h.id,
+                pupil_id=h.pupil_id,
+                name_given=name[:200],
+                id_type_seen=(id_type_seen or None),
+                barred=barred,
+                rules=rules,
+                refused_at=self._now(),
+                refused_by_id=actor.staff_id,
+            )
+            s.add(row)
+            s.flush()
+            self._event(
+                s,
+                EventType.RELEASE_REFUSED,
+                actor,
+                h,
+                barred=barred,
+                rules=rules,
+                id_type_seen=id_type_seen or None,
+                refusal_id=row.id,
+            )
+            return Refusal(row.id, tuple(rules), barred)
