@@ -13,11 +13,12 @@ from dataclasses import dataclass
 from db.models import Contact, RefusedCollection
 from kiosk.auth import Identity
 from kiosk.permissions import Permission
-from kiosk.usecases.base import Collector, CustodyError
+from kiosk.usecases.base import CustodyError
 from kiosk.usecases.releases import ReleaseUseCases, _require_release
 from wire.vocabulary import EventType
 
 NOT_ON_LIST = "not_on_contact_list"
+MAY_NOT_COLLECT = "contact_may_not_collect"
 BARRED = "barred"
 
 
@@ -46,7 +47,8 @@ class HatchUseCases(ReleaseUseCases):
 
         ``contact_id`` names the listed contact they claim to be (None: not on the list).
         ``barred`` is set by staff who know of a bar (a court order the office holds); a
-        listed contact who may not collect and has no parental responsibility is barred too.
+        listed contact with neither collection rights nor parental responsibility is barred
+        too. A contact who may collect is sent to the release form, where the policy decides.
         """
         actor.require(Permission.VIEW_HOLDINGS)
         name = name_given.strip()
@@ -61,17 +63,14 @@ class HatchUseCases(ReleaseUseCases):
             rules: list[str] = []
             if contact is None:
                 rules.append(NOT_ON_LIST)
-            else:
-                facts, _ = self._collector_facts(
-                    s, h, Collector("contact", contact.id), id_type_seen
+            elif not (contact.may_collect or contact.parental_responsibility):
+                rules.append(MAY_NOT_COLLECT)
+                barred = True
+            elif not barred:
+                raise CustodyError(
+                    f"{contact.name} is on the contact list and may collect: use the release "
+                    "form (it says whether and when the policy allows it)."
                 )
-                decision = self._release_decision(s, h, facts)
-                if decision.allowed and not barred:
-                    raise CustodyError(
-                        f"{contact.name} may collect under the policy: use the release form."
-                    )
-                rules.extend(decision.reason_codes)
-                barred = barred or not (contact.may_collect or contact.parental_responsibility)
             if barred:
                 rules.append(BARRED)
             row = RefusedCollection(
