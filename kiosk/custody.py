@@ -17,6 +17,7 @@ from kiosk.usecases.hardware_log import HardwareLog
 from kiosk.usecases.hatch import HatchUseCases
 from kiosk.usecases.people import PeopleUseCases
 from kiosk.usecases.queries import QueryUseCases
+from kiosk.usecases.receipts import ReceiptUseCases
 from kiosk.usecases.safeguarding import SafeguardingUseCases
 
 __all__ = [
@@ -34,6 +35,7 @@ class Custody(
     ExamAdminUseCases,
     HatchUseCases,
     CheckUseCases,
+    ReceiptUseCases,
     PeopleUseCases,
     QueryUseCases,
     DepositUseCases,
