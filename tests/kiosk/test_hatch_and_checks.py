@@ -94,3 +94,25 @@ def test_forced_open_flags_the_phone_and_staff_confirm_or_record_missing(demo):
 def test_empty_locker_forced_open_flags_nothing(demo):
     free = next(x for x in demo.custody.lockers() if x.state == "free")
     assert demo.custody.flag_forced_open(free.label[0], int(free.label[1:])) == []
+
+
+def test_retention_removes_the_name_given_once_the_incident_period_has_passed(demo):
+    from datetime import timedelta
+
+    from kiosk.retention import purge
+
+    h = _held(demo)
+    r = demo.custody.record_refused_collection(
+        demo.staff["office"], h.id, name_given="Gary Smith", id_type_seen=None
+    )
+    days = demo.custody.profile.retention.incident_days.value
+    with demo.ctx.sessions.begin() as s:
+        early = purge(s, demo.custody.profile, now=demo.clock(), station_id="t", dry_run=True)
+        assert early.kinds["refused_collections"] == 0  # the holding is still kept
+    with demo.ctx.sessions.begin() as s:
+        s.get(RefusedCollection, r.id).holding_id = None  # as if its holding was purged
+        later = demo.clock() + timedelta(days=days)
+        report = purge(s, demo.custody.profile, now=later, station_id="t")
+        assert report.kinds["refused_collections"] == 1
+    with demo.ctx.sessions() as s:
+        assert s.get(RefusedCollection, r.id) is None
