@@ -83,6 +83,8 @@ class Pupil(Base):
     year_group: Mapped[str] = mapped_column(String(20))
     tutor_group: Mapped[str] = mapped_column(String(20), default="")
     card_uid: Mapped[str | None] = mapped_column(String(32), unique=True)
+    #: The exam board candidate number (from ``kiosk import exams``), shown with the pouch.
+    candidate_number: Mapped[str | None] = mapped_column(String(20))
     #: Reasonable-adjustment exemptions, e.g. ["medical"], ["young_carer"].
     exemptions: Mapped[list[str]] = mapped_column(JSON, default=list)
     #: Optional (MIS import): child-protection records are kept until the 25th birthday.
@@ -240,6 +242,9 @@ class Holding(Base):
     handed_to_police_at: Mapped[datetime | None]
     police_reference: Mapped[str | None] = mapped_column(String(100))
     closed_at: Mapped[datetime | None] = mapped_column(index=True)
+    #: Set when the locker holding this phone was forced open: the next staff sign-in must
+    #: confirm the phone is still there or record it missing (issue 14).
+    check_required_since: Mapped[datetime | None]
 
     pupil: Mapped[Pupil | None] = relationship(foreign_keys=[pupil_id])
     locker: Mapped[Locker | None] = relationship(foreign_keys=[locker_id])
@@ -270,6 +275,25 @@ class Incident(Base):
     anonymous: Mapped[bool] = mapped_column(default=False)
     created_at: Mapped[datetime]
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
+
+
+class RefusedCollection(Base):
+    """An adult refused at the hatch (not on the contact list, or barred).
+
+    Kept outside the hash chain because it names someone who is not a pupil's contact: the
+    retention purge deletes these rows, while the chain keeps only an anonymous event."""
+
+    __tablename__ = "refused_collections"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    holding_id: Mapped[int | None] = mapped_column(ForeignKey("holdings.id", ondelete="SET NULL"))
+    pupil_id: Mapped[int | None] = mapped_column(ForeignKey("pupils.id", ondelete="SET NULL"))
+    name_given: Mapped[str] = mapped_column(String(200))
+    id_type_seen: Mapped[str | None] = mapped_column(String(40))
+    barred: Mapped[bool] = mapped_column(default=False)
+    rules: Mapped[list[str]] = mapped_column(JSON, default=list)
+    refused_at: Mapped[datetime] = mapped_column(index=True)
+    refused_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
 
 
 class Event(Base):

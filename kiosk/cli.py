@@ -17,6 +17,7 @@ import click
 import policies
 from db.audit import verify_chain
 from db.engine import DatabaseCorrupt, make_session_factory
+from kiosk import exam_import as _exam_import  # noqa: F401  registers `import exams`
 from kiosk.config import ENV_VAR, ConfigError, KioskConfig, load_config
 from kiosk.context import KioskContext, NotReady, open_context, open_engine
 from kiosk.hw_commands import hw
@@ -132,7 +133,7 @@ def db_status(ctx: click.Context) -> None:
 )
 @click.pass_context
 def import_cmd(ctx: click.Context, kind: str, file: Path, deactivate_missing: bool) -> None:
-    """Import pupils, contacts or staff from an MIS CSV export (all or nothing).
+    """Import pupils, contacts, staff or exam entries from an MIS CSV export (all or nothing).
 
     Column names accepted are listed in docs/mis-import.md.
     """

@@ -9,11 +9,15 @@ checks the signed-in person's permission, asks the policy engine, and on refusal
 from __future__ import annotations
 
 from kiosk.usecases.base import Collector, CustodyError, PolicyRefused, UseCases, utcnow
+from kiosk.usecases.checks import CheckUseCases
 from kiosk.usecases.deposits import DepositUseCases
+from kiosk.usecases.exam_admin import ExamAdminUseCases
 from kiosk.usecases.exams import ExamUseCases
 from kiosk.usecases.hardware_log import HardwareLog
+from kiosk.usecases.hatch import HatchUseCases
 from kiosk.usecases.people import PeopleUseCases
 from kiosk.usecases.queries import QueryUseCases
+from kiosk.usecases.receipts import ReceiptUseCases
 from kiosk.usecases.safeguarding import SafeguardingUseCases
 
 __all__ = [
@@ -28,6 +32,10 @@ __all__ = [
 
 
 class Custody(
+    ExamAdminUseCases,
+    HatchUseCases,
+    CheckUseCases,
+    ReceiptUseCases,
     PeopleUseCases,
     QueryUseCases,
     DepositUseCases,

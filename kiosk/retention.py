@@ -51,6 +51,7 @@ from db.models import (
     HoldingState,
     Incident,
     Pupil,
+    RefusedCollection,
     Staff,
 )
 
@@ -63,6 +64,7 @@ KINDS: tuple[tuple[str, str], ...] = (
     ("photos", "tray photos past their period"),
     ("orphan_photo_files", "photo files no record names"),
     ("photo_records_without_file", "photo records whose file was never written"),
+    ("refused_collections", "adults refused at the hatch (name as given)"),
     ("exam_sessions", "exam sessions"),
     ("pupils", "pupils who left"),
     ("contacts", "contacts of pupils who left"),
@@ -235,6 +237,16 @@ def purge(
         report.kinds["orphan_photo_files"] += 1
         photo_files.append(orphan)
 
+    # Adults refused at the hatch: the name as given goes with the holding it was about, or
+    # after the incident period once that holding is gone (the chained event has no name).
+    doomed_refusals = [
+        rc
+        for rc in session.scalars(select(RefusedCollection))
+        if (rc.holding_id is not None and rc.holding_id in doomed_ids)
+        or (rc.holding_id not in kept_holdings and now - rc.refused_at >= _days(r.incident_days))
+    ]
+    report.kinds["refused_collections"] = len(doomed_refusals)
+
     # Exam sessions, once ended, past their period and with no deposit left.
     session_in_use = {h.exam_session_id for h in kept_holdings.values()}
     doomed_sessions = [
@@ -303,6 +315,8 @@ def purge(
         h.photo_path = None
     for inc in doomed_incidents:
         session.delete(inc)
+    for rc in doomed_refusals:
+        session.delete(rc)
     session.flush()
     for h in doomed_holdings:
         session.delete(h)

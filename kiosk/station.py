@@ -171,6 +171,11 @@ class Station:
                     log.exception("could not write %s to the ledger", ledger_type)
                 if isinstance(event, ForcedOpen | LeftOpen):
                     self.hardware.indicators.alarm(True)
+                if isinstance(event, ForcedOpen):
+                    try:  # a phone inside is flagged for the next sign-in to check (issue 14)
+                        self.custody.flag_forced_open(event.bank, event.number)
+                    except Exception:
+                        log.exception("could not flag the holdings in a forced-open locker")
             for listener in list(self._listeners):
                 try:
                     listener(event)

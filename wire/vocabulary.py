@@ -51,6 +51,7 @@ class ExamSessionState(StrEnum):
     OPEN = "open"
     ENDED = "ended"
     RELEASED = "released"
+    CANCELLED = "cancelled"
 
 
 class Role(StrEnum):
@@ -91,6 +92,11 @@ class EventType(StrEnum):
     EXAM_OPENED = "exam.opened"
     EXAM_ENDED = "exam.ended"
     EXAM_RELEASED = "exam.released"
+    EXAM_EDITED = "exam.edited"
+    EXAM_CANCELLED = "exam.cancelled"
+    RELEASE_REFUSED = "release.refused"
+    HOLDING_CHECK_REQUIRED = "holding.check_required"
+    HOLDING_CHECKED = "holding.checked"
     AUTH_SIGNED_IN = "auth.signed_in"
     AUTH_SIGNED_OUT = "auth.signed_out"
     AUTH_FAILED = "auth.failed"

@@ -31,6 +31,9 @@ NOT_USE_CASES = {
     "sign_out": "ends the caller's own sign-in",
     "lockers": "locker states only, no pupil data (technician screen)",
     "exam_sessions": "session names and times for the signage, no pupil data",
+    "candidate_number": "a pupil's candidate number for a pouch the caller already shows",
+    "flag_forced_open": "the station marks phones behind a forced door (no person acts)",
+    "holdings_to_check": "the station asks whoever signs in next (confirm_still_there)",
 }
 
 
@@ -75,6 +78,24 @@ def _cases(c: Custody, held: int) -> dict:
         "begin_exam_session_release": lambda who: c.begin_exam_session_release(who, NONE),
         "complete_exam_session_release": lambda who: c.complete_exam_session_release(who, NONE),
         "exam_deposit": lambda who: c.exam_deposit(who, session_id=NONE, pupil_id=NONE),
+        "create_exam_session": lambda who: c.create_exam_session(
+            who,
+            paper="t",
+            day=T0.date(),
+            start=(T0 + timedelta(hours=1)).time(),
+            end=(T0 + timedelta(hours=2)).time(),
+            cabinet_id=NONE,
+        ),
+        "edit_exam_session": lambda who: c.edit_exam_session(who, NONE, room="x"),
+        "cancel_exam_session": lambda who: c.cancel_exam_session(who, NONE, "test"),
+        # The held phone: the rule applied depends on the holding (a refusal row is written
+        # for allowed roles; the phone stays held).
+        "record_refused_collection": lambda who: c.record_refused_collection(
+            who, held, name_given="Not Listed", id_type_seen=None
+        ),
+        "confirm_still_there": lambda who: c.confirm_still_there(who, held),
+        "record_missing": lambda who: c.record_missing(who, held),
+        "receipt_slip": lambda who: c.receipt_slip(who, NONE),
     }
     return {name: (call, P[name]) for name, call in calls.items()}
 

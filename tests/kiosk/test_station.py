@@ -186,3 +186,16 @@ def test_technician_cannot_take_a_locker_with_a_phone_out_of_or_back_into_servic
     with pytest.raises(CustodyError):
         station.test_unlock(tech, "A", 2)
     assert {x.label: x.state for x in station.custody.lockers()}["A2"] == "occupied"
+
+
+def test_forced_door_with_a_phone_inside_flags_it_for_the_next_sign_in(station):
+    office = _staff(station, "office")
+    held = next(x for x in station.custody.holdings(office) if x.state == "held" and x.locker_bank)
+    seen = []
+    station.subscribe(seen.append)
+    station.start()
+    station.sim.force_open(held.locker_bank, held.locker_number)
+    # Listeners run after the ledger write and the flag, on the same event thread.
+    wait_until(lambda: any(isinstance(e, ForcedOpen) for e in seen), what="the alarm")
+    assert held.id in [h.id for h in station.custody.holdings_to_check()]
+    assert _events(station, "holding.check_required")[-1].holding_id == held.id

@@ -134,13 +134,13 @@ def test_escalation_ladder_by_offence_number(profile: Profile, offence: int) -> 
 def test_ken_stimpson_ladder_tutor_hoh_parents_slt() -> None:
     p = load_profile("ken-stimpson")
     got = [actions(decide(confiscate(prior=n), p)) for n in range(5)]
-    assert got == [
-        ["refer_tutor"],
-        ["refer_head_of_house"],
-        ["inform_parents"],
-        ["refer_slt", "inform_parents"],
-        ["refer_slt", "inform_parents"],
-    ]
+    # 003 §7.2: one incident of unauthorised phone use ticks tutor, head of house and parents
+    # together; "continued infringements" tick head of house, SLT and parents.
+    first = ["refer_tutor", "refer_head_of_house", "inform_parents"]
+    continued = ["refer_head_of_house", "refer_slt", "inform_parents"]
+    assert got == [first, continued, continued, continued, continued]
+    assert not decide(confiscate(prior=0), p).requires_parent_collection
+    assert decide(confiscate(prior=1), p).requires_parent_collection
     assert decide(confiscate(prior=0), p).reasons[-1].source == (
         "003_6ace46d4db1ee7ea.txt §7.2 Sanctions"
     )

@@ -212,11 +212,10 @@ def test_003_ken_stimpson_break_and_sanction_ladder() -> None:
     p = load_profile("ken-stimpson")
     assert p.phones_allowed_at_break is True
     assert p.phones.allowed_at_break.source == "003_6ace46d4db1ee7ea.txt §4.1 Communications"
+    # §7.2 table: a single incident ticks all three; continued infringements go to SLT.
     assert p.escalation.ladder.value == (
-        ("refer_tutor",),
-        ("refer_head_of_house",),
-        ("inform_parents",),
-        ("refer_slt", "inform_parents"),
+        ("refer_tutor", "refer_head_of_house", "inform_parents"),
+        ("refer_head_of_house", "refer_slt", "inform_parents"),
     )
     assert p.escalation.ladder.source == "003_6ace46d4db1ee7ea.txt §7.2 Sanctions"
     assert all(z.source.startswith("default:") for z in p.zones)  # inherited, honestly cited

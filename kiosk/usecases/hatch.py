@@ -1,0 +1,96 @@
+"""At the hatch: an adult who may not collect is recorded, and a barred adult alerts the DSL.
+
+The name as given is kept on a :class:`db.models.RefusedCollection` row, off the hash chain,
+so the retention purge can remove it; the chained ``release.refused`` event carries no name.
+``barred: true`` in its payload is what :func:`central.triage.tray_item` reads to put it in
+the DSL's tray (seed 001 appendix §28; a refusal for want of ID is routine and stays out).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from db.models import Contact, RefusedCollection
+from kiosk.auth import Identity
+from kiosk.usecases.base import CustodyError
+from kiosk.usecases.releases import ReleaseUseCases, _release_permission
+from wire.vocabulary import EventType
+
+NOT_ON_LIST = "not_on_contact_list"
+MAY_NOT_COLLECT = "contact_may_not_collect"
+BARRED = "barred"
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """What the hatch screen shows after recording: the rules applied, and whether the DSL
+    was alerted."""
+
+    id: int
+    rules: tuple[str, ...]
+    barred: bool
+
+
+class HatchUseCases(ReleaseUseCases):
+    def record_refused_collection(
+        self,
+        actor: Identity,
+        holding_id: int,
+        *,
+        name_given: str,
+        id_type_seen: str | None,
+        contact_id: int | None = None,
+        barred: bool = False,
+    ) -> Refusal:
+        """Record an adult refused at the hatch.
+
+        ``contact_id`` names the listed contact they claim to be (None: not on the list).
+        ``barred`` is set by staff who know of a bar (a court order the office holds); a
+        listed contact with neither collection rights nor parental responsibility is barred
+        too. A contact who may collect is sent to the release form, where the policy decides.
+        """
+        name = name_given.strip()
+        if not name:
+            raise CustodyError("Type the name the adult gave.")
+        with self._tx() as s:
+            h = self._holding(s, holding_id)
+            self._authorise(s, actor, _release_permission(actor, h))
+            contact = s.get(Contact, contact_id) if contact_id is not None else None
+            if contact is not None and contact.pupil_id != h.pupil_id:
+                contact = None
+            rules: list[str] = []
+            if contact is None:
+                rules.append(NOT_ON_LIST)
+            elif not (contact.may_collect or contact.parental_responsibility):
+                rules.append(MAY_NOT_COLLECT)
+                barred = True
+            elif not barred:
+                raise CustodyError(
+                    f"{contact.name} is on the contact list and may collect: use the release "
+                    "form (it says whether and when the policy allows it)."
+                )
+            if barred:
+                rules.append(BARRED)
+            row = RefusedCollection(
+                holding_id=h.id,
+                pupil_id=h.pupil_id,
+                name_given=name[:200],
+                id_type_seen=(id_type_seen or None),
+                barred=barred,
+                rules=rules,
+                refused_at=self._now(),
+                refused_by_id=actor.staff_id,
+            )
+            s.add(row)
+            s.flush()
+            self._event(
+                s,
+                EventType.RELEASE_REFUSED,
+                actor,
+                h,
+                barred=barred,
+                rules=rules,
+                id_type_seen=id_type_seen or None,
+                refusal_id=row.id,
+            )
+            return Refusal(row.id, tuple(rules), barred)

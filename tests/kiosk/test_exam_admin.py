@@ -1,0 +1,151 @@
+"""Exam sessions by the exams officer (create, edit, cancel) and ``kiosk import exams``."""
+
+from __future__ import annotations
+
+from datetime import date, time
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from db.models import Event, ExamSession, Locker, Pupil
+from kiosk.auth import NotPermitted
+from kiosk.custody import CustodyError
+from kiosk.exam_import import import_exams
+from kiosk.mis_import import ImportRejected, run_import
+
+DAY = date(2026, 11, 18)
+
+
+def _cabinet(demo) -> int:
+    """A second exam cabinet (the demo's B4 is in use by its own session)."""
+    with demo.ctx.sessions.begin() as s:
+        locker = Locker(bank="C", number=1, capacity=20)
+        s.add(locker)
+        s.flush()
+        return locker.id
+
+
+def _events(demo, type_: str) -> list[Event]:
+    with demo.ctx.sessions() as s:
+        return list(s.scalars(select(Event).where(Event.type == type_)))
+
+
+def _create(demo, **kw):
+    args = dict(
+        paper="GCSE Maths Paper 1",
+        day=DAY,
+        start=time(9, 0),
+        end=time(10, 30),
+        cabinet_id=_cabinet(demo),
+        candidate_ids=[demo.pupils["Amara"], demo.pupils["Ben"]],
+        room="Hall",
+    )
+    args.update(kw)
+    return demo.custody.create_exam_session(demo.staff["exams"], **args)
+
+
+def test_exams_officer_creates_edits_and_cancels_a_session(demo):
+    sid = _create(demo)
+    with demo.ctx.sessions() as s:
+        e = s.get(ExamSession, sid)
+        assert (e.name, e.room, e.state, len(e.candidates)) == (
+            "GCSE Maths Paper 1",
+            "Hall",
+            "open",
+            2,
+        )
+        assert demo.custody._local(e.starts_at).time() == time(9, 0)
+    demo.custody.edit_exam_session(
+        demo.staff["exams"], sid, end=time(11, 0), candidate_ids=[demo.pupils["Amara"]]
+    )
+    (edited,) = _events(demo, "exam.edited")
+    assert edited.payload["changed"] == ["times", "candidates"]
+    with pytest.raises(CustodyError, match="end after"):
+        demo.custody.edit_exam_session(demo.staff["exams"], sid, end=time(8, 0))
+    demo.custody.cancel_exam_session(demo.staff["exams"], sid, "paper moved to June")
+    with demo.ctx.sessions() as s:
+        assert s.get(ExamSession, sid).state == "cancelled"
+    assert _events(demo, "exam.cancelled")[0].payload["reason"] == "paper moved to June"
+    with pytest.raises(CustodyError, match="cannot be cancelled"):
+        demo.custody.cancel_exam_session(demo.staff["exams"], sid, "again")
+
+
+def test_only_the_exam_session_permission_may_create(demo):
+    with pytest.raises(NotPermitted):
+        demo.custody.create_exam_session(
+            demo.staff["teacher"], paper="X", day=DAY, start=time(9), end=time(10)
+        )
+
+
+def test_cancel_refused_while_pouches_are_inside(demo):
+    sid = next(s for s in demo.custody.exam_sessions())["id"]  # the demo's, 3 deposited
+    before = demo.counts()
+    with pytest.raises(CustodyError, match="still in"):
+        demo.custody.cancel_exam_session(demo.staff["exams"], sid, "fire alarm")
+    assert demo.counts() == before
+    with demo.ctx.sessions() as s:
+        assert s.get(ExamSession, sid).state == "open"
+
+
+def _csv(tmp_path: Path, body: str) -> Path:
+    path = tmp_path / "entries.csv"
+    path.write_text("Candidate Number,UPN,Paper,Start,End,Room\n" + body, encoding="utf-8")
+    return path
+
+
+def _import(demo, path: Path):
+    with demo.ctx.sessions.begin() as s:
+        return run_import(s, "exams", path, station_id="test", now=demo.clock())
+
+
+def _snapshot(demo):
+    with demo.ctx.sessions() as s:
+        return (
+            demo.counts(),
+            s.scalar(select(func.count(ExamSession.id))),
+            sorted((p.mis_id, p.candidate_number) for p in s.scalars(select(Pupil))),
+        )
+
+
+def test_import_groups_entries_into_sessions_by_paper_and_start(demo, tmp_path):
+    path = _csv(
+        tmp_path,
+        "0101,A100000000001,GCSE Biology 1,2026-11-19 09:00,10:45,Hall\n"
+        "0102,A100000000002,GCSE Biology 1,2026-11-19 09:00,10:45,Hall\n"
+        "0101,A100000000001,GCSE French 2,2026-11-19 13:30,2026-11-19 14:30,Gym\n",
+    )
+    result = _import(demo, path)
+    assert (result.added, result.updated) == (2, 0)
+    with demo.ctx.sessions() as s:
+        bio = s.scalars(select(ExamSession).where(ExamSession.name == "GCSE Biology 1")).one()
+        assert sorted(bio.candidates) == sorted([demo.pupils["Amara"], demo.pupils["Ben"]])
+        assert demo.custody._local(bio.ends_at).time() == time(10, 45)
+        assert s.get(Pupil, demo.pupils["Amara"]).candidate_number == "0101"
+    assert demo.custody.candidate_number(demo.pupils["Ben"]) == "0102"
+    assert _import(demo, path).updated == 2  # re-import: same sessions, nothing new
+
+
+def test_import_names_bad_rows_by_line_and_changes_nothing(demo, tmp_path):
+    path = _csv(
+        tmp_path,
+        "0101,A100000000001,GCSE Biology 1,2026-11-19 09:00,10:45,Hall\n"
+        "0102,NOPE,GCSE Biology 1,2026-11-19 09:00,10:45,Hall\n"
+        "0103,A100000000003,GCSE Biology 1,tomorrow,10:45,Hall\n"
+        "0101,A100000000004,GCSE Biology 1,2026-11-19 09:00,10:45,Hall\n",
+    )
+    before = _snapshot(demo)
+    with pytest.raises(ImportRejected) as exc:
+        _import(demo, path)
+    text = str(exc.value)
+    assert "line 3, column 'UPN': no pupil with MIS id 'NOPE'" in text
+    assert "line 4, column 'Start'" in text
+    assert "line 5" in text and "also given to" in text
+    assert "line 2" not in text
+    assert _snapshot(demo) == before
+
+
+def test_import_exams_via_importer_requires_exam_permission(demo, tmp_path):
+    path = _csv(tmp_path, "0101,A100000000001,P,2026-11-19 09:00,10:45,Hall\n")
+    with demo.ctx.sessions.begin() as s, pytest.raises(NotPermitted):
+        import_exams(s, path, actor=demo.staff["teacher"])
