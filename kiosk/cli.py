@@ -191,17 +191,23 @@ def audit() -> None:
 @audit.command("verify")
 @click.pass_context
 def audit_verify(ctx: click.Context) -> None:
-    """Check every event's hash chain; exit 1 naming the first bad event."""
+    """Check every event's hash chain, and that the events explain the custody tables;
+    exit 1 naming the first bad event and every unexplained row (table, id, column)."""
+    from kiosk.audit_replay import unexplained
     from kiosk.sync.anchor import check_anchor
 
     with _open(ctx) as k, k.sessions() as s:
         report = verify_chain(s)
         # The chain must still reach what the central log acknowledged (kiosk sync's anchor).
         anchor_problem = check_anchor(s, k.config.station.data_dir) if report.ok else None
-    if report.ok and anchor_problem is None:
+        rows = unexplained(s)
+    if report.ok and anchor_problem is None and not rows:
         click.echo(f"audit chain OK: {report.events_checked} events verified")
         return
-    click.echo(f"audit chain BROKEN: {report.problem or anchor_problem}", err=True)
+    if not report.ok or anchor_problem is not None:
+        click.echo(f"audit chain BROKEN: {report.problem or anchor_problem}", err=True)
+    for row in rows:
+        click.echo(f"audit row NOT EXPLAINED by the events: {row}", err=True)
     sys.exit(1)
 
 

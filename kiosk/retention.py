@@ -42,6 +42,7 @@ from sqlalchemy.orm import Session
 import policies
 from db.audit import PURGE_EVENT, append_event, checkpoint_payload, purge_events_through
 from db.base import Base
+from kiosk.audit_replay import snapshot as replay_snapshot
 from db.models import (
     OPEN_STATES,
     ErasureRequest,
@@ -316,7 +317,9 @@ def purge(
     for e in doomed_requests:
         session.delete(e)
     session.flush()
-    payload: dict[str, object] = {"counts": report.counts()}
+    # The replayed facts of the rows still present (ids, states, flags, roles only): replay
+    # starts from here once the events that created those rows are gone (kiosk.audit_replay).
+    payload: dict[str, object] = {"counts": report.counts(), "snapshot": replay_snapshot(session)}
     checkpoints: dict[str, object] = {}
     for station, seq in report.events_through.items():
         cp = purge_events_through(session, station_id=station, seq=seq, now=now)
