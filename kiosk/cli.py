@@ -193,6 +193,7 @@ def audit() -> None:
 def audit_verify(ctx: click.Context) -> None:
     """Check every event's hash chain, and that the events explain the custody tables;
     exit 1 naming the first bad event and every unexplained row (table, id, column)."""
+    from kiosk import audit_anchor
     from kiosk.audit_replay import unexplained
     from kiosk.sync.anchor import check_anchor
 
@@ -200,6 +201,11 @@ def audit_verify(ctx: click.Context) -> None:
         report = verify_chain(s)
         # The chain must still reach what the central log acknowledged (kiosk sync's anchor).
         anchor_problem = check_anchor(s, k.config.station.data_dir) if report.ok else None
+        if report.ok and anchor_problem is None:
+            # ... and the keyed head anchor, which needs no network (kiosk.audit_anchor).
+            anchor_problem = audit_anchor.check(
+                s, k.config.station.data_dir, k.config.anchor_key_path
+            )
         rows = unexplained(s)
     if report.ok and anchor_problem is None and not rows:
         click.echo(f"audit chain OK: {report.events_checked} events verified")

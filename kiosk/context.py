@@ -23,6 +23,7 @@ from db.engine import (
     make_session_factory,
 )
 from db.migrate import current_revision, head_revision, upgrade
+from kiosk import audit_anchor
 from kiosk.auth import LockoutPolicy
 from kiosk.config import KioskConfig
 from kiosk.custody import Custody, utcnow
@@ -91,6 +92,8 @@ def open_context(
         )
     profile = policies.load_profile(config.station.profile)
     sessions = make_session_factory(engine)
+    # Every commit that appends events moves the keyed chain-head anchor (kiosk.audit_anchor).
+    audit_anchor.install(sessions, config.station.data_dir, config.anchor_key_path)
     lockout = LockoutPolicy(
         max_failures=config.auth.max_failed_pins,
         lockout=timedelta(minutes=config.auth.lockout_minutes),
