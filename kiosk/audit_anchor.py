@@ -20,8 +20,12 @@ cut skips "at stop"; custody actions are human-paced, so one small atomic file w
 commit is cheap (measured with the tests: well under a millisecond on the dev machine's SSD).
 The anchor only moves forward (a file lock serialises the station and CLI processes).
 
-A process that appends events without these hooks (none in this code today) just leaves the
-anchor behind the chain: that is not a problem, only a shorter reach.
+The check is strict both ways: the chain must reach the anchored event *and* end there. An
+event after the anchor is one the kiosk did not write: the chain's hash is unkeyed, so
+someone can append a well-formed ``holding.released`` with a recomputed hash and a matching
+``chain_heads`` row; only the key tells the kiosk's events from theirs. The one honest way to
+get there is a power cut between the database commit and the anchor write (a window of one
+file write); verify then names those events for staff to look at.
 """
 
 from __future__ import annotations
@@ -209,6 +213,16 @@ def check(session: Session, data_dir: Path, key_file: Path) -> HmacAnchorProblem
                 station,
                 f"event seq {seq} is not the one anchored (hash {digest[:12]}…, here "
                 f"{local[:12]}…): the event was rewritten",
+            )
+        newest = session.scalar(
+            select(Event.seq).where(Event.station_id == station).order_by(Event.seq.desc())
+        )
+        if newest is not None and newest > seq:
+            return HmacAnchorProblem(
+                station,
+                f"events seq {seq + 1}..{newest} come after the keyed anchor (seq {seq}): "
+                "they were not written by the kiosk (appended by hand with recomputed hashes), "
+                "or the kiosk stopped between committing them and anchoring",
             )
     return None
 

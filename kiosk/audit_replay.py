@@ -36,7 +36,9 @@ snapshot when it reaches it; events after it apply on top.
 Comparison (:func:`unexplained`): every table row whose facts differ from the projection, or
 which the projection does not know, is named (table, id, column). A projected row missing
 from its table is fine (retention and erasure delete rows) except an *open* holding: nothing
-deletes a phone still in custody.
+deletes a phone still in custody. A holding's ``pupil_id`` or ``collector_contact_id`` that
+the table holds as NULL is explained when the row the events name is gone (the foreign key's
+``ON DELETE SET NULL``: a purged pupil, a contact replaced by an import).
 
 Streaming: events are read in id order a batch at a time; only the projection dicts are kept.
 """
@@ -66,6 +68,11 @@ OPEN = {
 }
 CLOSING = {HoldingState.RELEASED, HoldingState.HANDED_TO_POLICE, HoldingState.ABORTED}
 BATCH = 2000
+#: Columns the database itself sets to NULL when the row they name is deleted.
+NULLED_BY_DELETE = {
+    ("holdings", "pupil_id"): "pupils",
+    ("holdings", "collector_contact_id"): "contacts",
+}
 
 
 def empty() -> Projection:
@@ -270,8 +277,12 @@ def unexplained(session: Session) -> list[Unexplained]:
                 problems.append(Unexplained(table, rid, "(row)", "present", "no such row"))
                 continue
             for column, value in row.items():
-                if column in want and want[column] != value:
-                    problems.append(Unexplained(table, rid, column, value, want[column]))
+                if column not in want or want[column] == value:
+                    continue
+                target = NULLED_BY_DELETE.get((table, column))
+                if value is None and target is not None and want[column] not in actual[target]:
+                    continue  # ON DELETE SET NULL: the row it named was purged or erased
+                problems.append(Unexplained(table, rid, column, value, want[column]))
         if table == "holdings":
             for rid, row in sorted(proj.items()):
                 if rid not in actual[table] and row["state"] in OPEN:
