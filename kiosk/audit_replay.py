@@ -23,7 +23,9 @@ Rules of the fold (:func:`apply_event`):
 * ``import.<kind>`` events carry ``facts``: ``{"set": {id: row facts}, "removed": [ids]}``, the
   difference the import made to pupils' exemptions, contacts' flags or staff roles/active.
 * ``subject.erased``: the pupil's exemptions are emptied and their contacts go.
-* ``retention.purged`` with a ``snapshot``: the projections are *replaced* by it.
+* ``retention.purged`` with a ``snapshot``: the projections are *replaced* by it; so does
+  an ``audit.baseline`` (:func:`record_baseline`, ``kiosk audit baseline``: once, for a
+  ledger whose rows predate these facts).
 
 Retention (decision): a purge deletes the oldest events, so rows created by them (lockers,
 contacts, staff, old holdings) would be unexplained afterwards. The purge therefore writes a
@@ -47,11 +49,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from db.audit import PURGE_EVENT, append_event
 from db.models import Contact, Event, Holding, Locker, Pupil, Staff
 from wire.vocabulary import HoldingState, LockerState
 
@@ -68,6 +72,8 @@ OPEN = {
 }
 CLOSING = {HoldingState.RELEASED, HoldingState.HANDED_TO_POLICE, HoldingState.ABORTED}
 BATCH = 2000
+#: A facts baseline (:func:`record_baseline`): replay restarts from its snapshot.
+BASELINE_EVENT = "audit.baseline"
 #: Columns the database itself sets to NULL when the row they name is deleted.
 NULLED_BY_DELETE = {
     ("holdings", "pupil_id"): "pupils",
@@ -103,8 +109,8 @@ def table_facts(session: Session, tables: Iterable[str] = TABLES) -> Projection:
                 "collector_contact_id": contact,
             }
     if "lockers" in wanted:
-        for lid, state in session.execute(select(Locker.id, Locker.state)):
-            out["lockers"][lid] = {"state": str(state)}
+        for lid, locker_state in session.execute(select(Locker.id, Locker.state)):
+            out["lockers"][lid] = {"state": str(locker_state)}
     if "staff" in wanted:
         for sid, roles, active in session.execute(select(Staff.id, Staff.roles, Staff.active)):
             out["staff"][sid] = {"roles": sorted(roles or []), "active": bool(active)}
@@ -211,7 +217,7 @@ def apply_event(p: Projection, type_: str, holding_id: int | None, payload: dict
             p["pupils"][pid]["exemptions"] = []
         for cid in [c for c, row in p["contacts"].items() if row["pupil_id"] == pid]:
             del p["contacts"][cid]
-    elif type_ == "retention.purged" and "snapshot" in payload:
+    elif type_ in (PURGE_EVENT, BASELINE_EVENT) and "snapshot" in payload:
         snap = payload["snapshot"]
         for table in TABLES:
             p[table] = {int(k): dict(v) for k, v in snap.get(table, {}).items()}
@@ -246,6 +252,24 @@ def snapshot(session: Session) -> dict[str, Any]:
         table: {str(k): v for k, v in sorted(p[table].items()) if k in present[table]}
         for table in TABLES
     }
+
+
+def record_baseline(
+    session: Session, *, station_id: str, now: datetime, actor_id: int | None = None
+) -> None:
+    """Vouch for the tables as they are now (ids, states, flags, roles only) in an
+    ``audit.baseline`` event. For a ledger whose rows predate these facts (an upgrade, once):
+    it explains whatever the tables hold at that moment, so run it only on a ledger that
+    verified before, and the event says who did it. The caller commits."""
+    facts = table_facts(session)
+    append_event(
+        session,
+        station_id=station_id,
+        type=BASELINE_EVENT,
+        occurred_at=now,
+        actor_id=actor_id,
+        payload={"snapshot": {t: {str(k): v for k, v in sorted(facts[t].items())} for t in TABLES}},
+    )
 
 
 # ---------------------------------------------------------------------------- comparison

@@ -217,6 +217,19 @@ def audit_verify(ctx: click.Context) -> None:
     sys.exit(1)
 
 
+@audit.command("baseline")
+@click.pass_context
+def audit_baseline(ctx: click.Context) -> None:
+    """Record the custody tables' facts as they are now (once, after upgrading a ledger whose
+    rows predate the facts its events carry). Check `kiosk audit verify` first: a baseline
+    explains whatever the tables hold."""
+    from kiosk.audit_replay import record_baseline
+
+    with _open(ctx) as k, k.sessions.begin() as s:
+        record_baseline(s, station_id=k.config.station.id, now=k.custody.clock())
+    click.echo("audit baseline recorded")
+
+
 # --------------------------------------------------------------------------- purge
 @main.command()
 @click.option("--dry-run", is_flag=True, help="List what would go; change nothing.")

@@ -42,7 +42,6 @@ from sqlalchemy.orm import Session
 import policies
 from db.audit import PURGE_EVENT, append_event, checkpoint_payload, purge_events_through
 from db.base import Base
-from kiosk.audit_replay import snapshot as replay_snapshot
 from db.models import (
     OPEN_STATES,
     ErasureRequest,
@@ -54,6 +53,7 @@ from db.models import (
     Pupil,
     Staff,
 )
+from kiosk.audit_replay import snapshot as replay_snapshot
 
 #: Kinds in the order ``kiosk purge`` lists them; every count in a report uses one of these.
 KINDS: tuple[tuple[str, str], ...] = (

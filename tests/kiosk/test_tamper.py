@@ -241,10 +241,13 @@ def test_row_inserted_without_an_event(folder):
 
 
 # ---------------------------------------------------------------------------- honest day
-CONTACTS = """Admission Number,Contact Name,Relationship,Parental Responsibility,Collection Rights,Priority
-A100000000001,Ngozi Okafor,Mother,Yes,No,1
+CONTACTS = (
+    "Admission Number,Contact Name,Relationship,Parental Responsibility,Collection Rights,"
+    "Priority\n"
+    """A100000000001,Ngozi Okafor,Mother,Yes,No,1
 A100000000002,Kim Hughes,Aunt,No,Yes,1
 """
+)
 STAFF = """Staff Code,Name,Roles,Badge UID
 OFF1,Pat Morgan (office),office,AB000001
 DSL1,Sam Rahman (DSL),dsl,AB000002
