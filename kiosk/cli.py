@@ -200,7 +200,9 @@ def audit_verify(ctx: click.Context) -> None:
     with _open(ctx) as k, k.sessions() as s:
         report = verify_chain(s)
         # The chain must still reach what the central log acknowledged (kiosk sync's anchor).
-        anchor_problem = check_anchor(s, k.config.station.data_dir) if report.ok else None
+        anchor_problem: object | None = (
+            check_anchor(s, k.config.station.data_dir) if report.ok else None
+        )
         if report.ok and anchor_problem is None:
             # ... and the keyed head anchor, which needs no network (kiosk.audit_anchor).
             anchor_problem = audit_anchor.check(
