@@ -161,16 +161,31 @@ def _holding(p: Projection, hid: int) -> Row:
     )
 
 
-def _free_if_empty(p: Projection, locker_id: int | None, closing: int) -> None:
+#: The projection's index (not a table): locker id -> ids of the open holdings in it, so
+#: freeing a locker is not a scan of every holding (a scan made replay quadratic: 1,356
+#: events/s at 80k events). Rebuilt whenever the holdings are replaced by a snapshot.
+INDEX = "_open_in"
+
+
+def _open_in(p: Projection) -> dict[int, set[int]]:
+    index: dict[int, set[int]] | None = p.get(INDEX)  # type: ignore[assignment]
+    if index is None:
+        index = {}
+        for hid, h in p["holdings"].items():
+            if h["state"] in OPEN and h["locker_id"] is not None:
+                index.setdefault(h["locker_id"], set()).add(hid)
+        p[INDEX] = index  # type: ignore[assignment]
+    return index
+
+
+def _free_if_empty(p: Projection, locker_id: int | None) -> None:
     if locker_id is None:
         return
     locker = p["lockers"].get(locker_id)
     if locker is None or locker["state"] != LockerState.OCCUPIED:
         return
-    for hid, h in p["holdings"].items():
-        if hid != closing and h["locker_id"] == locker_id and h["state"] in OPEN:
-            return
-    locker["state"] = LockerState.FREE.value
+    if not _open_in(p).get(locker_id):
+        locker["state"] = LockerState.FREE.value
 
 
 def apply_event(p: Projection, type_: str, holding_id: int | None, payload: dict[str, Any]) -> None:
@@ -180,6 +195,9 @@ def apply_event(p: Projection, type_: str, holding_id: int | None, payload: dict
         if state not in {s.value for s in HoldingState}:
             return
         h = _holding(p, holding_id)
+        index = _open_in(p)
+        if h["locker_id"] is not None:
+            index.get(h["locker_id"], set()).discard(holding_id)
         h["state"] = state
         for key in ("pupil_id", "locker_id"):
             if key in payload:
@@ -187,10 +205,12 @@ def apply_event(p: Projection, type_: str, holding_id: int | None, payload: dict
         if "collector_kind" in payload:
             h["collector_kind"] = payload["collector_kind"]
             h["collector_contact_id"] = _int(payload.get("collector_contact_id"))
+        if state in OPEN and h["locker_id"] is not None:
+            index.setdefault(h["locker_id"], set()).add(holding_id)
         if state == HoldingState.DEPOSITING and h["locker_id"] is not None:
             p["lockers"].setdefault(h["locker_id"], {})["state"] = LockerState.OCCUPIED.value
         if state in CLOSING:
-            _free_if_empty(p, h["locker_id"], holding_id)
+            _free_if_empty(p, h["locker_id"])
     elif type_ == "locker.state" and "locker_id" in payload:
         p["lockers"][int(payload["locker_id"])] = {"state": payload["state"]}
     elif type_ == "lockers.synced" and "lockers" in payload:
@@ -221,6 +241,7 @@ def apply_event(p: Projection, type_: str, holding_id: int | None, payload: dict
         snap = payload["snapshot"]
         for table in TABLES:
             p[table] = {int(k): dict(v) for k, v in snap.get(table, {}).items()}
+        p.pop(INDEX, None)
 
 
 def _events(session: Session) -> Iterator[tuple[str, int | None, dict[str, Any]]]:
