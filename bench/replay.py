@@ -101,12 +101,10 @@ def main() -> None:
             rss_replay = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     assert report.ok and not rows, (report.problem, rows[:3])
     print(f"{events} events, {args.holdings} holdings")
-    print(
-        f"verify_chain : {chain:6.2f} s  {events / chain:9.0f} events/s  peak RSS {rss_chain / 1024:.0f} MB"
-    )
-    print(
-        f"replay+tables: {replay:6.2f} s  {events / replay:9.0f} events/s  peak RSS {rss_replay / 1024:.0f} MB"
-    )
+    figures = (("verify_chain ", chain, rss_chain), ("replay+tables", replay, rss_replay))
+    for name, took, rss in figures:
+        rate = events / took
+        print(f"{name}: {took:6.2f} s  {rate:9.0f} events/s  peak RSS {rss / 1024:.0f} MB")
 
 
 if __name__ == "__main__":
