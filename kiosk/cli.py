@@ -197,18 +197,45 @@ def audit() -> None:
 @audit.command("verify")
 @click.pass_context
 def audit_verify(ctx: click.Context) -> None:
-    """Check every event's hash chain; exit 1 naming the first bad event."""
+    """Check every event's hash chain, and that the events explain the custody tables;
+    exit 1 naming the first bad event and every unexplained row (table, id, column)."""
+    from kiosk import audit_anchor
+    from kiosk.audit_replay import unexplained
     from kiosk.sync.anchor import check_anchor
 
     with _open(ctx) as k, k.sessions() as s:
         report = verify_chain(s)
         # The chain must still reach what the central log acknowledged (kiosk sync's anchor).
-        anchor_problem = check_anchor(s, k.config.station.data_dir) if report.ok else None
-    if report.ok and anchor_problem is None:
+        anchor_problem: object | None = (
+            check_anchor(s, k.config.station.data_dir) if report.ok else None
+        )
+        if report.ok and anchor_problem is None:
+            # ... and the keyed head anchor, which needs no network (kiosk.audit_anchor).
+            anchor_problem = audit_anchor.check(
+                s, k.config.station.data_dir, k.config.anchor_key_path
+            )
+        rows = unexplained(s)
+    if report.ok and anchor_problem is None and not rows:
         click.echo(f"audit chain OK: {report.events_checked} events verified")
         return
-    click.echo(f"audit chain BROKEN: {report.problem or anchor_problem}", err=True)
+    if not report.ok or anchor_problem is not None:
+        click.echo(f"audit chain BROKEN: {report.problem or anchor_problem}", err=True)
+    for row in rows:
+        click.echo(f"audit row NOT EXPLAINED by the events: {row}", err=True)
     sys.exit(1)
+
+
+@audit.command("baseline")
+@click.pass_context
+def audit_baseline(ctx: click.Context) -> None:
+    """Record the custody tables' facts as they are now (once, after upgrading a ledger whose
+    rows predate the facts its events carry). Check `kiosk audit verify` first: a baseline
+    explains whatever the tables hold."""
+    from kiosk.audit_replay import record_baseline
+
+    with _open(ctx) as k, k.sessions.begin() as s:
+        record_baseline(s, station_id=k.config.station.id, now=k.custody.clock())
+    click.echo("audit baseline recorded")
 
 
 # --------------------------------------------------------------------------- purge

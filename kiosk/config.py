@@ -143,11 +143,19 @@ class LockersConfig(_Strict):
     exam_cabinets: dict[str, int] = Field(default_factory=lambda: {"B4": 30})
 
 
+class AuditConfig(_Strict):
+    #: The key of the keyed chain-head anchor (kiosk.audit_anchor). Empty means
+    #: ``<data_dir>/anchor.key``; on a Pi put it outside the data folder (a systemd
+    #: StateDirectory or CredentialsDirectory only the kiosk user reads).
+    anchor_key_file: Path | None = None
+
+
 class KioskConfig(_Strict):
     station: StationConfig = StationConfig()
     database: DatabaseConfig = DatabaseConfig()
     auth: AuthConfig = AuthConfig()
     lockers: LockersConfig = LockersConfig()
+    audit: AuditConfig = AuditConfig()
     sync: SyncConfig = SyncConfig()  # the [sync] table, checked by kiosk.sync.config
     #: Readers, lock banks, timings (``hardware.bundle`` dataclasses, validated by
     #: :mod:`kiosk.hardware_config`); without a ``[hardware]`` table, the demo layout.
@@ -163,6 +171,10 @@ class KioskConfig(_Strict):
         if self.database.url:
             return self.database.url
         return f"sqlite:///{self.station.data_dir / 'kiosk.db'}"
+
+    @property
+    def anchor_key_path(self) -> Path:
+        return self.audit.anchor_key_file or self.station.data_dir / "anchor.key"
 
 
 def _cabinet_problems(cfg: KioskConfig) -> list[tuple[KeyPath, str]]:
@@ -235,4 +247,8 @@ def load_config(path: Path | str | None = None) -> KioskConfig:
         # Relative data folders are relative to the config file, not to wherever systemd runs us.
         data_dir = (path.parent / data_dir).resolve()
     station = cfg.station.model_copy(update={"data_dir": data_dir})
-    return cfg.model_copy(update={"station": station, "source": path})
+    audit = cfg.audit
+    if audit.anchor_key_file is not None and not audit.anchor_key_file.is_absolute():
+        key = (path.parent / audit.anchor_key_file).resolve()
+        audit = audit.model_copy(update={"anchor_key_file": key})
+    return cfg.model_copy(update={"station": station, "source": path, "audit": audit})

@@ -23,6 +23,7 @@ from db.engine import (
     make_session_factory,
 )
 from db.revision import HEAD_REVISION, stored_revision
+from kiosk import audit_anchor
 from kiosk.auth import AuthService, AuthSettings
 from kiosk.config import KioskConfig
 from kiosk.custody import Custody, utcnow
@@ -93,6 +94,8 @@ def open_context(
         )
     profile = policies.load_profile(config.station.profile)
     sessions = make_session_factory(engine)
+    # Every commit that appends events moves the keyed chain-head anchor (kiosk.audit_anchor).
+    audit_anchor.install(sessions, config.station.data_dir, config.anchor_key_path)
     # One AuthService per station process: sign-in, lockout and refusal records all go
     # through it, with the [auth] section of the config (issue 9).
     auth = AuthService(

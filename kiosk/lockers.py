@@ -58,6 +58,7 @@ def sync_lockers(
     report = SyncReport()
     wanted = {f"{bank}{number}": (bank, number) for bank, number in configured_lockers(hardware)}
     existing = {x.label: x for x in session.scalars(select(Locker))}
+    before = {label: x.state for label, x in existing.items()}
     for label, (bank, number) in wanted.items():
         capacity = exam_cabinets.get(label, 1)
         locker = existing.get(label)
@@ -74,12 +75,20 @@ def sync_lockers(
         if label not in wanted and locker.state != LockerState.OUT_OF_SERVICE:
             locker.state = LockerState.OUT_OF_SERVICE
             report.retired.append(label)
-    if report.added or report.retired or report.resized:
+    session.flush()
+    states = {str(x.id): x.state.value for x in session.scalars(select(Locker).order_by(Locker.id))}
+    changed = any(existing[k].state != v for k, v in before.items() if k in existing)
+    if report.added or report.retired or report.resized or changed:
         append_event(
             session,
             station_id=station_id,
             type="lockers.synced",
             occurred_at=now,
-            payload={"added": report.added, "retired": report.retired, "resized": report.resized},
+            payload={
+                "added": report.added,
+                "retired": report.retired,
+                "resized": report.resized,
+                "lockers": states,  # every locker id -> state, for kiosk.audit_replay
+            },
         )
     return report

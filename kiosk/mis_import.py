@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 
 from db.audit import append_event
 from db.models import Contact, Pupil, Staff
+from kiosk.audit_replay import IMPORT_TABLE, diff_facts, table_facts
 from kiosk.auth import Identity, NotPermitted, authorise
 from kiosk.permissions import PRIVILEGED_ROLES, Permission, Role
 from kiosk.staff_admin import active_seniors
@@ -753,7 +754,7 @@ def import_staff(
                 staff.active = False
                 staff.left_at = now  # starts retention.staff_left_days
                 deactivated += 1
-                record("staff.deactivated", staff=staff.id)
+                record("staff.deactivated", staff=staff.id, active=False)
     return ImportResult("staff", added, updated, deactivated)
 
 
@@ -777,6 +778,8 @@ def run_import(
     """Import inside the caller's transaction and log an event; the caller commits."""
     if deactivate_missing and kind == "contacts":
         raise ValueError("only a staff or pupil import can mark people missing from the file")
+    table = IMPORT_TABLE[kind]
+    before = table_facts(session, [table])[table]
     result = IMPORTERS[kind](
         session,
         path,
@@ -797,6 +800,8 @@ def run_import(
             "added": result.added,
             "updated": result.updated,
             "deactivated": result.deactivated,
+            # By id only, for kiosk.audit_replay: exemptions / contact flags / roles changed.
+            "facts": diff_facts(before, table_facts(session, [table])[table]),
         },
     )
     return result

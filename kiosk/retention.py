@@ -54,6 +54,7 @@ from db.models import (
     RefusedCollection,
     Staff,
 )
+from kiosk.audit_replay import snapshot as replay_snapshot
 
 #: Kinds in the order ``kiosk purge`` lists them; every count in a report uses one of these.
 KINDS: tuple[tuple[str, str], ...] = (
@@ -330,7 +331,9 @@ def purge(
     for e in doomed_requests:
         session.delete(e)
     session.flush()
-    payload: dict[str, object] = {"counts": report.counts()}
+    # The replayed facts of the rows still present (ids, states, flags, roles only): replay
+    # starts from here once the events that created those rows are gone (kiosk.audit_replay).
+    payload: dict[str, object] = {"counts": report.counts(), "snapshot": replay_snapshot(session)}
     checkpoints: dict[str, object] = {}
     for station, seq in report.events_through.items():
         cp = purge_events_through(session, station_id=station, seq=seq, now=now)

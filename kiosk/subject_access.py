@@ -245,7 +245,12 @@ def erase_pupil(
         type="subject.erased",
         occurred_at=now,
         actor_id=actor,
-        payload={"request": request.id, "removed": result.removed, "kept": result.kept},
+        payload={
+            "request": request.id,
+            "pupil_id": pupil_id,
+            "removed": result.removed,
+            "kept": result.kept,
+        },
     )
     return result
 

@@ -186,7 +186,17 @@ class UseCases:
         now = self._now()
         if new in (HoldingState.RELEASED, HoldingState.HANDED_TO_POLICE, HoldingState.ABORTED):
             h.closed_at = now
-        self._event(s, EventType.holding(new), actor, h, previous=old.value, **payload)
+        self._event(
+            s,
+            EventType.holding(new),
+            actor,
+            h,
+            previous=old.value,
+            state=new.value,
+            pupil_id=h.pupil_id,
+            locker_id=h.locker_id,
+            **payload,
+        )
 
     def _pupil_facts(self, s: Session, pupil: Pupil, *, exclude: int | None = None) -> Any:
         start, end = policies.term_bounds(self._local(self._now()), self.profile)

@@ -83,6 +83,8 @@ class DepositUseCases(UseCases):
                 kind=holding.kind,
                 category=category,
                 locker=locker.label,
+                pupil_id=pupil.id,
+                locker_id=locker.id,
                 offence_number=holding.offence_number,
                 follow_ups=holding.follow_ups,
             )
@@ -134,7 +136,15 @@ class DepositUseCases(UseCases):
                 created_at=self._now(),
                 created_by_id=actor.staff_id,
             )
-            self._start_deposit(s, holding, actor, kind=holding.kind, locker=locker.label)
+            self._start_deposit(
+                s,
+                holding,
+                actor,
+                kind=holding.kind,
+                locker=locker.label,
+                pupil_id=pupil.id,
+                locker_id=locker.id,
+            )
             return HoldingView.of(holding)
 
     def confirm_deposit(self, actor: Identity | None, holding_id: int) -> HoldingView:
@@ -176,6 +186,7 @@ class DepositUseCases(UseCases):
                     None,
                     None,
                     locker=h.locker.label,
+                    locker_id=h.locker.id,
                     previous=previous,
                     state=LockerState.FAULT.value,
                     why=locker_fault,

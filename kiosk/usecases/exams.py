@@ -218,6 +218,8 @@ class ExamUseCases(ReleaseUseCases):
                 kind=holding.kind,
                 session_id=session.id,
                 pouch=holding.pouch_number,
+                pupil_id=pupil.id,
+                locker_id=cabinet.id,
             )
             return HoldingView.of(holding)
 
@@ -265,7 +267,15 @@ class ExamUseCases(ReleaseUseCases):
                     )
             for h in pouches:
                 self._release_decision(s, h, policies.CollectorFacts(kind="pupil"), strict=True)
-                self._move(s, h, HoldingState.RELEASING, actor, collector_kind="pupil", bulk=True)
+                self._move(
+                    s,
+                    h,
+                    HoldingState.RELEASING,
+                    actor,
+                    collector_kind="pupil",
+                    collector_contact_id=None,
+                    bulk=True,
+                )
                 h.releasing_at, h.collector_kind = self._now(), "pupil"
             return [HoldingView.of(h) for h in pouches + resumed]
 

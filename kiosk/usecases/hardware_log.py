@@ -67,6 +67,7 @@ class HardwareLog:
                 None,
                 None,
                 locker=locker.label,
+                locker_id=locker.id,
                 previous=previous,
                 state=state.value,
                 why=why,

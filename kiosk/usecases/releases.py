@@ -144,6 +144,7 @@ class ReleaseUseCases(UseCases):
                 HoldingState.RELEASING,
                 actor,
                 collector_kind=collector.kind,
+                collector_contact_id=h.collector_contact_id,
                 id_type_seen=id_type_seen,
                 reasons=[r.code for r in decision.reasons],
             )

@@ -21,6 +21,7 @@ from sqlalchemy import select
 
 from db.audit import verify_chain
 from db.models import Contact, Pupil, Staff
+from kiosk.audit_replay import record_baseline
 from kiosk.auth import Identity
 from kiosk.context import KioskContext, open_context
 from kiosk.custody import Collector
@@ -148,6 +149,9 @@ def seed_school(folder: Path) -> None:
                 badge_uid=RITA["teacher_badge"],
             )
         )
+        # These rows are added by hand, not by an import: vouch for them as an upgrade would.
+        s.flush()
+        record_baseline(s, station_id=config.station.id, now=T0)
     ctx.close()
 
 
@@ -232,6 +236,8 @@ def mark_left(school: School, *, pupils: list[str], staff: list[str], days: int)
             p.left_at = when
         for st in s.scalars(select(Staff).where(Staff.staff_code.in_(staff))):
             st.active, st.left_at = False, when
+        s.flush()
+        record_baseline(s, station_id=school.ctx.config.station.id, now=when)
 
 
 def copy_school(template: Path, tmp_path: Path) -> School:
