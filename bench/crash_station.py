@@ -33,13 +33,12 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import click
-from sqlalchemy import select
 
-from db.models import Staff
 from hardware.ports import DoorState, UnlockOutcome
 from kiosk.auth import Identity
 from kiosk.config import load_config
 from kiosk.custody import Collector
+from kiosk.demo import DEMO_BADGES
 from kiosk.runtime import close_station, open_station, simulator_of
 from kiosk.service import DoorOutcome, StationService, Task, TaskKind
 from kiosk.station import Station
@@ -107,11 +106,11 @@ class Hatch:
         self._unlocked = threading.Event()
         for bank in station.banks.values():
             bank.unlock = self._noting_unlock(bank.unlock)  # type: ignore[method-assign,assignment]
-        with station.ctx.sessions() as s:
-            self.staff = {
-                st.roles[0]: Identity(st.id, st.name, tuple(st.roles))
-                for st in s.scalars(select(Staff))
-            }
+        # Real sign-ins with the demo badges and PINs (issue 9: identities are minted by the
+        # station's AuthService; a hand-built one is refused by every use-case).
+        self.staff: dict[str, Identity] = {
+            role: self.custody.sign_in(badge, pin) for role, (badge, pin) in DEMO_BADGES.items()
+        }
 
     # -------------------------------------------------------------- doors
     def _noting_unlock(

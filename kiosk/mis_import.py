@@ -778,8 +778,10 @@ def run_import(
     """Import inside the caller's transaction and log an event; the caller commits."""
     if deactivate_missing and kind == "contacts":
         raise ValueError("only a staff or pupil import can mark people missing from the file")
-    table = IMPORT_TABLE[kind]
-    before = table_facts(session, [table])[table]
+    # Imports that change what the replay checks (exemptions, contacts, roles) carry the
+    # difference as facts; an exam import changes none of those tables.
+    table = IMPORT_TABLE.get(kind)
+    before = table_facts(session, [table])[table] if table else None
     result = IMPORTERS[kind](
         session,
         path,
@@ -789,19 +791,21 @@ def run_import(
         now=now,
     )
     session.flush()
+    payload: dict[str, Any] = {
+        "file": path.name,
+        "added": result.added,
+        "updated": result.updated,
+        "deactivated": result.deactivated,
+    }
+    if table and before is not None:
+        # By id only, for kiosk.audit_replay: exemptions / contact flags / roles changed.
+        payload["facts"] = diff_facts(before, table_facts(session, [table])[table])
     append_event(
         session,
         station_id=station_id,
         type=f"import.{kind}",
         occurred_at=now,
         actor_id=actor.staff_id if actor is not None else None,
-        payload={
-            "file": path.name,
-            "added": result.added,
-            "updated": result.updated,
-            "deactivated": result.deactivated,
-            # By id only, for kiosk.audit_replay: exemptions / contact flags / roles changed.
-            "facts": diff_facts(before, table_facts(session, [table])[table]),
-        },
+        payload=payload,
     )
     return result

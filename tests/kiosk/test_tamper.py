@@ -17,16 +17,15 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from auth_testing import auth_service, sign_in_as
+from auth_testing import auth_service, sign_in_as, staff_identities
 from click.testing import CliRunner
 from kiosk_testing import T0, Clock
 from sqlalchemy import select
 
 from db.chain_workers import canonical_stored_time
-from db.models import Contact, Holding, Locker, Pupil, Staff
+from db.models import Contact, Holding, Locker, Pupil
 from kiosk import audit_anchor
 from kiosk.audit_replay import unexplained
-from kiosk.auth import Identity
 from kiosk.cli import main
 from kiosk.context import open_context
 from kiosk.demo import demo_config
@@ -263,11 +262,8 @@ def _school_day(folder: Path, clock: Clock) -> None:
     try:
         c = ctx.custody
         station = ctx.config.station.id
+        staff = staff_identities(ctx)  # real, minted sign-ins (issue 9: no hand-built ones)
         with ctx.sessions() as s:
-            staff = {
-                st.roles[0]: Identity(st.id, st.name, tuple(st.roles))
-                for st in s.scalars(select(Staff))
-            }
             pupils = {p.given_name: p.id for p in s.scalars(select(Pupil))}
             held = {
                 h.pupil_id: h.id for h in s.scalars(select(Holding).where(Holding.state == "held"))
@@ -343,7 +339,9 @@ def _school_day(folder: Path, clock: Clock) -> None:
             ).first()
             assert free is not None
             bank, number = free.bank, free.number
-        HardwareLog(c).set_locker_state(bank, number, LockerState.OUT_OF_SERVICE, "broken hinge")
+        HardwareLog(c).set_locker_state(
+            staff["technician"], bank, number, LockerState.OUT_OF_SERVICE, "broken hinge"
+        )
     finally:
         ctx.close()
 
