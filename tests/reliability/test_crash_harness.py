@@ -56,7 +56,11 @@ def test_twenty_kills_lose_nothing_and_leave_nothing_unflagged() -> None:
     assert figures["acknowledged"] >= 20
     assert figures["half_done"] >= 1
     points = {k.split(" ")[0] for k in figures["killed_at"]}
-    assert {"commit.before", "commit.after", "door.pulsed", "written", "random"} <= points
+    # Points every scripted action passes before it is acknowledged. The tray photo's
+    # ``written``/``recorded`` points are passed by a thread after the door closes, so whether
+    # a 20-cycle run lands a kill there depends on timing (one CI run in several missed it):
+    # they are proven deterministically by tests/kiosk/test_retention.py's photo crash test.
+    assert {"commit.before", "commit.after", "door.pulsed", "random"} <= points
     for key in (
         "lost",
         "integrity_failures",
