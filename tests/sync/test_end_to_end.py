@@ -126,7 +126,10 @@ def test_slow_answer_times_out_and_is_retried(
     central.proxy.actions = ["hold"]
     waits = Waits(hook=central.proxy.release.set)
     result = relay_for(kiosk, central, timeout=0.5, waits=waits).drain()
-    assert len(waits) == 1 and result.duplicates == 10
+    # At least the held attempt timed out and was retried; the held batch (stored, answer
+    # lost) came back as 10 duplicates. Under load a retry may time out too (the client's
+    # timeout is wall time), which adds waits and duplicates but never a double store.
+    assert len(waits) >= 1 and result.duplicates >= 10
     assert_in_step(kiosk, central)
 
 
