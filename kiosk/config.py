@@ -11,9 +11,10 @@ says what to do, as profile errors do; nothing starts on a bad file.
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -150,6 +151,29 @@ class AuditConfig(_Strict):
     anchor_key_file: Path | None = None
 
 
+class PrinterConfig(_Strict):
+    """The office's ESC/POS receipt printer (issue 14, "Receipts"); ``none``: no printer.
+
+    ``address``: ``host[:port]`` for ``network`` (port 9100 by default), ``vendor:product``
+    in hex for ``usb`` (e.g. ``04b8:0202``), the device file for ``serial`` and ``file``
+    (e.g. ``/dev/usb/lp0``). ``kiosk run --simulate`` and the demo use a simulated printer.
+    """
+
+    kind: Literal["none", "network", "usb", "serial", "file"] = "none"
+    address: str = Field("", max_length=200)
+
+    @model_validator(mode="after")
+    def _address_given(self) -> PrinterConfig:
+        if self.kind != "none" and not self.address.strip():
+            raise ValueError(f"printer: kind = {self.kind!r} needs an address (see the docs)")
+        if self.kind == "usb" and not re.fullmatch(r"[0-9a-fA-F]{4}:[0-9a-fA-F]{4}", self.address):
+            raise ValueError(
+                f"printer: a usb address is vendor:product in hex, e.g. '04b8:0202'; "
+                f"got {self.address!r}"
+            )
+        return self
+
+
 class KioskConfig(_Strict):
     station: StationConfig = StationConfig()
     database: DatabaseConfig = DatabaseConfig()
@@ -157,6 +181,7 @@ class KioskConfig(_Strict):
     lockers: LockersConfig = LockersConfig()
     audit: AuditConfig = AuditConfig()
     sync: SyncConfig = SyncConfig()  # the [sync] table, checked by kiosk.sync.config
+    printer: PrinterConfig = PrinterConfig()
     #: Readers, lock banks, timings (``hardware.bundle`` dataclasses, validated by
     #: :mod:`kiosk.hardware_config`); without a ``[hardware]`` table, the demo layout.
     hardware: HardwareSpec = Field(default_factory=default_config)

@@ -37,6 +37,8 @@ class Slip:
     collectors: tuple[str, ...]
     release_from: str | None
     withheld: bool
+    #: Once released: to whom and when (the receipt shown after a hand-back); else None.
+    handed_back: str | None = None
 
 
 def is_safeguarded(state: str, category: str | None, forbids_viewing: bool) -> bool:
@@ -59,6 +61,7 @@ def slip_for(
     candidate_number: str | None = None,
     collectors: tuple[str, ...] = (),
     release_from: str | None = None,
+    handed_back: str | None = None,
 ) -> Slip:
     withheld = is_safeguarded(state, category, forbids_viewing)
     return Slip(
@@ -73,6 +76,7 @@ def slip_for(
         collectors=() if withheld else collectors,
         release_from=None if withheld else release_from,
         withheld=withheld,
+        handed_back=None if withheld else handed_back,
     )
 
 
@@ -102,6 +106,8 @@ def lines(slip: Slip) -> list[str]:
     ]
     if slip.withheld:
         out.append(SAFEGUARDED_NOTE)
+    elif slip.handed_back:
+        out.append(f"Handed back: {slip.handed_back}")
     else:
         if slip.collectors:
             out.append("May be collected by:")

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
+from hardware.printer import ReceiptPrinter
 from kiosk.config import KioskConfig
 from kiosk.context import open_context
 from kiosk.custody import utcnow
@@ -58,6 +59,10 @@ def open_station(
         raise
     station = Station(ctx, bundle, door_close_timeout=door_close_timeout, monotonic=monotonic)
     station.hardware_lock = lock
+    if simulate:
+        station.printer = ReceiptPrinter("simulated")
+    elif config.printer.kind != "none":
+        station.printer = ReceiptPrinter(config.printer.kind, config.printer.address)
     return station
 
 

@@ -529,6 +529,7 @@ def after_lock_note(task: Task, result: DoorResult | BulkResult | None) -> str:
     undone = {
         TaskKind.DEPOSIT: "nothing is recorded as deposited",
         TaskKind.EXAM_DEPOSIT: "nothing is recorded as deposited",
+        TaskKind.SAFEKEEPING: "nothing is recorded as deposited",
         TaskKind.RELEASE: "the phone is still held",
         TaskKind.EXAM_RELEASE: "every pouch is still held",
     }.get(task.kind, "nothing was changed")

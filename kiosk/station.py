@@ -34,6 +34,7 @@ from hardware.ports import (
     SensorFault,
     UnlockOutcome,
 )
+from hardware.printer import PrinterNotReady, ReceiptPrinter
 from kiosk.auth import Identity
 from kiosk.context import KioskContext
 from kiosk.crashpoints import crashpoint
@@ -41,6 +42,8 @@ from kiosk.custody import HardwareLog
 from kiosk.hardware_lock import HardwareLock
 from kiosk.hw_checks import Check, SensorReading, reader_checks, sensor_readings, test_pulse
 from kiosk.photos import take_tray_photo
+from kiosk.receipts import Slip, print_slip
+from kiosk.usecases.base import CustodyError
 from kiosk.views import HoldingView
 from wire.vocabulary import HALF_WAY_STATES, EventType, HoldingKind, HoldingState
 
@@ -117,6 +120,8 @@ class Station:
         self._stopping = threading.Event()
         #: Set by :func:`kiosk.runtime.open_station`; released by ``close_station``.
         self.hardware_lock: HardwareLock | None = None
+        #: The receipt printer (``[printer]``; simulated with ``--simulate``), or None.
+        self.printer: ReceiptPrinter | None = None
 
     # ----------------------------------------------------------------- lifecycle
     def subscribe(self, listener: Listener) -> None:
@@ -321,6 +326,34 @@ class Station:
         return None if path is None else str(path)
 
     # ----------------------------------------------------------------- technician
+    def print_receipt(self, actor: Identity, holding_id: int) -> Slip:
+        """Print the receipt of ``holding_id`` on the receipt printer; returns the slip.
+
+        The slip comes from the ``receipt_slip`` use-case (its permission check, and the
+        safeguarding rule that withholds collectors and times, :mod:`kiosk.receipts`), so what
+        is printed is exactly what the screen shows. Blocks on the printer: call from a worker.
+        """
+        slip = self.custody.receipt_slip(actor, holding_id)
+        if self.printer is None:
+            raise CustodyError(
+                "No receipt printer is configured: add a [printer] table to kiosk.toml "
+                "(docs/kiosk.example.toml). Show the receipt on screen instead."
+            )
+        try:
+            device = self.printer.connect()
+        except PrinterNotReady as exc:
+            raise CustodyError(f"Not printed: {exc}. Check it is on and has paper.") from exc
+        try:
+            print_slip(device, slip)
+        except Exception as exc:
+            raise CustodyError(
+                f"Not printed: {self.printer.describe()} failed ({exc}). Check it is on and "
+                "has paper."
+            ) from exc
+        finally:
+            self.printer.finish(device)
+        return slip
+
     def reader_checks(self) -> list[Check]:
         """Every reader's firmware/health: the same check ``kiosk hw test`` runs."""
         return reader_checks(self.hardware.readers)

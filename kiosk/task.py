@@ -37,6 +37,8 @@ class TaskKind(StrEnum):
     RELEASE = "release"
     EXAM_DEPOSIT = "exam_deposit"
     EXAM_RELEASE = "exam_release"
+    #: A voluntary hand-in (amnesty / safekeeping): a deposit door step, never an incident.
+    SAFEKEEPING = "safekeeping"
 
 
 #: kind -> the word for the work, with no pupil data.
@@ -45,6 +47,7 @@ KIND_NOUNS: dict[TaskKind, str] = {
     TaskKind.RELEASE: "Release",
     TaskKind.EXAM_DEPOSIT: "Exam deposit",
     TaskKind.EXAM_RELEASE: "Exam hand-back",
+    TaskKind.SAFEKEEPING: "Safekeeping hand-in",
 }
 
 

@@ -40,7 +40,13 @@ from kiosk.service import (
 from kiosk.station import ReconcileItem
 from kiosk.task import Task, TaskKind
 from kiosk.views import PupilView
-from tui.messages import HardwareNews, StationNews, TakesCards, TakesPupils
+from tui.messages import (
+    HardwareNews,
+    ResumesAfterSignIn,
+    StationNews,
+    TakesCards,
+    TakesPupils,
+)
 from tui.widgets.text import safe
 
 log = logging.getLogger(__name__)
@@ -196,8 +202,17 @@ class KioskApp(App[None]):
         self.identity, self.badge_uid = identity, badge_uid
         self.service.clear_notes()
         self.touch()
+        # A screen that hands over on sign-in (exam self-service: the officer goes back to
+        # the exam screen, issue 14) says where to, before every screen is thrown away.
+        resume = next(
+            (sc for sc in reversed(self.screen_stack) if isinstance(sc, ResumesAfterSignIn)),
+            None,
+        )
+        after = resume.after_sign_in(identity) if resume is not None else None
         self.to_idle()
         self.push_screen(HomeScreen())
+        if after is not None:
+            self.push_screen(after)
 
     def lock_for_self_service(self, opener: Identity) -> None:
         """The exams officer hands the kiosk to candidates: sign out, keep nothing open."""

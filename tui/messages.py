@@ -7,10 +7,11 @@ touched from another thread.
 
 from __future__ import annotations
 
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 from textual.message import Message
 
+from kiosk.auth import Identity
 from kiosk.views import PupilView
 
 
@@ -46,3 +47,11 @@ class TakesPupils(Protocol):
     """A screen that does something with a pupil's card tapped by signed-in staff."""
 
     def pupil_tapped(self, pupil: PupilView) -> None: ...
+
+
+@runtime_checkable
+class ResumesAfterSignIn(Protocol):
+    """A screen left by a staff sign-in that says where that person goes next (exam
+    self-service: back to the exam screen); None sends them home as usual."""
+
+    def after_sign_in(self, identity: Identity) -> Any: ...

@@ -20,6 +20,16 @@ from kiosk.usecases.exams import ExamUseCases
 from wire.vocabulary import EventType, ExamSessionState
 
 
+class ExamFieldError(CustodyError):
+    """A refusal about one field of the session form: ``field`` names it (``paper``,
+    ``date``, ``start``, ``end``, ``room``, ``cabinet``, ``candidates``, ``why``), so a screen
+    can show the message next to that field."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
 class ExamAdminUseCases(ExamUseCases):
     """Create, edit and cancel an exam session (paper, date, start and end, cabinet,
     candidates); the exams officer holds :attr:`Permission.EXAM_SESSION`."""
@@ -33,7 +43,7 @@ class ExamAdminUseCases(ExamUseCases):
         found = set(s.scalars(select(Pupil.id).where(Pupil.id.in_(wanted)))) if wanted else set()
         missing = [pid for pid in wanted if pid not in found]
         if missing:
-            raise CustodyError(f"No pupil with id {', '.join(map(str, missing))}.")
+            raise ExamFieldError("candidates", f"No pupil with id {', '.join(map(str, missing))}.")
         return wanted
 
     def create_exam_session(
@@ -51,19 +61,26 @@ class ExamAdminUseCases(ExamUseCases):
         """A new session taking deposits; ``cabinet_id`` None takes the first free cabinet."""
         paper = paper.strip()
         if not paper:
-            raise CustodyError("Name the paper (e.g. 'GCSE Maths Paper 1').")
+            raise ExamFieldError("paper", "Name the paper (e.g. 'GCSE Maths Paper 1').")
+        if self._at(day, end) <= self._at(day, start):
+            raise ExamFieldError("end", "The exam must end after it starts.")
         with self.sessions() as s:
             self._authorise(s, actor, Permission.EXAM_SESSION)
             candidates = self._check_candidates(s, list(candidate_ids or []))
-        return self.open_exam_session(
-            actor,
-            name=paper,
-            starts_at=self._at(day, start),
-            ends_at=self._at(day, end),
-            room=room,
-            locker_id=cabinet_id,
-            candidate_ids=candidates,
-        )
+        try:
+            return self.open_exam_session(
+                actor,
+                name=paper,
+                starts_at=self._at(day, start),
+                ends_at=self._at(day, end),
+                room=room,
+                locker_id=cabinet_id,
+                candidate_ids=candidates,
+            )
+        except ExamFieldError:
+            raise
+        except CustodyError as exc:  # the times were checked above: what is left is the cabinet
+            raise ExamFieldError("cabinet", str(exc)) from exc
 
     def edit_exam_session(
         self,
@@ -98,21 +115,24 @@ class ExamAdminUseCases(ExamUseCases):
             starts = self._at(new_day, start or local_start.timetz().replace(tzinfo=None))
             ends = self._at(new_day, end or local_end.timetz().replace(tzinfo=None))
             if ends <= starts:
-                raise CustodyError("The exam must end after it starts.")
+                raise ExamFieldError("end", "The exam must end after it starts.")
             if starts != e.starts_at or ends != e.ends_at:
                 e.starts_at, e.ends_at = starts, ends
                 changed.append("times")
             if cabinet_id is not None and cabinet_id != e.locker_id:
                 if self._deposits_inside(s, e.id):
-                    raise CustodyError(
+                    raise ExamFieldError(
+                        "cabinet",
                         "Pouches are already in this session's cabinet: hand them back "
-                        "before moving the session to another cabinet."
+                        "before moving the session to another cabinet.",
                     )
                 cabinet = s.get(Locker, cabinet_id)
                 if cabinet is None or cabinet.capacity <= 1:
-                    raise CustodyError(f"Locker {cabinet_id} is not an exam cabinet.")
+                    raise ExamFieldError("cabinet", f"Locker {cabinet_id} is not an exam cabinet.")
                 if self._cabinet_in_use(s, cabinet):
-                    raise CustodyError(f"Cabinet {cabinet.label} is in use by another session.")
+                    raise ExamFieldError(
+                        "cabinet", f"Cabinet {cabinet.label} is in use by another session."
+                    )
                 e.locker_id = cabinet.id
                 changed.append("cabinet")
             if candidate_ids is not None:
@@ -145,7 +165,7 @@ class ExamAdminUseCases(ExamUseCases):
     def cancel_exam_session(self, actor: Identity, session_id: int, why: str) -> None:
         """Cancel a session nobody has deposited in; refused while pouches are inside."""
         if not why.strip():
-            raise CustodyError("Say why the session is cancelled.")
+            raise ExamFieldError("why", "Say why the session is cancelled.")
         with self._tx() as s:
             self._authorise(s, actor, Permission.EXAM_SESSION)
             e = s.get(ExamSession, session_id)

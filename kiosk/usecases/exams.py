@@ -111,6 +111,7 @@ class ExamUseCases(ReleaseUseCases):
     def exam_sessions(self) -> list[dict[str, Any]]:
         """Sessions with their times (no pupil data), for the signage and the exams screen."""
         with self.sessions() as s:
+            cabinets = {c.id: c.label for c in s.scalars(select(Locker).where(Locker.capacity > 1))}
             return [
                 {
                     "id": e.id,
@@ -119,6 +120,10 @@ class ExamUseCases(ReleaseUseCases):
                     "starts_at": e.starts_at,
                     "ends_at": e.ends_at,
                     "state": e.state,
+                    # For the exams officer's edit form (issue 14): still no pupil data.
+                    "locker_id": e.locker_id,
+                    "cabinet": cabinets.get(e.locker_id or 0, ""),
+                    "candidates": len(e.candidates),
                 }
                 for e in s.scalars(select(ExamSession).order_by(ExamSession.starts_at))
             ]

@@ -9,7 +9,7 @@ from kiosk.auth import Identity
 from kiosk.permissions import Permission
 from kiosk.receipts import Slip, slip_for
 from kiosk.usecases.base import UseCases
-from wire.vocabulary import HoldingKind
+from wire.vocabulary import HoldingKind, HoldingState
 
 
 class ReceiptUseCases(UseCases):
@@ -42,6 +42,13 @@ class ReceiptUseCases(UseCases):
                         release.pupil_may_collect_up_to_offence.value
                     ):
                         collectors = (h.pupil.display_name, *collectors)
+            handed_back: str | None = None
+            if h.state == HoldingState.RELEASED and h.released_at is not None:
+                who = h.collector_name or (
+                    h.pupil.display_name if h.pupil and h.collector_kind == "pupil" else "?"
+                )
+                seen = f", ID seen: {h.id_type_seen.replace('_', ' ')}" if h.id_type_seen else ""
+                handed_back = f"{who}{seen}, {self._local(h.released_at):%d/%m/%Y %H:%M}"
             where = h.locker.label if h.locker else "the office"
             if h.pouch_number is not None:
                 where = f"{where}, pouch {h.pouch_number}"
@@ -59,4 +66,5 @@ class ReceiptUseCases(UseCases):
                 candidate_number=h.pupil.candidate_number if h.pupil else None,
                 collectors=collectors,
                 release_from=when,
+                handed_back=handed_back,
             )

@@ -63,12 +63,12 @@ async def test_confiscate_by_card_in_five_inputs(make_app: Any) -> None:
         await wait_for(pilot, lambda: "is opening" in text_of(app, "#door-text"))
         await close_door_when_open(pilot, app, holding.locker_bank, holding.locker_number)
         inputs += 1  # 5: the door closes on the phone
-        await wait_for(pilot, lambda: "PHONE RECEIPT" in text_of(app, "#slip"), what="slip")
-        slip = text_of(app, "#slip")
-        assert f"locker {holding.locker}" in slip
-        assert "Sarah Hughes (Mother)" in slip  # may collect
+        await wait_for(pilot, lambda: "confiscation receipt" in text_of(app, "#slip"), what="slip")
+        slip = text_of(app, "#slip")  # the text kiosk.receipts renders (issue 14)
+        assert f"Kept in: {holding.locker}" in slip
+        assert "  Sarah Hughes" in slip  # may collect
         assert "Tom Hughes" not in slip  # not allowed to collect
-        assert "after 15:15" in slip
+        assert "Collect from: 15:15" in slip
         assert inputs == 5
         new = [h for h in held_for(app, "Ben Hughes") if h.id not in before]
         assert [(h.state, h.locker, h.device_description) for h in new] == [
@@ -116,7 +116,7 @@ async def test_confiscate_by_search_and_jammed_locker(make_app: Any) -> None:
         h = app.job.holding
         assert h.locker != first_free.label
         await close_door_when_open(pilot, app, h.locker_bank, h.locker_number)
-        await wait_for(pilot, lambda: "PHONE RECEIPT" in text_of(app, "#slip"))
+        await wait_for(pilot, lambda: "confiscation receipt" in text_of(app, "#slip"))
         assert "grey Nokia [red] case" in text_of(app, "#slip")  # typed text is not markup
 
 
@@ -298,7 +298,10 @@ async def test_exam_self_service_deposit(make_app: Any) -> None:
         await tap(pilot, app, EXAMS[0])  # staff badge leaves self-service
         await wait_for(pilot, lambda: screen_name(app) == "LoginScreen")
         await pilot.press(*EXAMS[1], "enter")
-        await wait_for(pilot, lambda: screen_name(app) == "HomeScreen")
+        # Leaving self-service returns the officer to the exam screen (issue 14), Home below.
+        await wait_for(pilot, lambda: screen_name(app) == "ExamScreen")
+        await wait_for(pilot, lambda: "4 of 6 deposited" in text_of(app, "#exam-status"))
+        assert [type(s).__name__ for s in app.screen_stack][-2:] == ["HomeScreen", "ExamScreen"]
 
 
 @run_async

@@ -110,8 +110,8 @@ def test_kiosk_demo_confiscation_by_keystrokes(demo: tuple[Terminal, Path]) -> N
     term.keys("Enter")
     term.wait_for(f"Closed {locker}")
     term.keys("Escape")
-    screen = term.wait_for("PHONE RECEIPT")
-    assert f"locker {locker}" in screen
+    screen = term.wait_for("Phone confiscation receipt")
+    assert f"Kept in: {locker}" in screen
     assert "Sarah Hughes" in screen
     term.keys("Enter")
     term.wait_for("Confiscate a phone")

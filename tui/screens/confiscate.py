@@ -19,9 +19,8 @@ from textual import events
 from kiosk.views import Category, Decision, HoldingView, LockerView, PupilView
 
 if TYPE_CHECKING:
-    from tui.app import KioskApp
+    pass
 
-from datetime import datetime
 
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -33,6 +32,7 @@ from kiosk.station import DoorResult
 from kiosk.task import Task, TaskKind
 from kiosk.views import LockerState
 from tui.screens.base import KioskScreen, problem_text
+from tui.screens.receipt import ReceiptPanel, print_receipt
 from tui.widgets.decision_panel import DecisionPanel
 from tui.widgets.text import Plain, option
 
@@ -79,7 +79,7 @@ class ConfiscateScreen(KioskScreen):
                     yield Plain("", id="door-text")
                     yield OptionList(id="door-options")
                 with VerticalScroll(id="step-slip"):
-                    yield Plain("", id="slip")
+                    yield ReceiptPanel("", id="slip")
                     yield DecisionPanel(id="slip-decision")
             yield Plain("", id="form-error")
             yield Plain("", id="form-hint")
@@ -304,14 +304,22 @@ class ConfiscateScreen(KioskScreen):
     def _slip(self) -> None:
         h, pupil = self.holding, self.pupil
         assert h is not None and pupil is not None
-        self.query_one("#slip", Static).update(slip_text(self.kiosk, h, pupil, self.decision))
+        # The receipt is the renderer's (kiosk.receipts): who may collect and when come from
+        # the use-case and the profile, and a safeguarded slip names neither (issue 14).
+        who, holding_id = self.actor, h.id
+        self.call(
+            lambda: self.kiosk.custody.receipt_slip(who, holding_id),
+            self.query_one("#slip", ReceiptPanel).show,
+        )
         self.query_one("#slip-decision", DecisionPanel).show(
             self.decision, "For staff (recorded under the school's policy):", sources=False
         )
         self.query_one("#steps", ContentSwitcher).current = "step-slip"
         self.query_one("#step-slip", VerticalScroll).focus()
         self.query_one("#form-error", Static).update("")
-        self.query_one("#form-hint", Static).update("Show the receipt to the pupil. Enter: done")
+        self.query_one("#form-hint", Static).update(
+            "Show the receipt to the pupil. p: print it  Enter: done"
+        )
         self._done = True
 
     def _finish(self) -> None:
@@ -321,6 +329,9 @@ class ConfiscateScreen(KioskScreen):
         if getattr(self, "_done", False) and event.key == "enter":
             event.stop()
             self._finish()
+        elif getattr(self, "_done", False) and event.key == "p" and self.holding is not None:
+            event.stop()
+            print_receipt(self, self.holding.id)
 
     def action_back(self) -> None:
         current = self.query_one(ContentSwitcher).current
@@ -344,33 +355,3 @@ class ConfiscateScreen(KioskScreen):
     def on_unmount(self) -> None:
         if self.job is not None and not self.job.committed and self.kiosk.job is self.job:
             self.kiosk.end_task(self.job)
-
-
-def slip_text(
-    app: KioskApp, holding: HoldingView, pupil: PupilView, decision: Decision | None
-) -> str:
-    """The receipt shown to the pupil: where the phone is, who may collect it and when."""
-    release = app.profile.release
-    earliest = release.earliest_time.value.strftime("%H:%M")
-    when = (
-        f"from tomorrow, after {earliest}"
-        if release.next_day.value
-        else f"today after {earliest}, or any later school day"
-    )
-    collectors = [f"{c.name} ({c.relationship})" for c in pupil.contacts if c.may_collect]
-    pupil_may = (
-        not holding.requires_parent_collection
-        and release.pupil_may_collect_up_to_offence.value >= holding.offence_number
-    )
-    if pupil_may:
-        collectors.insert(0, f"{pupil.name} (the pupil)")
-    id_note = " with photo ID" if release.require_id_seen.value else ""
-    held: datetime = holding.held_at or holding.created_at
-    local = held.astimezone(app.config.tz)
-    return (
-        f"PHONE RECEIPT   ref #{holding.id}\n"
-        f"{pupil.name} ({pupil.tutor_group}): {holding.device_description}\n"
-        f"Held in locker {holding.locker} since {local:%a %d %b %H:%M}.\n"
-        f"Who may collect{id_note}: {', '.join(collectors) or 'ask the office'}\n"
-        f"When: {when}."
-    )

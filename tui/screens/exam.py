@@ -22,7 +22,7 @@ from kiosk.station import DoorResult
 from kiosk.task import Task, TaskKind
 from kiosk.views import PupilView
 from tui.screens.base import KioskScreen, problem_text
-from tui.widgets.text import Plain, option, plain
+from tui.widgets.text import Plain, option, plain, safe
 
 
 def _local(app: Any, when: Any) -> str:
@@ -35,15 +35,19 @@ class ExamScreen(KioskScreen):
     HEADING = "Exam deposits"
     BINDINGS = [
         Binding("escape", "back", "Back"),
-        Binding("d", "self_service", "Self-service deposits"),
-        Binding("n", "end_session", "End session"),
+        Binding("d", "self_service", "Self-service"),
+        Binding("c", "create", "New"),
+        Binding("e", "edit", "Edit"),
+        Binding("x", "cancel_session", "Cancel session"),
+        Binding("n", "end_session", "End"),
         Binding("b", "bulk_release", "Release all"),
     ]
 
-    def __init__(self) -> None:
+    def __init__(self, session_id: int | None = None) -> None:
         super().__init__()
         self.sessions: list[dict[str, Any]] = []
         self.session: dict[str, Any] | None = None
+        self._keep = session_id  # the session to show first (back from self-service)
         self.job: Task | None = None  # the cabinet hand-back in progress
 
     def compose_body(self) -> ComposeResult:
@@ -58,23 +62,31 @@ class ExamScreen(KioskScreen):
         self.query_one("#sessions", OptionList).focus()
         self._load()
 
+    def on_screen_resume(self) -> None:
+        super().on_screen_resume()
+        if self.is_mounted and self.kiosk.identity is not None:
+            self._load()  # back from the session form: the list may have changed
+
     def _load(self) -> None:
         self.call(self.kiosk.custody.exam_sessions, self._sessions_loaded)
 
     def _sessions_loaded(self, sessions: list[dict[str, Any]]) -> None:
-        self.sessions = [s for s in sessions if s["state"] != "released"] or sessions
+        self.sessions = [
+            s for s in sessions if s["state"] not in ("released", "cancelled")
+        ] or sessions
         menu = self.query_one("#sessions", OptionList)
         menu.clear_options()
         for s in self.sessions:
             menu.add_option(
                 option(
-                    f"{s['name']}  {s['room']}  {_local(self.kiosk, s['starts_at'])}-"
-                    f"{_local(self.kiosk, s['ends_at'])}  ({s['state']})",
+                    f"{s['starts_at'].astimezone(self.kiosk.config.tz):%a %d %b} "
+                    f"{_local(self.kiosk, s['starts_at'])}-{_local(self.kiosk, s['ends_at'])}  "
+                    f"{s['name']}  {s['room']}  {s.get('cabinet', '')}  ({s['state']})",
                     id=str(s["id"]),
                 )
             )
         if self.sessions:
-            keep = self.session["id"] if self.session else self.sessions[0]["id"]
+            keep = self.session["id"] if self.session else self._keep or self.sessions[0]["id"]
             index = next((i for i, s in enumerate(self.sessions) if s["id"] == keep), 0)
             menu.highlighted = index
             self._choose(self.sessions[index])
@@ -100,9 +112,11 @@ class ExamScreen(KioskScreen):
         fill_register(self.query_one("#register", DataTable), rows)
         done = sum(1 for _, h in rows if h is not None)
         state = self.session["state"] if self.session else ""
-        keys = "Enter/d: self-service deposits  n: end session"
+        keys = "Enter/d: self-service  c: new  e: edit  x: cancel  n: end"
         if state == "ended":
-            keys = "b: release all pouches to candidates"
+            keys = "b: release all pouches to candidates  c: new session"
+        elif state in ("cancelled", "released"):
+            keys = f"({state})  c: new session"
         self.query_one("#exam-status", Static).update(f"{done} of {len(rows)} deposited. {keys}")
 
     def action_self_service(self) -> None:
@@ -115,6 +129,49 @@ class ExamScreen(KioskScreen):
         session = self.session
         self.kiosk.lock_for_self_service(opener)
         self.app.push_screen(ExamDepositScreen(session, opener))
+
+    # ------------------------------------------------------------------ create, edit, cancel
+    def action_create(self) -> None:
+        if self.actor.can(Permission.EXAM_SESSION):
+            from tui.screens.exam_admin import ExamSessionForm
+
+            self.app.push_screen(ExamSessionForm())
+
+    def action_edit(self) -> None:
+        if self.session is None or not self.actor.can(Permission.EXAM_SESSION):
+            return
+        if self.session["state"] != "open":
+            self.notify(f"This session is {self.session['state']}: it can no longer be edited.")
+            return
+        from tui.screens.exam_admin import ExamSessionForm
+
+        self.app.push_screen(ExamSessionForm(self.session))
+
+    def action_cancel_session(self) -> None:
+        if self.session is None or not self.actor.can(Permission.EXAM_SESSION):
+            return
+        from tui.widgets.prompt import TextPrompt
+
+        who, sid = self.actor, self.session["id"]
+
+        def answered(why: str | None) -> None:
+            if why:
+                self.call(
+                    lambda: self.kiosk.custody.cancel_exam_session(who, sid, why),
+                    lambda _r: self._cancelled(),
+                )
+
+        self.app.push_screen(
+            TextPrompt(
+                f"Cancel {safe(self.session['name'])}? Say why (recorded with your name).",
+                placeholder="e.g. paper moved to Thursday",
+            ),
+            answered,
+        )
+
+    def _cancelled(self) -> None:
+        self.notify("Session cancelled: no deposits are taken for it.")
+        self._load()
 
     def action_end_session(self) -> None:
         if self.session is None or not self.actor.can(Permission.EXAM_SESSION):
@@ -221,28 +278,37 @@ class ExamDepositScreen(KioskScreen):
         custody, sid = self.kiosk.custody, self.session["id"]
         self.job = Task(TaskKind.EXAM_DEPOSIT)
 
-        def deposit() -> tuple[Any, Any]:
+        def deposit() -> tuple[Any, Any, str | None]:
             pupil = custody.pupil_by_card(None, uid)
             if pupil is None:
-                return None, None
-            return pupil, custody.exam_deposit(None, session_id=sid, pupil_id=pupil.id)
+                return None, None, None
+            holding = custody.exam_deposit(None, session_id=sid, pupil_id=pupil.id)
+            return pupil, holding, custody.candidate_number(pupil.id)
 
         self.call(deposit, lambda r: self._deposit(uid, *r), self._refused)
         return True
+
+    def after_sign_in(self, identity: Identity) -> KioskScreen | None:
+        """Staff leaving self-service: the exams officer goes back to this session's exam
+        screen (issue 14); anyone else goes home."""
+        if identity.can(Permission.EXAM_SESSION):
+            return ExamScreen(self.session["id"])
+        return None
 
     def _refused(self, exc: Exception) -> None:
         self.job = None
         self._say(problem_text(exc) + "\nAsk the exams officer.", ok=False)
 
-    def _deposit(self, uid: str, pupil: Any, holding: Any) -> None:
+    def _deposit(self, uid: str, pupil: Any, holding: Any, candidate: str | None) -> None:
         if pupil is None:
             self.job = None
             self.kiosk.begin_login(uid)  # not a pupil card: a member of staff signing in
             return
         assert self.job is not None
         self.job.holding = holding
+        number = f"Candidate {candidate}  " if candidate else ""
         self._say(
-            f"{pupil.name}: POUCH {holding.pouch_number}\n"
+            f"{pupil.name}: {number}POUCH {holding.pouch_number}\n"
             f"Cabinet {holding.locker} is opening. Put your phone, switched off, in pouch "
             f"{holding.pouch_number} and close the door."
         )

@@ -24,6 +24,7 @@ from tui.widgets.text import Plain, option
 MENU: tuple[tuple[str, str, str, tuple[P, ...]], ...] = (
     ("c", "Confiscate a phone", "confiscate", (P.CONFISCATE,)),
     ("r", "Release a phone to a parent or carer", "release", (P.RELEASE,)),
+    ("v", "Voluntary hand-in (amnesty, PE, medical)", "amnesty", (P.SAFEKEEPING,)),
     ("e", "Exam deposits", "exams", (P.EXAM_SESSION, P.EXAM_DEPOSIT)),
     (
         "s",
@@ -41,6 +42,7 @@ class HomeScreen(KioskScreen):
     BINDINGS = [
         Binding("c", "go('confiscate')", "Confiscate", show=False),
         Binding("r", "go('release')", "Release", show=False),
+        Binding("v", "go('amnesty')", "Hand-in", show=False),
         Binding("e", "go('exams')", "Exams", show=False),
         Binding("s", "go('holdings')", "Holdings", show=False),
         Binding("l", "go('lockers')", "Lockers", show=False),
@@ -143,6 +145,10 @@ def open_screen(where: str) -> KioskScreen:
         from tui.screens.release import ReleaseScreen
 
         return ReleaseScreen()
+    if where == "amnesty":
+        from tui.screens.amnesty import AmnestyScreen
+
+        return AmnestyScreen()
     if where == "exams":
         from tui.screens.exam import ExamScreen
 

@@ -31,6 +31,7 @@ from textual.widgets import ContentSwitcher, Input, OptionList, Static
 from kiosk.custody import Collector, PolicyRefused
 from kiosk.permissions import Permission
 from kiosk.service import DoorOutcome
+from kiosk.station import DoorResult
 from kiosk.task import Task, TaskKind
 from kiosk.views import HoldingKind, HoldingState
 from tui.screens.base import KioskScreen, problem_text
@@ -351,6 +352,9 @@ class ReleaseScreen(KioskScreen):
         options = self.query_one("#door-options", OptionList)
         options.clear_options()
         options.add_option(option("Done", id="done"))
+        if result.ok and isinstance(result, DoorResult):
+            self._receipt_of = result.holding.id
+            options.add_option(option("Show the receipt (p prints it)", id="receipt"))
         options.display = True
         options.highlighted = 0
         options.focus()
@@ -372,6 +376,10 @@ class ReleaseScreen(KioskScreen):
     def _door_option(self, choice: str) -> None:
         if choice == "wait":
             self._open_door()
+        elif choice == "receipt":
+            from tui.screens.receipt import ReceiptScreen
+
+            self.app.switch_screen(ReceiptScreen(self._receipt_of))
         elif choice == "cancel":
             assert self.job is not None and self.job.holding is not None
             who, holding_id = self.actor, self.job.holding.id
