@@ -252,10 +252,13 @@ class ExamSessionForm(KioskScreen):
             f"Candidates: {len(self.candidates)}   (Delete removes the highlighted one)"
         )
         chosen = self.query_one("#cand-chosen", OptionList)
+        was = chosen.highlighted or 0
         chosen.clear_options()
         chosen.add_options(
             [option(f"{p.name}  {p.tutor_group}", id=str(p.id)) for p in self.candidates]
         )
+        if self.candidates:
+            chosen.highlighted = min(was, len(self.candidates) - 1)
 
     def on_key(self, event: events.Key) -> None:
         chosen = self.query_one("#cand-chosen", OptionList)

@@ -16,7 +16,6 @@ from __future__ import annotations
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
-from textual.widgets import Static
 
 from kiosk.receipts import Slip, render_text
 from tui.screens.base import KioskScreen
@@ -60,21 +59,25 @@ class ReceiptScreen(KioskScreen):
         self.holding_id = holding_id
         self.note = note
 
+    #: Focus the slip (it scrolls on a small screen); set here, not by a query in on_mount,
+    #: which may run before the nested widgets are mounted.
+    AUTO_FOCUS = "#receipt-scroll"
+
     def compose_body(self) -> ComposeResult:
         with Vertical(id="receipt-body"):
-            yield Plain(self.note, id="receipt-note")
+            note = Plain(self.note, id="receipt-note")
+            note.display = bool(self.note)
+            yield note
             with VerticalScroll(id="receipt-scroll"):
                 yield ReceiptPanel("", id="receipt")
             yield Plain("p: print the receipt   Enter: done", id="receipt-hint")
 
     def on_mount(self) -> None:
-        self.query_one("#receipt-note", Static).display = bool(self.note)
-        self.query_one("#receipt-scroll", VerticalScroll).focus()
         who, holding_id = self.actor, self.holding_id
-        self.call(
-            lambda: self.kiosk.custody.receipt_slip(who, holding_id),
-            self.query_one("#receipt", ReceiptPanel).show,
-        )
+        self.call(lambda: self.kiosk.custody.receipt_slip(who, holding_id), self._show)
+
+    def _show(self, slip: Slip) -> None:
+        self.query_one("#receipt", ReceiptPanel).show(slip)
 
     def action_print(self) -> None:
         print_receipt(self, self.holding_id)
