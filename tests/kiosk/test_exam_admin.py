@@ -13,6 +13,7 @@ from kiosk.auth import NotPermitted
 from kiosk.custody import CustodyError
 from kiosk.exam_import import import_exams
 from kiosk.mis_import import ImportRejected, run_import
+from kiosk.usecases.exam_admin import ExamFieldError
 
 DAY = date(2026, 11, 18)
 
@@ -149,3 +150,34 @@ def test_import_exams_via_importer_requires_exam_permission(demo, tmp_path):
     path = _csv(tmp_path, "0101,A100000000001,P,2026-11-19 09:00,10:45,Hall\n")
     with demo.ctx.sessions.begin() as s, pytest.raises(NotPermitted):
         import_exams(s, path, actor=demo.staff["teacher"])
+
+
+@pytest.mark.parametrize(
+    ("kw", "field", "words"),
+    [
+        ({"paper": "  "}, "paper", "Name the paper"),
+        ({"start": time(11, 0), "end": time(10, 0)}, "end", "end after it starts"),
+        ({"candidate_ids": [10**6]}, "candidates", "No pupil with id"),
+    ],
+)
+def test_refusals_name_the_form_field_they_are_about(demo, kw, field, words):
+    """The session form shows each refusal next to its field (issue 14)."""
+    with pytest.raises(ExamFieldError, match=words) as caught:
+        _create(demo, **kw)
+    assert caught.value.field == field
+
+
+def test_a_cabinet_in_use_is_a_refusal_about_the_cabinet(demo):
+    with demo.ctx.sessions() as s:
+        b4 = s.scalars(select(Locker.id).where(Locker.bank == "B", Locker.number == 4)).one()
+    with pytest.raises(ExamFieldError, match="still in use") as caught:
+        _create(demo, cabinet_id=b4)  # B4 holds the demo session's pouches
+    assert caught.value.field == "cabinet"
+    with demo.ctx.sessions() as s:
+        c1 = s.scalars(select(Locker.id).where(Locker.bank == "C", Locker.number == 1)).one()
+    sid = demo.custody.create_exam_session(
+        demo.staff["exams"], paper="Latin", day=DAY, start=time(9), end=time(10), cabinet_id=c1
+    )
+    with pytest.raises(ExamFieldError) as caught:
+        demo.custody.cancel_exam_session(demo.staff["exams"], sid, "  ")
+    assert caught.value.field == "why"

@@ -79,9 +79,9 @@ class ExamScreen(KioskScreen):
         for s in self.sessions:
             menu.add_option(
                 option(
-                    f"{s['starts_at'].astimezone(self.kiosk.config.tz):%a %d %b} "
-                    f"{_local(self.kiosk, s['starts_at'])}-{_local(self.kiosk, s['ends_at'])}  "
-                    f"{s['name']}  {s['room']}  {s.get('cabinet', '')}  ({s['state']})",
+                    f"{s['starts_at'].astimezone(self.kiosk.config.tz):%d/%m} "
+                    f"{_local(self.kiosk, s['starts_at'])}-{_local(self.kiosk, s['ends_at'])} "
+                    f"{s['name']} | {s['room']} | {s.get('cabinet', '')} ({s['state']})",
                     id=str(s["id"]),
                 )
             )

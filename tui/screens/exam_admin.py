@@ -158,9 +158,11 @@ class ExamSessionForm(KioskScreen):
                 yield OptionList(id="cand-chosen")
             yield Plain("", id="form-error")
 
+    AUTO_FOCUS = "#f-paper"
+
     def on_mount(self) -> None:
-        self.query_one("#f-paper", Input).focus()
-        self._show_candidates()
+        # After a refresh: nested widgets may not all be mounted when on_mount runs.
+        self.call_after_refresh(self._show_candidates)
         self.call(self.kiosk.custody.lockers, self._cabinets)
         if self.session is not None:
             who, sid = self.actor, self.session["id"]
