@@ -226,12 +226,13 @@ async def test_candidate_sees_own_number_and_pouch_and_officer_returns_to_exams(
         await tap(pilot, app, HARRY)
         await wait_for(pilot, lambda: "POUCH 4" in text_of(app, "#exam-result"))
         said = text_of(app, "#exam-result")
-        assert "Candidate 4321" in said
+        assert "Candidate 4321, POUCH 4" in said
         # Only the candidate at the hatch: no other candidate's name is on the screen.
         for other in ("Ella", "Finn", "Grace", "Isla", "Chloe"):
             assert other not in said and other not in text_of(app, "#exam-prompt")
         await close_door_when_open(pilot, app, "B", 4)
         await wait_for(pilot, lambda: "Thank you, Harry" in text_of(app, "#exam-result"))
+        assert "candidate 4321, pouch 4 is locked in B4" in text_of(app, "#exam-result")
         await tap(pilot, app, EXAMS[0])
         await wait_for(pilot, lambda: screen_name(app) == "LoginScreen")
         await pilot.press(*EXAMS[1], "enter")
@@ -357,3 +358,33 @@ async def test_print_without_a_printer_says_so(make_app: Any) -> None:
         await pilot.press("p")
         await wait_for(pilot, lambda: "No receipt printer is configured" in toasts(app))
     assert DYLAN  # Dylan's phone is on a safeguarding hold in the demo
+
+
+@run_async
+async def test_amnesty_locker_left_open_at_a_lock_is_left_for_staff_by_number(
+    make_app: Any, ticker: Any
+) -> None:
+    """The hand-in is a door step like a confiscation: a lock never rolls back a door that
+    was opened, and the public idle screen names it by number and locker, not the pupil."""
+    app = make_app(idle_lock_seconds=1.0)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await sign_in(pilot, app, OFFICE)
+        await pilot.press("v")
+        await wait_for(pilot, lambda: screen_name(app) == "AmnestyScreen")
+        await tap(pilot, app, AMARA)
+        await wait_for(pilot, lambda: focused_id(app) == "reasons")
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: app.job is not None and app.job.holding is not None)
+        h = app.job.holding
+        await wait_for(
+            pilot,
+            lambda: app.station.door_states()[(h.locker_bank, h.locker_number)].value == "open",
+        )
+        ticker.advance(1.0)  # the door wait ends with the locker still open
+        await wait_for(pilot, lambda: app.job is not None and app.job.door_opened)
+        ticker.advance(1.0)  # then nobody touches the kiosk
+        await wait_for(pilot, lambda: screen_name(app) == "IdleScreen")
+        notes = "\n".join(app.idle_notes)
+        assert f"Safekeeping hand-in #{h.id} in {h.locker} is unfinished" in notes
+        assert "Amara" not in notes
+        assert app.custody.holding(None, h.id).state == "depositing"

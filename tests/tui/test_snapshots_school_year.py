@@ -14,6 +14,7 @@ from typing import Any
 from textual.css.query import NoMatches
 from tui_helpers import (
     AMARA,
+    HARRY,
     OFFICE,
     close_door_when_open,
     open_exam_screen,
@@ -23,6 +24,8 @@ from tui_helpers import (
     text_of,
     wait_for,
 )
+
+from db.models import Pupil
 
 SIZE = (80, 24)
 
@@ -88,3 +91,23 @@ def test_amnesty_receipt(snap_compare: Any, make_app: Any) -> None:
         await wait_for(pilot, lambda: "safekeeping receipt" in _shown(app, "#receipt"))
 
     assert snap_compare(make_app(), terminal_size=SIZE, run_before=receipt)
+
+
+def test_self_service_shows_the_candidate_number_and_pouch(
+    snap_compare: Any, make_app: Any
+) -> None:
+    app = make_app()
+    harry = app.custody.pupil_by_card(None, HARRY)
+    with app.station.ctx.sessions.begin() as s:
+        s.get(Pupil, harry.id).candidate_number = "4321"
+
+    async def deposit(pilot: Any) -> None:
+        await open_exam_screen(pilot, app)
+        await pilot.press("d")
+        await wait_for(pilot, lambda: screen_name(app) == "ExamDepositScreen")
+        await tap(pilot, app, HARRY)
+        await wait_for(pilot, lambda: "POUCH 4" in text_of(app, "#exam-result"))
+        await close_door_when_open(pilot, app, "B", 4)  # no door step left running
+        await wait_for(pilot, lambda: "Thank you" in text_of(app, "#exam-result"))
+
+    assert snap_compare(app, terminal_size=SIZE, run_before=deposit)

@@ -306,23 +306,25 @@ class ExamDepositScreen(KioskScreen):
             return
         assert self.job is not None
         self.job.holding = holding
-        number = f"Candidate {candidate}  " if candidate else ""
+        # The candidate's own number (from the MIS exam import) and pouch, nobody else's.
+        number = f"candidate {candidate}, " if candidate else ""
+        heading = f"Candidate {candidate}, " if candidate else ""
         self._say(
-            f"{pupil.name}: {number}POUCH {holding.pouch_number}\n"
+            f"{pupil.name}: {heading}POUCH {holding.pouch_number}\n"
             f"Cabinet {holding.locker} is opening. Put your phone, switched off, in pouch "
             f"{holding.pouch_number} and close the door."
         )
-        self.kiosk.run_door(self.job, None, lambda out: self._door_done(pupil, out))
+        self.kiosk.run_door(self.job, None, lambda out: self._door_done(pupil, out, number))
 
-    def _door_done(self, pupil: PupilView, out: DoorOutcome) -> None:
+    def _door_done(self, pupil: PupilView, out: DoorOutcome, number: str = "") -> None:
         result, error = out.result, out.error
         self.job = None
         if error is not None or result is None:
             self._say(problem_text(error or RuntimeError("no result")), ok=False)
         elif result.ok and isinstance(result, DoorResult):
             self._say(
-                f"Thank you, {pupil.name}: pouch {result.holding.pouch_number} is locked in "
-                f"{result.holding.locker}.\nNext candidate: tap your card."
+                f"Thank you, {pupil.name}: {number}pouch {result.holding.pouch_number} is "
+                f"locked in {result.holding.locker}.\nNext candidate: tap your card."
             )
         elif result.outcome == "not_closed":
             # The pouch may well be inside: never undo it by guessing. It stays "depositing"
