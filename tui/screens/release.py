@@ -354,7 +354,7 @@ class ReleaseScreen(KioskScreen):
         options.add_option(option("Done", id="done"))
         if result.ok and isinstance(result, DoorResult):
             self._receipt_of = result.holding.id
-            options.add_option(option("Show the receipt (p prints it)", id="receipt"))
+            options.add_option(option("Show the receipt (to print it)", id="receipt"))
         options.display = True
         options.highlighted = 0
         options.focus()
