@@ -66,7 +66,10 @@ class ReceiptPrinter:
             return device
         except Exception as exc:
             self._lock.release()
-            raise PrinterNotReady(f"{self.describe()} could not be opened: {exc}") from exc
+            hint = ""
+            if isinstance(exc, ImportError) or "usb library" in str(exc):
+                hint = " (raw USB needs pyusb: pip install 'python-escpos[usb]')"
+            raise PrinterNotReady(f"{self.describe()} could not be opened: {exc}{hint}") from exc
 
     def finish(self, device: Any) -> None:
         """Close ``device`` (keeping the simulated printer's output) and free the printer."""
