@@ -174,16 +174,17 @@ async def test_release_refused_wrong_collector(make_app: Any) -> None:
         await sign_in(pilot, app, OFFICE)
         ben = held_for(app, "Ben Hughes")[0]
         await _release_to(pilot, app, BEN, 1)  # Tom Hughes: not allowed to collect
-        await wait_for(
-            pilot, lambda: app.screen.focused is not None and app.screen.focused.id == "id-types"
-        )
-        await pilot.press("enter")
+        # Refused before anyone is asked for ID (issue 14): no ID step, no ID reason.
         text = await _refused(pilot, app)
         assert "not marked as allowed to collect" in text
         assert "[release.require_may_collect]" in text
+        assert "photo ID" not in text
         options = app.screen.query_one("#decision-options")
-        assert "open" not in [o.id for o in options.options]  # no way to open the door
-        await pilot.press("enter")  # "Back: choose another collector"
+        ids = [o.id for o in options.options]
+        assert "open" not in ids  # no way to open the door
+        assert ids == ["refuse", "back"]
+        await pilot.press("down", "enter")  # "Back: choose another collector"
+        assert app.screen.focused is not None and app.screen.focused.id == "collectors"
         assert app.custody.holding(None, ben.id).state == "held"
         assert app.station.door_states()[(ben.locker_bank, ben.locker_number)].value == "closed"
 
@@ -210,8 +211,7 @@ async def test_release_refused_safeguarding_hold(make_app: Any) -> None:
     app = make_app()
     async with app.run_test(size=(80, 24)) as pilot:
         await sign_in(pilot, app, OFFICE)
-        await _release_to(pilot, app, DYLAN, 0)  # Raj Patel, father
-        await pilot.press("enter")
+        await _release_to(pilot, app, DYLAN, 0)  # Raj Patel, father: refused before ID
         text = await _refused(pilot, app)
         assert "safeguarding hold" in text
 
@@ -222,8 +222,7 @@ async def test_release_refused_before_release_time(make_app: Any, clock: Any) ->
     app = make_app()
     async with app.run_test(size=(80, 24)) as pilot:
         await sign_in(pilot, app, OFFICE)
-        await _release_to(pilot, app, BEN, 0)
-        await pilot.press("enter")
+        await _release_to(pilot, app, BEN, 0)  # too early: refused before ID
         text = await _refused(pilot, app)
         assert "Not before 15:15" in text
         assert "[release.earliest_time]" in text
@@ -235,8 +234,7 @@ async def test_senior_override_needs_a_written_reason(make_app: Any) -> None:
     async with app.run_test(size=(80, 24)) as pilot:
         await sign_in(pilot, app, SENIOR)
         ben = held_for(app, "Ben Hughes")[0]
-        await _release_to(pilot, app, BEN, 1)  # Tom Hughes, refused
-        await pilot.press("enter")
+        await _release_to(pilot, app, BEN, 1)  # Tom Hughes, refused (no ID asked)
         await _refused(pilot, app)
         await pilot.press("o")
         await wait_for(pilot, lambda: screen_name(app) == "TextPrompt")
