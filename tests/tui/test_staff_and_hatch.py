@@ -239,7 +239,7 @@ async def test_barred_contact_is_refused_recorded_and_alerts_the_dsl(make_app: A
         refused = events(app, "release.refused")[-1]
         assert refused.payload["barred"] is True  # what the central tray reads
         assert "Tom" not in str(refused.payload)  # the name stays off the chain
-        ben = [h for h in app.custody.holdings(None) if h.pupil_name == "Ben Hughes"][0]
+        ben = next(h for h in app.custody.holdings(None) if h.pupil_name == "Ben Hughes")
         assert ben.state == "held"
 
 
@@ -302,7 +302,7 @@ async def test_pupil_card_with_technician_or_exams_officer_signed_in(make_app: A
 # ---------------------------------------------------------------------------- forced open
 async def _forced_then_sign_in(pilot: Any, app: Any) -> Any:
     await wait_for(pilot, lambda: app.service.started)
-    ben = [h for h in app.custody.holdings(None) if h.pupil_name == "Ben Hughes"][0]
+    ben = next(h for h in app.custody.holdings(None) if h.pupil_name == "Ben Hughes")
     app.simulator.force_open(ben.locker_bank, ben.locker_number)
     await wait_for(pilot, lambda: app.custody.holdings_to_check(), what="the flag")
     await tap(pilot, app, OFFICE[0])
