@@ -25,7 +25,7 @@ BARRED = "barred"
 RULE_TEXT = {
     NOT_ON_LIST: "not on the pupil's contact list",
     MAY_NOT_COLLECT: "on the list, but with neither collection rights nor parental responsibility",
-    BARRED: "barred from collecting (the DSL is alerted)",
+    BARRED: "barred from collecting",
 }
 
 #: Reasons of a release decision that are about the ID shown, not about who the collector is.
@@ -53,6 +53,9 @@ class CollectorCheck:
 
     decision: Decision
     needs_id: bool
+    #: The profile wants the ID type recorded for this collector at all (so a senior's
+    #: override of a refusal still asks for it before the door opens).
+    id_required: bool = False
 
 
 class HatchUseCases(ReleaseUseCases):
@@ -69,9 +72,12 @@ class HatchUseCases(ReleaseUseCases):
         if decision.allowed:
             return CollectorCheck(decision, needs_id=False)
         others = tuple(r for r in decision.reasons if r.code not in _ID_REASONS)
+        required = len(others) < len(decision.reasons)
         if not others:
-            return CollectorCheck(decision, needs_id=True)
-        return CollectorCheck(replace(decision, reasons=others), needs_id=False)
+            return CollectorCheck(decision, needs_id=True, id_required=True)
+        return CollectorCheck(
+            replace(decision, reasons=others), needs_id=False, id_required=required
+        )
 
     def record_refused_collection(
         self,

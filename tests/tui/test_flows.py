@@ -241,9 +241,16 @@ async def test_senior_override_needs_a_written_reason(make_app: Any) -> None:
         await pilot.press(*"ok", "enter")  # too short: refused by the prompt
         assert "at least" in text_of(app, "#prompt-help")
         await pilot.press(*" - grandfather has written consent from mother on file", "enter")
+        # The override does not skip the ID: its type is recorded before the door opens.
+        await wait_for(
+            pilot, lambda: app.screen.focused is not None and app.screen.focused.id == "id-types"
+        )
+        assert app.custody.holding(None, ben.id).state == "held"
+        await pilot.press("enter")
         await close_door_when_open(pilot, app, ben.locker_bank, ben.locker_number)
         await wait_for(pilot, lambda: "Released from" in text_of(app, "#door-text"))
-        assert app.custody.holding(None, ben.id).state == "released"
+        done = app.custody.holding(None, ben.id)
+        assert (done.state, done.id_type_seen) == ("released", "driving_licence")
 
 
 # ---------------------------------------------------------------------------- sign-in
@@ -359,7 +366,7 @@ async def test_technician_screen_shows_hardware_and_no_pupil_data(make_app: Any)
     async with app.run_test(size=(80, 24)) as pilot:
         await sign_in(pilot, app, TECHNICIAN)
         menu_ids = [o.id for o in app.screen.query_one("#home-menu").options]
-        assert menu_ids == ["lockers", "technician"]
+        assert menu_ids == ["lockers", "technician", "pin"]
         await wait_for(pilot, lambda: "no pupil data" in text_of(app, "#home-summary"))
         await pilot.press("t")
         await wait_for(pilot, lambda: screen_name(app) == "TechnicianScreen")
@@ -390,9 +397,15 @@ async def test_forced_open_while_logged_out_shows_alarm(make_app: Any) -> None:
         await wait_for(pilot, lambda: "forced open" in text_of(app, banner), what="banner")
         assert app.screen.query_one(banner).display
         assert app.identity is None
-        # It is still there for the next person, and staff acknowledge it from home.
-        await sign_in(pilot, app, OFFICE)
+        # It is still there for the next person, who is first asked to check the phone
+        # behind the door (issue 14), and staff acknowledge it from home.
+        await tap(pilot, app, OFFICE[0])
+        await wait_for(pilot, lambda: screen_name(app) == "LoginScreen")
+        await pilot.press(*OFFICE[1], "enter")
+        await wait_for(pilot, lambda: screen_name(app) == "ChecksScreen", what="check screen")
         await wait_for(pilot, lambda: "A2 was forced open" in text_of(app, banner))
+        await pilot.press("escape")  # check later
+        await wait_for(pilot, lambda: screen_name(app) == "HomeScreen")
         await pilot.press("a")
         assert not app.screen.query_one(banner).display
 

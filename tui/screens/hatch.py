@@ -77,6 +77,7 @@ class RefusedAdultForm(ModalScreen[RefusedAdult | None]):
                         ),
                         id="refuse-barred",
                     )
+            yield Plain("", id="refuse-summary")
             yield Plain("", id="refuse-error")
             yield Plain("Enter to go on, Esc to cancel (nothing is recorded)", id="prompt-help")
 
@@ -97,15 +98,24 @@ class RefusedAdultForm(ModalScreen[RefusedAdult | None]):
             return
         self.name_given = name
         self.query_one("#refuse-error", Static).update("")
+        self._summary()
         self._step("refuse-id", "#refuse-id-types")
 
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
         event.stop()
         if event.option_list.id == "refuse-id-types":
             self.id_type = event.option.id or None
+            self._summary(str(event.option.prompt))
             self._step("refuse-bar", "#refuse-barred")
         else:
             self.dismiss(RefusedAdult(self.name_given, self.id_type, event.option.id == "yes"))
+
+    def _summary(self, id_seen: str = "") -> None:
+        """What has been answered so far, so staff can see it before the last Enter."""
+        text = f"Name given: {self.name_given}"
+        if id_seen:
+            text += f"   ID seen: {id_seen}"
+        self.query_one("#refuse-summary", Static).update(text)
 
     def action_cancel(self) -> None:
         self.dismiss(None)

@@ -75,6 +75,10 @@ class ReleaseScreen(KioskScreen):
         self.decision: Decision | None = None
         self.job: Task | None = None
         self._busy = False
+        #: The profile wants the collector's ID type recorded (from ``check_collector``).
+        self._id_required = False
+        #: A senior's written override waiting for the ID type before the door opens.
+        self._override_reason: str | None = None
 
     def compose_body(self) -> ComposeResult:
         with Vertical(id="form"):
@@ -217,7 +221,10 @@ class ReleaseScreen(KioskScreen):
                 self._collector_chosen(*self._collectors[event.option_index])
         elif menu == "id-types":
             self.id_type = event.option.id
-            self._check()
+            if self._override_reason is not None:
+                self._begin(self._override_reason)
+            else:
+                self._check()
         elif menu == "decision-options":
             self._decision_option(event.option.id or "")
         elif menu == "door-options":
@@ -240,9 +247,14 @@ class ReleaseScreen(KioskScreen):
         )
 
     def _collector_checked(self, check: CollectorCheck) -> None:
+        self._id_required = check.id_required
+        self._override_reason = None
         if not check.needs_id:
             self._decided(check.decision)
             return
+        self._ask_id()
+
+    def _ask_id(self) -> None:
         menu = self.query_one("#id-types", OptionList)
         menu.clear_options()
         menu.add_options([option(id_label(code), id=code) for code in self._id_types()])
@@ -362,7 +374,12 @@ class ReleaseScreen(KioskScreen):
         minimum = self.kiosk.profile.override.min_reason_chars.value
 
         def answered(reason: str | None) -> None:
-            if reason:
+            if not reason:
+                return
+            if self._id_required and not self.id_type:
+                self._override_reason = reason  # the ID type is still recorded first
+                self._ask_id()
+            else:
                 self._begin(reason)
 
         self.app.push_screen(
@@ -490,7 +507,7 @@ class ReleaseScreen(KioskScreen):
             return
         back = {
             "step-collector": ("step-find", "#filter"),
-            "step-id": ("step-collector", "#collectors"),
+            "step-id": ("step-collector", "#collectors"),  # drops a pending override
             "step-decision": ("step-collector", "#collectors"),
             "step-refused": ("step-collector", "#collectors"),
         }
