@@ -16,11 +16,13 @@ from textual.widgets import OptionList, Static
 
 from kiosk.views import HoldingView
 from tui.screens.base import KioskScreen
+from tui.screens.styles import STAFF_TCSS
 from tui.widgets.prompt import TextPrompt
 from tui.widgets.text import Plain, option
 
 
 class ChecksScreen(KioskScreen):
+    CSS_PATH = STAFF_TCSS
     HEADING = "Check forced lockers"
     BINDINGS = [
         Binding("escape", "later", "Later"),

@@ -19,6 +19,7 @@ from textual.screen import ModalScreen
 from textual.widgets import ContentSwitcher, Input, OptionList, Static
 
 from kiosk.usecases.hatch import RULE_TEXT, Refusal
+from tui.screens.styles import STAFF_TCSS
 from tui.widgets.text import Plain, option
 
 
@@ -42,6 +43,8 @@ def refusal_text(refusal: Refusal, name: str) -> str:
 
 class RefusedAdultForm(ModalScreen[RefusedAdult | None]):
     """Name as given -> ID type seen -> barred or not. Esc backs out, recording nothing."""
+
+    CSS_PATH = STAFF_TCSS
 
     BINDINGS = [Binding("escape", "cancel", "Cancel")]
 

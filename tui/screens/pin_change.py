@@ -23,6 +23,7 @@ from textual.widgets import Input, Static
 
 from kiosk.auth import AuthError, Identity, PinChangeTicket, is_signed_in
 from tui.screens.base import KioskScreen, problem_text
+from tui.screens.styles import STAFF_TCSS
 from tui.widgets.text import Plain
 
 Mode = Literal["ticket", "approved", "own"]
@@ -36,6 +37,8 @@ _ASK = {
 
 class PinChangeScreen(KioskScreen):
     """New PIN twice (and the current one first when changing one's own)."""
+
+    CSS_PATH = STAFF_TCSS
 
     HEADING = "Choose a new PIN"
     BINDINGS = [Binding("escape", "cancel", "Cancel")]

@@ -41,6 +41,7 @@ from kiosk.usecases.hatch import CollectorCheck, Refusal
 from kiosk.views import HoldingKind, HoldingState
 from tui.screens.base import KioskScreen, problem_text
 from tui.screens.hatch import RefusedAdult, RefusedAdultForm, refusal_text
+from tui.screens.styles import STAFF_TCSS
 from tui.widgets.decision_panel import DecisionPanel
 from tui.widgets.prompt import TextPrompt
 from tui.widgets.text import Plain, option
@@ -56,6 +57,7 @@ def id_label(code: str) -> str:
 
 
 class ReleaseScreen(KioskScreen):
+    CSS_PATH = STAFF_TCSS
     HEADING = "Release"
     BINDINGS = [
         Binding("escape", "back", "Back"),

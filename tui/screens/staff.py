@@ -22,11 +22,14 @@ from textual.widgets import DataTable, OptionList, Static
 
 from kiosk.usecases.staff import EnrolmentCode, StaffView
 from tui.screens.base import KioskScreen, problem_text
+from tui.screens.styles import STAFF_TCSS
 from tui.widgets.text import Plain, option, plain
 
 
 class Confirm(ModalScreen[bool]):
     """Yes/no for an action that cannot be taken back in one key (a lost badge)."""
+
+    CSS_PATH = STAFF_TCSS
 
     BINDINGS = [Binding("escape", "no", "Cancel")]
 
@@ -67,6 +70,8 @@ def state_words(person: StaffView) -> str:
 
 class StaffScreen(KioskScreen):
     """The staff list and the badge/PIN actions on the highlighted person."""
+
+    CSS_PATH = STAFF_TCSS
 
     HEADING = "Staff and badges"
     BINDINGS = [
