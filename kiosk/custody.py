@@ -19,6 +19,7 @@ from kiosk.usecases.people import PeopleUseCases
 from kiosk.usecases.queries import QueryUseCases
 from kiosk.usecases.receipts import ReceiptUseCases
 from kiosk.usecases.safeguarding import SafeguardingUseCases
+from kiosk.usecases.staff import StaffUseCases
 
 __all__ = [
     "Collector",
@@ -41,5 +42,6 @@ class Custody(
     DepositUseCases,
     ExamUseCases,
     SafeguardingUseCases,
+    StaffUseCases,
 ):
     """The custody use-cases for one station, over one database and one policy profile."""

@@ -213,6 +213,25 @@ class KioskApp(App[None]):
         self.push_screen(HomeScreen())
         if after is not None:
             self.push_screen(after)
+        if identity.can(Permission.VIEW_HOLDINGS):
+            self._ask_checks(identity)
+
+    @work(thread=True, group="checks", exit_on_error=False)
+    def _ask_checks(self, who: Identity) -> None:
+        """Phones behind a forced door wait for the next sign-in to check them (issue 14)."""
+        try:
+            flagged = self.custody.holdings_to_check()
+        except Exception:
+            log.exception("could not read the holdings to check")
+            return
+        if flagged:
+            self.call_from_thread(self._show_checks, who)
+
+    def _show_checks(self, who: Identity) -> None:
+        from tui.screens.checks import ChecksScreen
+
+        if self.identity is who and not isinstance(self.screen, ChecksScreen):
+            self.push_screen(ChecksScreen())
 
     def lock_for_self_service(self, opener: Identity) -> None:
         """The exams officer hands the kiosk to candidates: sign out, keep nothing open."""
@@ -276,14 +295,40 @@ class KioskApp(App[None]):
                 return
             self.begin_login(uid)
             return
+        if isinstance(screen, TakesCards) and screen.card_tapped(uid):
+            return  # e.g. the Staff screen waiting for a new badge to enrol
         if uid.upper() == (self.badge_uid or "").upper():
             self.lock("Signed out: badge tapped again.")
             return
         if self.identity.can(Permission.VIEW_HOLDINGS):
             self._lookup_card(self.identity, uid)
         else:
-            self.lock("Signed out: another badge was tapped.")
-            self.begin_login(uid)
+            self._check_pupil_card(self.identity, uid)
+
+    @work(thread=True, group="cards", exit_on_error=False)
+    def _check_pupil_card(self, who: Identity, uid: str) -> None:
+        """A role with no pupil data (technician): a pupil's card says so and changes
+        nothing; any other card is another person's badge (issue 14, "At the hatch")."""
+        try:
+            pupils = self.custody.is_pupil_card(who, uid)
+        except Exception as exc:
+            self.call_from_thread(self.notify, str(exc), severity="error", markup=False)
+            return
+        self.call_from_thread(self._pupil_card_checked, who, uid, pupils)
+
+    def _pupil_card_checked(self, who: Identity, uid: str, pupils: bool) -> None:
+        if self.identity is not who:
+            return
+        if pupils:
+            self.notify(
+                "That was a pupil's card: your role sees no pupil data, so nothing was done. "
+                "You are still signed in.",
+                severity="warning",
+                markup=False,
+            )
+            return
+        self.lock("Signed out: another badge was tapped.")
+        self.begin_login(uid)
 
     @work(thread=True, group="cards", exit_on_error=False)
     def _lookup_card(self, who: Identity, uid: str) -> None:
@@ -305,7 +350,11 @@ class KioskApp(App[None]):
         if isinstance(screen, TakesPupils):
             screen.pupil_tapped(pupil)
         else:
-            self.notify(f"Card of {pupil.name} ({pupil.tutor_group}).", markup=False)
+            self.notify(
+                f"Pupil card: {pupil.name} ({pupil.tutor_group}). Nothing was done; you are "
+                "still signed in.",
+                markup=False,
+            )
 
     def begin_login(self, uid: str) -> None:
         from tui.screens.login import LoginScreen

@@ -8,17 +8,28 @@ the DSL's tray (seed 001 appendix §28; a refusal for want of ID is routine and 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from db.models import Contact, RefusedCollection
 from kiosk.auth import Identity
-from kiosk.usecases.base import CustodyError
+from kiosk.usecases.base import Collector, CustodyError
 from kiosk.usecases.releases import ReleaseUseCases, _release_permission
+from kiosk.views import Decision
 from wire.vocabulary import EventType
 
 NOT_ON_LIST = "not_on_contact_list"
 MAY_NOT_COLLECT = "contact_may_not_collect"
 BARRED = "barred"
+
+#: The rules of a refusal at the hatch in the words the screen shows (codes are recorded).
+RULE_TEXT = {
+    NOT_ON_LIST: "not on the pupil's contact list",
+    MAY_NOT_COLLECT: "on the list, but with neither collection rights nor parental responsibility",
+    BARRED: "barred from collecting",
+}
+
+#: Reasons of a release decision that are about the ID shown, not about who the collector is.
+_ID_REASONS = frozenset({"id_not_seen"})
 
 
 @dataclass(frozen=True)
@@ -31,7 +42,43 @@ class Refusal:
     barred: bool
 
 
+@dataclass(frozen=True)
+class CollectorCheck:
+    """The policy's answer on a collector before any ID is looked at.
+
+    ``decision`` is the release decision leaving the ID aside: refused only for reasons about
+    the collector, the holding or the time; ``needs_id`` says the release form must now ask
+    which photo ID was seen (and then ask :meth:`check_release` with it).
+    """
+
+    decision: Decision
+    needs_id: bool
+    #: The profile wants the ID type recorded for this collector at all (so a senior's
+    #: override of a refusal still asks for it before the door opens).
+    id_required: bool = False
+
+
 class HatchUseCases(ReleaseUseCases):
+    def check_collector(
+        self, actor: Identity, holding_id: int, collector: Collector
+    ) -> CollectorCheck:
+        """May this collector have the phone, ID aside? Changes nothing (issue 14: "the
+        release form asks for the ID type only after the policy has allowed the collector").
+
+        The same decision as :meth:`check_release` with no ID recorded; a refusal whose only
+        reason is the missing ID means the collector is allowed and the ID is asked next.
+        """
+        decision = self.check_release(actor, holding_id, collector, None)
+        if decision.allowed:
+            return CollectorCheck(decision, needs_id=False)
+        others = tuple(r for r in decision.reasons if r.code not in _ID_REASONS)
+        required = len(others) < len(decision.reasons)
+        if not others:
+            return CollectorCheck(decision, needs_id=True, id_required=True)
+        return CollectorCheck(
+            replace(decision, reasons=others), needs_id=False, id_required=required
+        )
+
     def record_refused_collection(
         self,
         actor: Identity,

@@ -34,6 +34,9 @@ NOT_USE_CASES = {
     "candidate_number": "a pupil's candidate number for a pouch the caller already shows",
     "flag_forced_open": "the station marks phones behind a forced door (no person acts)",
     "holdings_to_check": "the station asks whoever signs in next (confirm_still_there)",
+    "complete_pin_change": "finishes a sign-in with a ticket minted by sign_in or a senior",
+    "change_pin": "one's own PIN, checked against the current one like a sign-in",
+    "is_pupil_card": "whether a UID is a pupil's card, no pupil data (technician's screen)",
 }
 
 
@@ -96,6 +99,14 @@ def _cases(c: Custody, held: int) -> dict:
         "confirm_still_there": lambda who: c.confirm_still_there(who, held),
         "record_missing": lambda who: c.record_missing(who, held),
         "receipt_slip": lambda who: c.receipt_slip(who, NONE),
+        "check_collector": lambda who: c.check_collector(who, held, contact),
+        "staff_list": lambda who: c.staff_list(who),
+        "enrol_badge": lambda who: c.enrol_badge(who, NONE, "FFFFFFFF"),
+        "report_lost_badge": lambda who: c.report_lost_badge(who, NONE),
+        "unlock_badge": lambda who: c.unlock_badge(who, NONE),
+        "issue_enrolment_code": lambda who: c.issue_enrolment_code(who, NONE),
+        "approve_pin_setup": lambda who: c.approve_pin_setup(who, NONE),
+        "require_pin_change": lambda who: c.require_pin_change(who, NONE),
     }
     return {name: (call, P[name]) for name, call in calls.items()}
 

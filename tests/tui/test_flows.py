@@ -174,16 +174,17 @@ async def test_release_refused_wrong_collector(make_app: Any) -> None:
         await sign_in(pilot, app, OFFICE)
         ben = held_for(app, "Ben Hughes")[0]
         await _release_to(pilot, app, BEN, 1)  # Tom Hughes: not allowed to collect
-        await wait_for(
-            pilot, lambda: app.screen.focused is not None and app.screen.focused.id == "id-types"
-        )
-        await pilot.press("enter")
+        # Refused before anyone is asked for ID (issue 14): no ID step, no ID reason.
         text = await _refused(pilot, app)
         assert "not marked as allowed to collect" in text
         assert "[release.require_may_collect]" in text
+        assert "photo ID" not in text
         options = app.screen.query_one("#decision-options")
-        assert "open" not in [o.id for o in options.options]  # no way to open the door
-        await pilot.press("enter")  # "Back: choose another collector"
+        ids = [o.id for o in options.options]
+        assert "open" not in ids  # no way to open the door
+        assert ids == ["refuse", "back"]
+        await pilot.press("down", "enter")  # "Back: choose another collector"
+        assert app.screen.focused is not None and app.screen.focused.id == "collectors"
         assert app.custody.holding(None, ben.id).state == "held"
         assert app.station.door_states()[(ben.locker_bank, ben.locker_number)].value == "closed"
 
@@ -210,8 +211,7 @@ async def test_release_refused_safeguarding_hold(make_app: Any) -> None:
     app = make_app()
     async with app.run_test(size=(80, 24)) as pilot:
         await sign_in(pilot, app, OFFICE)
-        await _release_to(pilot, app, DYLAN, 0)  # Raj Patel, father
-        await pilot.press("enter")
+        await _release_to(pilot, app, DYLAN, 0)  # Raj Patel, father: refused before ID
         text = await _refused(pilot, app)
         assert "safeguarding hold" in text
 
@@ -222,8 +222,7 @@ async def test_release_refused_before_release_time(make_app: Any, clock: Any) ->
     app = make_app()
     async with app.run_test(size=(80, 24)) as pilot:
         await sign_in(pilot, app, OFFICE)
-        await _release_to(pilot, app, BEN, 0)
-        await pilot.press("enter")
+        await _release_to(pilot, app, BEN, 0)  # too early: refused before ID
         text = await _refused(pilot, app)
         assert "Not before 15:15" in text
         assert "[release.earliest_time]" in text
@@ -235,17 +234,23 @@ async def test_senior_override_needs_a_written_reason(make_app: Any) -> None:
     async with app.run_test(size=(80, 24)) as pilot:
         await sign_in(pilot, app, SENIOR)
         ben = held_for(app, "Ben Hughes")[0]
-        await _release_to(pilot, app, BEN, 1)  # Tom Hughes, refused
-        await pilot.press("enter")
+        await _release_to(pilot, app, BEN, 1)  # Tom Hughes, refused (no ID asked)
         await _refused(pilot, app)
         await pilot.press("o")
         await wait_for(pilot, lambda: screen_name(app) == "TextPrompt")
         await pilot.press(*"ok", "enter")  # too short: refused by the prompt
         assert "at least" in text_of(app, "#prompt-help")
         await pilot.press(*" - grandfather has written consent from mother on file", "enter")
+        # The override does not skip the ID: its type is recorded before the door opens.
+        await wait_for(
+            pilot, lambda: app.screen.focused is not None and app.screen.focused.id == "id-types"
+        )
+        assert app.custody.holding(None, ben.id).state == "held"
+        await pilot.press("enter")
         await close_door_when_open(pilot, app, ben.locker_bank, ben.locker_number)
         await wait_for(pilot, lambda: "Released from" in text_of(app, "#door-text"))
-        assert app.custody.holding(None, ben.id).state == "released"
+        done = app.custody.holding(None, ben.id)
+        assert (done.state, done.id_type_seen) == ("released", "driving_licence")
 
 
 # ---------------------------------------------------------------------------- sign-in
@@ -364,7 +369,7 @@ async def test_technician_screen_shows_hardware_and_no_pupil_data(make_app: Any)
     async with app.run_test(size=(80, 24)) as pilot:
         await sign_in(pilot, app, TECHNICIAN)
         menu_ids = [o.id for o in app.screen.query_one("#home-menu").options]
-        assert menu_ids == ["lockers", "technician"]
+        assert menu_ids == ["lockers", "technician", "pin"]
         await wait_for(pilot, lambda: "no pupil data" in text_of(app, "#home-summary"))
         await pilot.press("t")
         await wait_for(pilot, lambda: screen_name(app) == "TechnicianScreen")
@@ -395,9 +400,15 @@ async def test_forced_open_while_logged_out_shows_alarm(make_app: Any) -> None:
         await wait_for(pilot, lambda: "forced open" in text_of(app, banner), what="banner")
         assert app.screen.query_one(banner).display
         assert app.identity is None
-        # It is still there for the next person, and staff acknowledge it from home.
-        await sign_in(pilot, app, OFFICE)
+        # It is still there for the next person, who is first asked to check the phone
+        # behind the door (issue 14), and staff acknowledge it from home.
+        await tap(pilot, app, OFFICE[0])
+        await wait_for(pilot, lambda: screen_name(app) == "LoginScreen")
+        await pilot.press(*OFFICE[1], "enter")
+        await wait_for(pilot, lambda: screen_name(app) == "ChecksScreen", what="check screen")
         await wait_for(pilot, lambda: "A2 was forced open" in text_of(app, banner))
+        await pilot.press("escape")  # check later
+        await wait_for(pilot, lambda: screen_name(app) == "HomeScreen")
         await pilot.press("a")
         assert not app.screen.query_one(banner).display
 

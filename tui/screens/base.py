@@ -19,6 +19,8 @@ from textual.widgets import Footer
 
 from kiosk.auth import AuthError, Identity, NotPermitted
 from kiosk.custody import CustodyError, PolicyRefused
+from kiosk.pin_rules import PinRejected
+from kiosk.staff_admin import StaffAdminError
 from kiosk.task import TaskLocked
 from tui.widgets.alarm_banner import AlarmBanner
 from tui.widgets.simulator_panel import SimulatorStrip
@@ -31,7 +33,7 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 #: Errors whose message is written for staff and is shown as is.
-STAFF_ERRORS = (CustodyError, NotPermitted, AuthError, TaskLocked)
+STAFF_ERRORS = (CustodyError, NotPermitted, AuthError, TaskLocked, PinRejected, StaffAdminError)
 
 
 class KioskScreen(Screen[None]):

@@ -34,6 +34,8 @@ MENU: tuple[tuple[str, str, str, tuple[P, ...]], ...] = (
     ),
     ("l", "Locker grid", "lockers", (P.VIEW_HOLDINGS, P.HARDWARE)),
     ("t", "Technician: hardware tests", "technician", (P.HARDWARE,)),
+    ("b", "Staff and badges", "staff", (P.STAFF_ADMIN,)),
+    ("p", "Change my PIN", "pin", tuple(P)),
 )
 
 
@@ -47,6 +49,8 @@ class HomeScreen(KioskScreen):
         Binding("s", "go('holdings')", "Holdings", show=False),
         Binding("l", "go('lockers')", "Lockers", show=False),
         Binding("t", "go('technician')", "Technician", show=False),
+        Binding("b", "go('staff')", "Staff", show=False),
+        Binding("p", "go('pin')", "My PIN", show=False),
         Binding("a", "acknowledge", "Acknowledge alarms"),
         Binding("escape", "sign_out", "Sign out"),
     ]
@@ -126,7 +130,10 @@ class HomeScreen(KioskScreen):
 
             self.app.push_screen(ConfiscateScreen(pupil))
         else:
-            self.notify(f"Card of {pupil.name} ({pupil.tutor_group}).")
+            self.notify(
+                f"Pupil card: {pupil.name} ({pupil.tutor_group}). Nothing was done; you are "
+                "still signed in."
+            )
 
     def action_acknowledge(self) -> None:
         self.kiosk.acknowledge_alarms()
@@ -161,6 +168,14 @@ def open_screen(where: str) -> KioskScreen:
         from tui.screens.lockers import LockersScreen
 
         return LockersScreen()
+    if where == "staff":
+        from tui.screens.staff import StaffScreen
+
+        return StaffScreen()
+    if where == "pin":
+        from tui.screens.pin_change import PinChangeScreen
+
+        return PinChangeScreen("own", name="Change your PIN")
     from tui.screens.technician import TechnicianScreen
 
     return TechnicianScreen()

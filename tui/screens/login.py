@@ -12,7 +12,7 @@ from textual.binding import Binding
 from textual.containers import Vertical
 from textual.widgets import Input, Static
 
-from kiosk.auth import Identity
+from kiosk.auth import Identity, PinChangeRequired
 from tui.screens.base import KioskScreen, problem_text
 from tui.widgets.text import Plain
 
@@ -76,6 +76,19 @@ class LoginScreen(KioskScreen):
 
     def _refused(self, exc: Exception) -> None:
         self._busy = False
+        if isinstance(exc, PinChangeRequired):  # after a reset or with an enrolment code
+            from tui.screens.pin_change import PinChangeScreen
+
+            self.app.switch_screen(
+                PinChangeScreen(
+                    "ticket",
+                    name=f"Badge {self.badge_uid}",
+                    ticket=exc.ticket,
+                    badge_uid=self.badge_uid,
+                    why=str(exc),
+                )
+            )
+            return
         self.query_one("#login-error", Static).update(problem_text(exc))
         pin = self.query_one("#pin", Input)
         pin.value = ""

@@ -8,6 +8,11 @@ permission sees the override, and it needs a written reason.
 Common case from the home screen: r (1), tap the pupil's card or type a name + Enter (2),
 Enter on the collector (3), Enter on the ID type (4), Enter "open locker" after reading the
 decision (5), close the door (6).
+
+The ID type is asked only once the policy has allowed the collector (issue 14): a contact who
+may not collect, or a release that is too early, is refused before anyone is asked for ID.
+An adult who is refused (not on the list, or barred) is recorded with ``x`` or the refusal's
+first option (:mod:`tui.screens.hatch`); a barred adult alerts the DSL.
 """
 
 from __future__ import annotations
@@ -33,8 +38,11 @@ from kiosk.permissions import Permission
 from kiosk.service import DoorOutcome
 from kiosk.station import DoorResult
 from kiosk.task import Task, TaskKind
+from kiosk.usecases.hatch import CollectorCheck, Refusal
 from kiosk.views import HoldingKind, HoldingState
 from tui.screens.base import KioskScreen, problem_text
+from tui.screens.hatch import RefusedAdult, RefusedAdultForm, refusal_text
+from tui.screens.styles import STAFF_TCSS
 from tui.widgets.decision_panel import DecisionPanel
 from tui.widgets.prompt import TextPrompt
 from tui.widgets.text import Plain, option
@@ -50,10 +58,12 @@ def id_label(code: str) -> str:
 
 
 class ReleaseScreen(KioskScreen):
+    CSS_PATH = STAFF_TCSS
     HEADING = "Release"
     BINDINGS = [
         Binding("escape", "back", "Back"),
         Binding("o", "override", "Override (senior)", show=False),
+        Binding("x", "refuse", "Refuse + record adult", show=False),
     ]
 
     def __init__(self) -> None:
@@ -68,6 +78,10 @@ class ReleaseScreen(KioskScreen):
         self.decision: Decision | None = None
         self.job: Task | None = None
         self._busy = False
+        #: The profile wants the collector's ID type recorded (from ``check_collector``).
+        self._id_required = False
+        #: A senior's written override waiting for the ID type before the door opens.
+        self._override_reason: str | None = None
 
     def compose_body(self) -> ComposeResult:
         with Vertical(id="form"):
@@ -86,6 +100,9 @@ class ReleaseScreen(KioskScreen):
                 with VerticalScroll(id="step-decision"):
                     yield DecisionPanel(id="decision")
                     yield OptionList(id="decision-options")
+                with Vertical(id="step-refused"):
+                    yield Plain("", id="refused-text")
+                    yield OptionList(id="refused-options")
                 with Vertical(id="step-door"):
                     yield Plain("", id="door-text")
                     yield OptionList(id="door-options")
@@ -190,6 +207,7 @@ class ReleaseScreen(KioskScreen):
         if pupil is not None:
             self._collectors.append((Collector("pupil"), f"{pupil.name} (the pupil)"))
             menu.add_option(option(f"{pupil.name} - the pupil themself"))
+        menu.add_option(option("An adult NOT on this list: refuse and record (x)", id="stranger"))
         menu.highlighted = 0
         self._step("step-collector", "#collectors")
 
@@ -200,28 +218,112 @@ class ReleaseScreen(KioskScreen):
         if menu == "held":
             self._holding_chosen(self.shown[event.option_index])
         elif menu == "collectors":
-            self._collector_chosen(*self._collectors[event.option_index])
+            if event.option.id == "stranger":
+                self._refuse_form(None, "")
+            else:
+                self._collector_chosen(*self._collectors[event.option_index])
         elif menu == "id-types":
             self.id_type = event.option.id
-            self._check()
+            if self._override_reason is not None:
+                self._begin(self._override_reason)
+            else:
+                self._check()
         elif menu == "decision-options":
             self._decision_option(event.option.id or "")
         elif menu == "door-options":
             self._door_option(event.option.id or "")
+        elif menu == "refused-options":
+            if event.option.id == "back":
+                self._step("step-collector", "#collectors")
+            else:
+                self.app.pop_screen()
 
     def _collector_chosen(self, collector: Collector, name: str) -> None:
+        """Ask the policy about the collector first; the ID type only if it allows them."""
         self.collector, self.collector_name = collector, name
-        if collector.kind == "pupil":
-            self.id_type = None
-            self._check()
+        self.id_type = None
+        h, who = self.holding, self.actor
+        assert h is not None
+        self.call(
+            lambda: self.kiosk.custody.check_collector(who, h.id, collector),
+            self._collector_checked,
+        )
+
+    def _collector_checked(self, check: CollectorCheck) -> None:
+        self._id_required = check.id_required
+        self._override_reason = None
+        if not check.needs_id:
+            self._decided(check.decision)
             return
-        accepted = self.kiosk.profile.release.accepted_id_types.value or DEFAULT_ID_TYPES
+        self._ask_id()
+
+    def _ask_id(self) -> None:
         menu = self.query_one("#id-types", OptionList)
         menu.clear_options()
-        menu.add_options([option(id_label(code), id=code) for code in accepted])
+        menu.add_options([option(id_label(code), id=code) for code in self._id_types()])
         menu.add_option(option("No photo ID shown", id=""))
         menu.highlighted = 0
         self._step("step-id", "#id-types")
+
+    def _id_types(self) -> tuple[str, ...]:
+        return tuple(self.kiosk.profile.release.accepted_id_types.value or DEFAULT_ID_TYPES)
+
+    # ------------------------------------------------------------------ refused adult
+    def action_refuse(self) -> None:
+        """``x``: the adult at the hatch is refused; record them (name, ID seen, bar)."""
+        step = self.query_one(ContentSwitcher).current
+        if self.holding is None or step not in ("step-collector", "step-id", "step-decision"):
+            return
+        collector, name = self.collector, self.collector_name
+        if step == "step-collector":
+            index = self.query_one("#collectors", OptionList).highlighted or 0
+            collector, name = (
+                self._collectors[index] if index < len(self._collectors) else (None, "")
+            )
+        if collector is not None and collector.kind == "pupil":
+            collector, name = None, ""
+        self._refuse_form(collector, name)
+
+    def _refuse_form(self, collector: Collector | None, label: str) -> None:
+        h = self.holding
+        assert h is not None
+        contact_id = collector.contact_id if collector is not None else None
+        name = ""
+        if contact_id is not None and self.pupil is not None:
+            name = next((c.name for c in self.pupil.contacts if c.id == contact_id), "")
+        who = self.actor
+
+        def answered(adult: RefusedAdult | None) -> None:
+            if adult is None:
+                return
+            self.call(
+                lambda: self.kiosk.custody.record_refused_collection(
+                    who,
+                    h.id,
+                    name_given=adult.name_given,
+                    id_type_seen=adult.id_type_seen,
+                    contact_id=contact_id,
+                    barred=adult.barred,
+                ),
+                lambda refusal: self._refusal_recorded(refusal, adult.name_given),
+            )
+
+        self.app.push_screen(
+            RefusedAdultForm(
+                name=name,
+                id_types=tuple((code, id_label(code)) for code in self._id_types()),
+                pupil=h.pupil_name,
+            ),
+            answered,
+        )
+
+    def _refusal_recorded(self, refusal: Refusal, name: str) -> None:
+        self.query_one("#refused-text", Static).update(refusal_text(refusal, name))
+        menu = self.query_one("#refused-options", OptionList)
+        menu.clear_options()
+        menu.add_options([option("Done", id="done"), option("Back: another collector", id="back")])
+        menu.highlighted = 0
+        self._step("step-refused", "#refused-options")
 
     # ------------------------------------------------------------------ decision
     def _check(self) -> None:
@@ -246,8 +348,13 @@ class ReleaseScreen(KioskScreen):
         menu.clear_options()
         if decision.allowed:
             menu.add_option(option(f"Open locker {h.locker} and hand it over", id="open"))
-        elif self.actor.can(Permission.OVERRIDE):
-            menu.add_option(option("Override with a written reason (senior)", id="override"))
+        else:
+            if self.collector is not None and self.collector.kind == "contact":
+                menu.add_option(
+                    option("Refuse and record this adult (name, ID seen, bar)", id="refuse")
+                )
+            if self.actor.can(Permission.OVERRIDE):
+                menu.add_option(option("Override with a written reason (senior)", id="override"))
         menu.add_option(option("Back: choose another collector", id="back"))
         menu.highlighted = 0
         self._step("step-decision", "#decision-options")
@@ -257,6 +364,8 @@ class ReleaseScreen(KioskScreen):
             self._begin(None)
         elif choice == "override":
             self.action_override()
+        elif choice == "refuse":
+            self.action_refuse()
         else:
             self._step("step-collector", "#collectors")
 
@@ -268,7 +377,12 @@ class ReleaseScreen(KioskScreen):
         minimum = self.kiosk.profile.override.min_reason_chars.value
 
         def answered(reason: str | None) -> None:
-            if reason:
+            if not reason:
+                return
+            if self._id_required and not self.id_type:
+                self._override_reason = reason  # the ID type is still recorded first
+                self._ask_id()
+            else:
                 self._begin(reason)
 
         self.app.push_screen(
@@ -403,8 +517,9 @@ class ReleaseScreen(KioskScreen):
             return
         back = {
             "step-collector": ("step-find", "#filter"),
-            "step-id": ("step-collector", "#collectors"),
+            "step-id": ("step-collector", "#collectors"),  # drops a pending override
             "step-decision": ("step-collector", "#collectors"),
+            "step-refused": ("step-collector", "#collectors"),
         }
         if current in back:
             self._step(*back[current])
