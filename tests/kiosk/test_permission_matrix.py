@@ -96,6 +96,7 @@ def _cases(c: Custody, held: int) -> dict:
         "confirm_still_there": lambda who: c.confirm_still_there(who, held),
         "record_missing": lambda who: c.record_missing(who, held),
         "receipt_slip": lambda who: c.receipt_slip(who, NONE),
+        "acknowledge_alarm": lambda who: c.acknowledge_alarm(who, ["forced:A7"]),
     }
     return {name: (call, P[name]) for name, call in calls.items()}
 
