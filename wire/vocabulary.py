@@ -117,6 +117,8 @@ class EventType(StrEnum):
     HARDWARE_TEST_UNLOCK_RESULT = "hardware.test_unlock_result"
     STATION_STARTED = "station.started"
     RETENTION_PURGED = "retention.purged"
+    #: ``kiosk restore`` replaced the ledger with a backup: the senior who did it, which file.
+    LEDGER_RESTORED = "ledger.restored"
 
     @classmethod
     def holding(cls, state: HoldingState) -> EventType:
