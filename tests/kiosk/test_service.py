@@ -245,3 +245,14 @@ def test_forced_door_is_an_alarm_with_no_listener(service):
 def test_a_second_station_on_the_same_data_folder_is_refused(service):
     with pytest.raises(HardwareBusy, match="in use by pid"):
         open_station(service.station.ctx.config, simulate=True)
+
+
+def test_a_lock_ends_the_sign_in(service):
+    from kiosk.auth import is_signed_in
+
+    office = staff(service, "office")
+    service.custody.holdings(office)
+    service.lock(office, "Signed out.")
+    wait_until(lambda: not is_signed_in(office), what="the sign-out")
+    with pytest.raises(NotPermitted):
+        service.custody.holdings(office)
