@@ -172,7 +172,7 @@ class KioskApp(App[None]):
             self._refresh_banners()
         elif isinstance(news, BadgeTapped):
             self.card_tapped(news.uid)
-        else:
+        elif self.screen_stack:  # hardware news landing while the app shuts down is dropped
             self.screen.post_message(HardwareNews(news))
 
     # ------------------------------------------------------------------ activity and lock
