@@ -19,7 +19,7 @@ import policies
 from db.audit import verify_chain
 from db.engine import DatabaseCorrupt, make_session_factory
 from kiosk import exam_import as _exam_import  # noqa: F401  registers `import exams`
-from kiosk.cli_auth import badge_option, needs_sign_in, signed_in
+from kiosk.cli_auth import badge_option, needs_sign_in, signed_in, system_run_problem
 from kiosk.config import ENV_VAR, ConfigError, KioskConfig, load_config
 from kiosk.context import KioskContext, NotReady, open_context, open_engine
 from kiosk.hw_commands import hw
@@ -327,6 +327,10 @@ def purge(ctx: click.Context, dry_run: bool, badge: str | None, as_system: bool)
             "terminal: sign in with --badge UID"
         )
     with _open(ctx) as k:
+        if as_system:
+            problem = system_run_problem(k.config.source, k.profile.path)
+            if problem:
+                _fail(problem)
         with contextlib.ExitStack() as stack:
             if as_system:
                 me = system_identity()

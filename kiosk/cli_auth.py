@@ -18,9 +18,11 @@ load SQLAlchemy or Argon2 (kiosk/cli.py is kept quick to start).
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn, TypeVar
 
 import click
@@ -110,3 +112,36 @@ def signed_in(
         yield identity
     finally:
         k.custody.sign_out(identity, f"kiosk {command} finished")
+
+
+def _writable_by_caller(path: Path) -> bool:
+    """Could the user running this change ``path``? For root: anyone but root could (not
+    root-owned, or group/other-writable); otherwise: this user, or anyone, can write it."""
+    st = path.stat()
+    if os.geteuid() == 0:
+        return st.st_uid != 0 or bool(st.st_mode & 0o022)
+    return os.access(path, os.W_OK) or bool(st.st_mode & 0o002)
+
+
+def system_run_problem(config_path: Path | None, profile_path: Path) -> str | None:
+    """Why ``kiosk purge --system`` must not run with this config, or None.
+
+    The system actor has no person behind it, so what it deletes must come from files the
+    caller cannot have written: the installed config (``/etc/kiosk/kiosk.toml``, root's) and a
+    profile shipped with the kiosk or equally protected. A home-made config or profile with
+    short retention periods (issue 9) is refused; a person can still purge by signing in.
+    """
+    from policies import PROFILE_DIR
+
+    if config_path is None:
+        return "--system needs the station's installed config file (--config or $KIOSK_CONFIG)"
+    for what, path in (("config", config_path), ("profile", profile_path)):
+        if what == "profile" and path.resolve().is_relative_to(PROFILE_DIR.resolve()):
+            continue  # shipped with the kiosk
+        if _writable_by_caller(path):
+            return (
+                f"--system refuses the {what} file {path}: the user running it can change it, "
+                "so its retention periods cannot be trusted without a person. Protect it "
+                "(root-owned, not group/other-writable), or sign in with --badge"
+            )
+    return None

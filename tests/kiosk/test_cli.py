@@ -320,6 +320,7 @@ def test_purge_by_a_senior_and_by_the_timer_records_who(demo_dir, monkeypatch):
     assert result.exit_code == 0, result.output
     senior = _staff_id(demo_dir, SENIOR[0])
     assert [a for a, _p in _events(demo_dir, "retention.purged")] == [senior]
+    cfg.chmod(0o444)  # as installed: the timer's user cannot change the config
     timer = run("--config", cfg, "purge", "--system")
     assert timer.exit_code == 0, timer.output
     assert [a for a, _p in _events(demo_dir, "retention.purged")] == [senior, 0]  # 0: system
@@ -361,3 +362,21 @@ def test_first_staff_import_of_a_new_school_needs_nobody_then_a_senior(tmp_path)
     # The code signs the head in once, to choose a PIN: not a way round the PIN.
     with_code = run("--config", cfg, "import", "staff", staff_csv, "--badge", "CAFE0002", pin=code)
     assert with_code.exit_code == 2 and "PIN must be chosen" in with_code.output
+
+
+def test_purge_system_refuses_a_config_or_profile_the_caller_could_have_written(demo_dir, tmp_path):
+    from policies import PROFILE_DIR
+
+    cfg = demo_dir / "kiosk.toml"
+    cfg.chmod(0o666)
+    writable = run("--config", cfg, "purge", "--system")
+    assert writable.exit_code == 2 and "refuses the config file" in writable.output
+    # A home-made profile with short retention periods (issue 9): refused for the timer.
+    own = tmp_path / "quick.toml"
+    own.write_text((PROFILE_DIR / "default.toml").read_text())
+    own.chmod(0o666)
+    cfg.write_text(cfg.read_text().replace('profile = "default"', f'profile = "{own}"'))
+    cfg.chmod(0o444)
+    homemade = run("--config", cfg, "purge", "--system")
+    assert homemade.exit_code == 2 and "refuses the profile file" in homemade.output
+    assert _events(demo_dir, "retention.purged") == []
