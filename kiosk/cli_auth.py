@@ -75,6 +75,10 @@ def sign_in(k: KioskContext, badge: str, permission: Permission, *, command: str
     """
     from kiosk.auth import AuthError, NotPermitted, PinChangeRequired, authorise
 
+    # Each command is a fresh process: make the unknown-badge dummy hash now, before the PIN
+    # is typed, or an unknown badge would answer one Argon2 hash slower than a wrong PIN
+    # (measured: bench/cli_sign_in.py).
+    k.custody.auth.dummy_hash()
     pin = read_pin()
     try:
         identity = k.custody.sign_in(badge, pin)
