@@ -29,6 +29,7 @@ EVENT_CATEGORIES: dict[str, str] = {
     "alarm.forced_open": "forced_open",
     "release.refused": "refused_collection",
     "collection.refused": "refused_collection",
+    "release.policy_refused": "refused_collection",
 }
 """Event type (as the kiosk writes it) -> tray category."""
 
@@ -52,6 +53,11 @@ OUTCOMES: dict[str, str] = {
 }
 
 
+#: Refused collections: at the hatch (``release.refused``) and by the policy engine at the
+#: release form (``release.policy_refused``, issue 9). Only a barred adult reaches the tray.
+_REFUSALS = frozenset({"release.refused", "collection.refused", "release.policy_refused"})
+
+
 @dataclass(frozen=True)
 class TrayItem:
     category: str
@@ -63,7 +69,7 @@ def tray_item(event_type: str, payload: dict[str, Any]) -> TrayItem | None:
     category = EVENT_CATEGORIES.get(event_type)
     if category is None:
         return None
-    if event_type in {"release.refused", "collection.refused"} and not payload.get("barred"):
+    if event_type in _REFUSALS and not payload.get("barred"):
         # A refusal for want of ID is routine; only a barred adult is a safeguarding matter.
         return None
     title = CATEGORIES[category]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
 import tempfile
@@ -10,7 +11,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from importlib.metadata import entry_points
 from pathlib import Path
-from typing import IO
+from typing import IO, TYPE_CHECKING
 
 import click
 
@@ -18,19 +19,23 @@ import policies
 from db.audit import verify_chain
 from db.engine import DatabaseCorrupt, make_session_factory
 from kiosk import exam_import as _exam_import  # noqa: F401  registers `import exams`
+from kiosk.cli_auth import badge_option, needs_sign_in, signed_in, system_run_problem
 from kiosk.config import ENV_VAR, ConfigError, KioskConfig, load_config
 from kiosk.context import KioskContext, NotReady, open_context, open_engine
 from kiosk.hw_commands import hw
 from kiosk.lockers import sync_lockers
-from kiosk.mis_import import IMPORTERS, ImportRejected, run_import
+from kiosk.mis_import import IMPORTERS, ImportRejected, ImportResult, run_import, shown
 from kiosk.ops_commands import backup, restore, signage_page
-from kiosk.permissions import matrix_markdown
+from kiosk.permissions import Permission, matrix_markdown
 from kiosk.policy_text import describe_profile
 from kiosk.retention import flush_write_ahead_log
 from kiosk.retention import purge as run_purge
 from kiosk.subject_access import subject
 from kiosk.sync.cli import sync
 from kiosk.watchdog import notify_ready
+
+if TYPE_CHECKING:
+    from kiosk.auth import Identity
 
 
 def _fail(message: str, code: int = 2) -> None:
@@ -131,16 +136,33 @@ def db_status(ctx: click.Context) -> None:
     help="Staff or pupils: FILE is the whole list; anyone not in it has left (staff can no "
     "longer sign in; the retention clock starts).",
 )
+@badge_option
 @click.pass_context
-def import_cmd(ctx: click.Context, kind: str, file: Path, deactivate_missing: bool) -> None:
+def import_cmd(
+    ctx: click.Context, kind: str, file: Path, deactivate_missing: bool, badge: str | None
+) -> None:
     """Import pupils, contacts, staff or exam entries from an MIS CSV export (all or nothing).
 
-    Column names accepted are listed in docs/mis-import.md.
+    Needs a signed-in member of staff: pupils and contacts an office administrator or senior,
+    staff a senior, exams the exams officer or a senior. Only a new school's very first staff
+    import, with no senior yet, runs with nobody (recorded as such). Column names accepted
+    are listed in docs/mis-import.md.
     """
+    from kiosk.auth import NotPermitted
+    from kiosk.mis_import import IMPORT_PERMISSIONS
+
     if deactivate_missing and kind == "contacts":
         _fail("--deactivate-missing is for `kiosk import staff` and `kiosk import pupils`")
+    permission = IMPORT_PERMISSIONS[kind]
     with _open(ctx) as k:
-        try:
+        if badge is None and kind != "staff":
+            _fail(needs_sign_in(f"import {kind}", permission))
+
+        first_codes: list[str] = []
+
+        def load(actor: Identity | None) -> ImportResult:
+            from kiosk.staff_admin import bootstrap_enrolment_codes
+
             with k.sessions.begin() as s:
                 result = run_import(
                     s,
@@ -149,24 +171,54 @@ def import_cmd(ctx: click.Context, kind: str, file: Path, deactivate_missing: bo
                     station_id=k.config.station.id,
                     now=datetime.now(UTC),
                     deactivate_missing=deactivate_missing,
+                    actor=actor,
                 )
+                if actor is None:  # a new school's first staff list: its seniors need codes
+                    for staff, code in bootstrap_enrolment_codes(s, k.custody.auth):
+                        first_codes.append(
+                            f"first sign-in code for {shown(staff.name)} (badge "
+                            f"{staff.badge_uid or 'not yet enrolled'}): {code}"
+                        )
+                return result
+
+        try:
+            if badge is None:  # staff: allowed only while the school has no senior yet
+                try:
+                    result = load(None)
+                except NotPermitted:
+                    _fail(needs_sign_in("import staff", permission))
+            else:
+                with signed_in(k, badge, permission, command=f"import {kind}") as me:
+                    result = load(me)
         except ImportRejected as exc:
+            _fail(str(exc))
+        except NotPermitted as exc:
             _fail(str(exc))
     summary = f"{file}: {kind}: {result.added} added, {result.updated} updated"
     if deactivate_missing:
         summary += f", {result.deactivated} marked as left (no longer in the list)"
     click.echo(summary)
+    for line in first_codes:
+        click.echo(line)
+    if first_codes:
+        click.echo(
+            "Give each code to that senior only (shown once, valid "
+            f"{k.config.auth.enrolment_code_hours} h): they tap their badge at the kiosk, type "
+            "the code as the PIN and choose their own PIN."
+        )
 
 
 # --------------------------------------------------------------------------- holdings
 @main.command()
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @click.option("--all", "show_all", is_flag=True, help="Include released and closed holdings.")
+@badge_option
 @click.pass_context
-def holdings(ctx: click.Context, as_json: bool, show_all: bool) -> None:
-    """List the phones the school holds now (or all with --all)."""
-    with _open(ctx) as k:
-        rows = k.custody.holdings(None, open_only=not show_all)
+def holdings(ctx: click.Context, as_json: bool, show_all: bool, badge: str | None) -> None:
+    """List the phones the school holds now (or all with --all). Shows pupils: needs the
+    sign-in of staff who may see holdings."""
+    with _open(ctx) as k, signed_in(k, badge, Permission.VIEW_HOLDINGS, command="holdings") as me:
+        rows = k.custody.holdings(me, open_only=not show_all)
         tz = k.config.tz
     if as_json:
         click.echo(json.dumps([h.as_json() for h in rows], indent=2))
@@ -174,7 +226,6 @@ def holdings(ctx: click.Context, as_json: bool, show_all: bool) -> None:
     if not rows:
         click.echo("No phones held.")
         return
-    from kiosk.mis_import import shown
 
     click.echo(f"{'#':>4}  {'state':<18} {'kind':<13} {'locker':<7} {'since':<16} pupil")
     for h in rows:
@@ -226,34 +277,78 @@ def audit_verify(ctx: click.Context) -> None:
 
 
 @audit.command("baseline")
+@badge_option
 @click.pass_context
-def audit_baseline(ctx: click.Context) -> None:
+def audit_baseline(ctx: click.Context, badge: str | None) -> None:
     """Record the custody tables' facts as they are now (once, after upgrading a ledger whose
     rows predate the facts its events carry). Check `kiosk audit verify` first: a baseline
-    explains whatever the tables hold."""
+    explains whatever the tables hold, so a signed-in senior vouches for it by name."""
     from kiosk.audit_replay import record_baseline
+    from kiosk.auth import authorise
 
-    with _open(ctx) as k, k.sessions.begin() as s:
-        record_baseline(s, station_id=k.config.station.id, now=k.custody.clock())
+    with (
+        _open(ctx) as k,
+        signed_in(k, badge, Permission.AUDIT_BASELINE, command="audit baseline") as me,
+        k.sessions.begin() as s,
+    ):
+        authorise(s, me, Permission.AUDIT_BASELINE)
+        record_baseline(
+            s, station_id=k.config.station.id, now=k.custody.clock(), actor_id=me.staff_id
+        )
     click.echo("audit baseline recorded")
 
 
 # --------------------------------------------------------------------------- purge
+def interactive() -> bool:
+    """A person at a terminal (stdin is a TTY); the systemd timer's stdin is /dev/null."""
+    return sys.stdin.isatty()
+
+
 @main.command()
 @click.option("--dry-run", is_flag=True, help="List what would go; change nothing.")
+@badge_option
+@click.option(
+    "--system",
+    "as_system",
+    is_flag=True,
+    help="For the nightly timer (kiosk-purge.service) only: run as the system actor, which "
+    "may purge and do nothing else. Refused at a terminal: people sign in with --badge.",
+)
 @click.pass_context
-def purge(ctx: click.Context, dry_run: bool) -> None:
-    """Delete records past the profile's retention periods."""
+def purge(ctx: click.Context, dry_run: bool, badge: str | None, as_system: bool) -> None:
+    """Delete records past the profile's retention periods (a senior's sign-in, or --system)."""
+    from kiosk.auth import NotPermitted, system_identity
+
+    if as_system and badge:
+        _fail("give either --badge (a person) or --system (the nightly timer), not both")
+    if as_system and interactive():
+        _fail(
+            "--system is for the nightly timer (kiosk-purge.service), not a person at a "
+            "terminal: sign in with --badge UID"
+        )
     with _open(ctx) as k:
-        with k.sessions.begin() as s:
-            report = run_purge(
-                s,
-                k.profile,
-                now=datetime.now(UTC),
-                station_id=k.config.station.id,
-                dry_run=dry_run,
-                photo_dir=k.config.station.data_dir / "photos",
-            )
+        if as_system:
+            problem = system_run_problem(k.config.source, k.profile.path)
+            if problem:
+                _fail(problem)
+        with contextlib.ExitStack() as stack:
+            if as_system:
+                me = system_identity()
+            else:
+                me = stack.enter_context(signed_in(k, badge, Permission.PURGE, command="purge"))
+            try:
+                with k.sessions.begin() as s:
+                    report = run_purge(
+                        s,
+                        k.profile,
+                        now=datetime.now(UTC),
+                        station_id=k.config.station.id,
+                        dry_run=dry_run,
+                        photo_dir=k.config.station.data_dir / "photos",
+                        actor=me,
+                    )
+            except NotPermitted as exc:
+                _fail(str(exc))
         if not dry_run:
             flush_write_ahead_log(k.engine)
     click.echo("would delete (by kind, no names):" if dry_run else "deleted (by kind):")
@@ -320,7 +415,11 @@ def demo(seed_only: bool, data_dir: Path | None) -> None:
     if seed_only:
         k.close()
         click.echo(f"Demo school written to {target}")
-        click.echo(f"Try:  kiosk --config {config_file} holdings")
+        office_badge, office_pin = DEMO_BADGES["office"]
+        click.echo(
+            f"Try:  kiosk --config {config_file} holdings --badge {office_badge}"
+            f"   (PIN {office_pin}, asked for)"
+        )
         click.echo(
             "Demo badges (UID / PIN): "
             + ", ".join(f"{role} {uid}/{pin}" for role, (uid, pin) in DEMO_BADGES.items())

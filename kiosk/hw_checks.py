@@ -21,6 +21,12 @@ class Check:
     item: str
     ok: bool
     detail: str
+    #: Not tried on purpose (a locker holding a phone or out of service): not a failure.
+    skipped: bool = False
+
+    @property
+    def result(self) -> str:
+        return "SKIP" if self.skipped else "PASS" if self.ok else "FAIL"
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING, NoReturn
 
 import click
 
@@ -25,10 +26,16 @@ from hardware.bundle import (
 from hardware.camera import CameraUnavailable, NullCamera
 from hardware.ports import BadgeTapped, DoorState, LockBank, UnlockOutcome
 from hardware.report import technician_report
+from kiosk.cli_auth import badge_option, needs_sign_in, signed_in
 from kiosk.config import KioskConfig
 from kiosk.hardware_config import build_hardware, default_config
-from kiosk.hardware_lock import HardwareBusy, HardwareLock
-from kiosk.hw_checks import Check, reader_checks, test_pulse
+from kiosk.hardware_lock import HardwareBusy
+from kiosk.hw_checks import Check, reader_checks
+from kiosk.permissions import Permission
+
+if TYPE_CHECKING:
+    from kiosk.auth import Identity
+    from kiosk.station import Station
 
 TEST_UID = "C0FFEE01"  # a made-up badge, not anybody's
 
@@ -118,6 +125,7 @@ def _list_simulated(cfg: HardwareSpec) -> None:
     metavar="BANK:N",
     help="(simulation) jam a locker before testing, to see a failure.",
 )
+@badge_option
 @click.pass_context
 def hw_test(
     ctx: click.Context,
@@ -125,56 +133,65 @@ def hw_test(
     tap_timeout: float,
     close_timeout: float,
     sim_jam: tuple[str, ...],
+    badge: str | None,
 ) -> None:
     """Test every reader, lock, door sensor, the camera and the indicators.
 
-    Refused while a station (``kiosk run``, with or without the UI) owns the hardware: it
-    takes the same lock the station takes, so no two processes drive one bus.
+    Needs a signed-in technician (--badge and the PIN), recorded as the actor of every test
+    pulse. Goes through the station's own checks, the same as the technician screen: refused
+    while a station (``kiosk run``, with or without the UI) owns the hardware (the same
+    lock the station takes), and a locker that holds a phone on record or is out of service
+    is never opened (shown as SKIP).
     """
-    cfg = _config(ctx)
+    from kiosk.context import NotReady
+    from kiosk.runtime import close_station, open_station
+
     obj = ctx.obj if isinstance(ctx.obj, dict) else {}
-    kiosk_config = obj.get("config")
-    lock = (
-        HardwareLock(kiosk_config.station.data_dir)
-        if isinstance(kiosk_config, KioskConfig)
-        else None
-    )
+    config = obj.get("config")
+    if not isinstance(config, KioskConfig):
+        _fail("`kiosk hw test` needs the station's config (--config FILE or $KIOSK_CONFIG)")
+    if not badge:
+        _fail(needs_sign_in("hw test", Permission.HARDWARE_TEST))
+    hardware = obj.get("hardware_config")
+    if isinstance(hardware, HardwareSpec) and hardware is not config.hardware:
+        config = config.model_copy(update={"hardware": hardware})
     try:
-        if lock is not None:
-            lock.acquire("kiosk hw test")
-        bundle = build_hardware(cfg, simulate=simulate)
-    except (HardwareUnavailable, HardwareBusy) as exc:
-        if lock is not None:
-            lock.release()
-        click.echo(f"kiosk: {exc}", err=True)
-        sys.exit(2)
-    sim = bundle.simulator
+        station = open_station(config, simulate=simulate, purpose="kiosk hw test")
+    except (HardwareUnavailable, HardwareBusy, NotReady) as exc:
+        _fail(str(exc))
     checks: list[Check] = []
     try:
-        if sim is not None:
-            for item in sim_jam:
-                bank, _, num = item.partition(":")
-                sim.jam(bank, int(num))
-        checks += [
-            Check(ln.item, ln.ok, ln.detail)
-            for ln in technician_report(bundle, include_version=False)
-        ]
-        checks += _test_readers(bundle, tap_timeout if sim is None else min(tap_timeout, 3.0))
-        checks += _test_locks(bundle, close_timeout)
-        checks += _test_camera(bundle)
-        checks += _test_indicators(bundle)
+        with signed_in(station.ctx, badge, Permission.HARDWARE_TEST, command="hw test") as me:
+            bundle = station.hardware
+            sim = bundle.simulator
+            if sim is not None:
+                for item in sim_jam:
+                    bank, _, num = item.partition(":")
+                    sim.jam(bank, int(num))
+            checks += [
+                Check(ln.item, ln.ok, ln.detail)
+                for ln in technician_report(bundle, include_version=False)
+            ]
+            checks += _test_readers(bundle, tap_timeout if sim is None else min(tap_timeout, 3.0))
+            checks += _test_locks(station, me, close_timeout)
+            checks += _test_camera(bundle)
+            checks += _test_indicators(bundle)
     finally:
-        bundle.close()
-        if lock is not None:
-            lock.release()
+        close_station(station)
     width = max(len(c.item) for c in checks) if checks else 10
     click.echo(f"{'item':<{width}}  result  detail")
     for c in checks:
-        click.echo(f"{c.item:<{width}}  {'PASS' if c.ok else 'FAIL':<6}  {c.detail}")
+        click.echo(f"{c.item:<{width}}  {c.result:<6}  {c.detail}")
     failed = sum(not c.ok for c in checks)
-    click.echo(f"{len(checks) - failed} passed, {failed} failed")
+    skipped = sum(c.skipped for c in checks)
+    click.echo(f"{len(checks) - failed - skipped} passed, {failed} failed, {skipped} skipped")
     if failed:
         ctx.exit(1)
+
+
+def _fail(message: str) -> NoReturn:
+    click.echo(f"kiosk: {message}", err=True)
+    sys.exit(2)
 
 
 def _test_readers(bundle: HardwareBundle, tap_timeout: float) -> list[Check]:
@@ -223,10 +240,13 @@ def _wait_state(bank: LockBank, number: int, want: DoorState, timeout: float) ->
     return state
 
 
-def _test_locks(bundle: HardwareBundle, close_timeout: float) -> list[Check]:
+def _test_locks(station: Station, me: Identity, close_timeout: float) -> list[Check]:
+    """Every locker, one pulse each, through :meth:`Station.test_pulse` (checked, recorded)."""
+    from kiosk.usecases.base import CustodyError
+
     checks: list[Check] = []
-    sim = bundle.simulator
-    for bank in bundle.lock_banks:
+    sim = station.hardware.simulator
+    for bank in station.hardware.lock_banks:
         for n in bank.numbers():
             item = f"lock {bank.name}{n}"
             before = bank.door_state(n)
@@ -239,7 +259,11 @@ def _test_locks(bundle: HardwareBundle, close_timeout: float) -> list[Check]:
                 )
                 checks.append(Check(f"{item} sensor before", False, hint))
                 continue
-            outcome, detail = test_pulse(bank, n)
+            try:
+                outcome, detail = station.test_pulse(me, bank.name, n)
+            except CustodyError as refused:  # holds a phone, out of service: never pulsed
+                checks.append(Check(f"{item} unlock", True, f"not opened: {refused}", True))
+                continue
             checks.append(Check(f"{item} unlock", outcome is UnlockOutcome.OPENED, detail))
             if outcome is not UnlockOutcome.OPENED:
                 continue

@@ -765,6 +765,15 @@ IMPORTERS: dict[str, Callable[..., ImportResult]] = {
 }
 
 
+#: The permission each import needs (``import exams`` checks its own: exam sessions).
+IMPORT_PERMISSIONS: dict[str, Permission] = {
+    "pupils": Permission.IMPORT_DATA,
+    "contacts": Permission.IMPORT_DATA,
+    "staff": Permission.IMPORT_STAFF,
+    "exams": Permission.EXAM_SESSION,
+}
+
+
 def run_import(
     session: Session,
     kind: str,
@@ -778,6 +787,9 @@ def run_import(
     """Import inside the caller's transaction and log an event; the caller commits."""
     if deactivate_missing and kind == "contacts":
         raise ValueError("only a staff or pupil import can mark people missing from the file")
+    if actor is not None and kind in IMPORT_PERMISSIONS:
+        # The one permission table (kiosk.permissions), checked in the import's transaction.
+        authorise(session, actor, IMPORT_PERMISSIONS[kind])
     # Imports that change what the replay checks (exemptions, contacts, roles) carry the
     # difference as facts; an exam import changes none of those tables.
     table = IMPORT_TABLE.get(kind)

@@ -63,6 +63,10 @@ class Permission(enum.StrEnum):
     STAFF_ADMIN = "staff_admin"  # badges, PIN codes, unlocks, lost badges, ordinary roles
     GRANT_PRIVILEGED_ROLE = "grant_privileged_role"  # senior, dsl, office_admin
     AUDIT_VERIFY = "audit_verify"
+    AUDIT_BASELINE = "audit_baseline"  # vouch for the custody tables as they are now
+    SUBJECT_ACCESS = "subject_access"  # export everything held about one pupil
+    SUBJECT_ERASURE = "subject_erasure"  # erase one pupil's data (safeguarding kept)
+    RESTORE_BACKUP = "restore_backup"  # replace the ledger with a backup
 
     @property
     def label(self) -> str:
@@ -150,6 +154,21 @@ PERMISSIONS: dict[Permission, Rule] = {
     P.AUDIT_VERIFY: Rule(
         frozenset({R.SENIOR, R.DSL, R.TECHNICIAN}), "002 'Network management': audited log-ins"
     ),
+    P.AUDIT_BASELINE: Rule(
+        frozenset({R.SENIOR}),
+        "issue 9: a baseline explains whatever the tables hold, so a named senior vouches",
+    ),
+    P.SUBJECT_ACCESS: Rule(
+        frozenset({R.SENIOR, R.DSL}),
+        "UK GDPR Art. 15; the export includes safeguarding records (001 appendix §28: DSL)",
+    ),
+    P.SUBJECT_ERASURE: Rule(
+        frozenset({R.SENIOR}),
+        "UK GDPR Art. 17; issue 9: retention changes need a named senior",
+    ),
+    P.RESTORE_BACKUP: Rule(
+        frozenset({R.SENIOR}), "issue 9: replacing the custody record needs a named senior"
+    ),
 }
 
 #: The permission each use-case checks (custody, station, CLI and staff admin names).
@@ -199,6 +218,11 @@ USE_CASES: dict[str, Permission] = {
     "purge": P.PURGE,
     "audit_verify": P.AUDIT_VERIFY,
     "staff_list": P.STAFF_ADMIN,
+    "audit_baseline": P.AUDIT_BASELINE,
+    "subject_export": P.SUBJECT_ACCESS,
+    "subject_erase": P.SUBJECT_ERASURE,
+    "restore_backup": P.RESTORE_BACKUP,
+    "import_exams": P.EXAM_SESSION,
     "enrol_badge": P.STAFF_ADMIN,
     "issue_enrolment_code": P.STAFF_ADMIN,
     "approve_pin_setup": P.STAFF_ADMIN,

@@ -55,6 +55,8 @@ from db.models import (
     Staff,
 )
 from kiosk.audit_replay import snapshot as replay_snapshot
+from kiosk.auth import Identity, authorise
+from kiosk.permissions import Permission
 
 #: Kinds in the order ``kiosk purge`` lists them; every count in a report uses one of these.
 KINDS: tuple[tuple[str, str], ...] = (
@@ -163,11 +165,17 @@ def purge(
     station_id: str,
     dry_run: bool = False,
     photo_dir: Path | None = None,
+    actor: Identity | None = None,
 ) -> PurgeReport:
     """Find (and unless ``dry_run``, delete) what is past retention. Caller commits.
 
     ``photo_dir`` is ``<data_dir>/photos``: files there that no record names are removed.
+    ``actor`` is the signed-in senior (``kiosk purge --badge``) or the system actor (the
+    nightly timer, ``kiosk purge --system``), checked for the purge permission here and
+    recorded as the purge event's actor (issue 9).
     """
+    if actor is not None:
+        authorise(session, actor, Permission.PURGE)
     r = profile.retention
     report = PurgeReport()
     if not dry_run:
@@ -341,7 +349,14 @@ def purge(
             checkpoints[station] = checkpoint_payload(cp)
     if station_id in checkpoints:
         payload["checkpoint"] = checkpoints.pop(station_id)
-    append_event(session, station_id=station_id, type=PURGE_EVENT, occurred_at=now, payload=payload)
+    append_event(
+        session,
+        station_id=station_id,
+        type=PURGE_EVENT,
+        occurred_at=now,
+        actor_id=actor.staff_id if actor is not None else None,
+        payload=payload,
+    )
     for station, cp_payload in checkpoints.items():
         # Another station's chain in this database (a replaced kiosk): vouch in its own chain.
         append_event(

@@ -108,6 +108,8 @@ class StationService:
         self.reconcile: tuple[ReconcileItem, ...] = ()
         self.started = False
         self._pending_notes: dict[int, str] = {}
+        #: Sign-outs waiting for the task a lock took over to settle (see :meth:`lock`).
+        self._deferred_sign_outs: dict[int, tuple[Identity, str]] = {}
         self._listeners: list[Listener] = []
         self._guard = threading.RLock()
         self._threads: list[threading.Thread] = []
@@ -254,14 +256,19 @@ class StationService:
             alarms = dict(self.alarms)
         self._emit(AlarmsChanged(alarms, raised=False))
 
-    def acknowledge_alarms(self) -> None:
-        """Forced/left-open alarms are cleared by a person; faults clear when fixed."""
+    def acknowledge_alarms(self, actor: Identity) -> None:
+        """Forced/left-open alarms are cleared by a signed-in person, who is recorded
+        (``alarm.acknowledged``, issue 9); faults clear when fixed.
+
+        The event is written before anything is cleared: a refused or failed write
+        (:class:`~kiosk.auth.NotPermitted` for a signed-out identity) leaves the alarms up.
+        """
+        kept = ("reader:", "sensor:", "station", "sync")
         with self._guard:
-            self.alarms = {
-                k: v
-                for k, v in self.alarms.items()
-                if k.startswith(("reader:", "sensor:", "station", "sync"))
-            }
+            cleared = [k for k in self.alarms if not k.startswith(kept)]
+        self.custody.acknowledge_alarm(actor, cleared)
+        with self._guard:
+            self.alarms = {k: v for k, v in self.alarms.items() if k.startswith(kept)}
             alarms = dict(self.alarms)
         self._emit(AlarmsChanged(alarms, raised=False))
 
@@ -295,12 +302,15 @@ class StationService:
         """A note that comes after the lock; it replaces ``task``'s "rolling back..." note."""
         with self._guard:
             pending = self._pending_notes.pop(id(task), None) if task is not None else None
+            sign_out = self._deferred_sign_outs.pop(id(task), None) if task is not None else None
             if pending is not None and pending in self.notes:
                 self.notes[self.notes.index(pending)] = note
             else:
                 self.notes.append(note)
             snapshot = tuple(self.notes)
         self._emit(NotesChanged(snapshot))
+        if sign_out is not None:
+            self._sign_out(*sign_out)
 
     # ------------------------------------------------------------------ the task
     def begin_task(self, kind: TaskKind) -> Task:
@@ -345,13 +355,19 @@ class StationService:
         pulsed is rolled back. Every note names the work by holding number and locker only
         (:meth:`Task.public_name`), never the pupil: the idle screen faces the public.
         """
-        if who is not None:
-            self._spawn("sign-out", lambda: self._sign_out(who, why))
         notes = [why]
+        deferred = False
         with self._guard:
             task, self.task = self.task, None
             if task is not None:
                 notes.append(self._lock_task(task, who, why))
+                if who is not None and id(task) in self._pending_notes:
+                    # Work already begun (a door open, a save or a rollback in flight) is
+                    # finished under the name of who began it; their sign-in ends with it.
+                    self._deferred_sign_outs[id(task)] = (who, why)
+                    deferred = True
+        if who is not None and not deferred:
+            self._spawn("sign-out", lambda: self._sign_out(who, why))
         self._set_notes(notes)
 
     def sign_out_for_self_service(self, opener: Identity) -> None:

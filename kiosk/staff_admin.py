@@ -77,6 +77,37 @@ def active_seniors(session: Session) -> list[Staff]:
     return [s for s in session.scalars(select(Staff).where(Staff.active)) if Role.SENIOR in s.roles]
 
 
+def bootstrap_enrolment_codes(session: Session, auth: AuthService) -> list[tuple[Staff, str]]:
+    """One-time codes for the first seniors of a new school (``kiosk import staff`` with
+    nobody signed in, allowed only while the school had no senior).
+
+    Without them nobody could ever sign in: codes are otherwise issued by a signed-in senior
+    or office administrator. Each is returned once (the command prints it for the senior),
+    stored only as a hash, and recorded as ``staff.enrolment_code_issued`` with
+    ``bootstrap: true`` and no actor. Seniors who already have a PIN or code get none.
+    """
+    issued = []
+    for staff in active_seniors(session):
+        if staff.pin_hash is not None or staff.enrolment_code_hash is not None:
+            continue
+        code, hashed = auth.new_enrolment_code()
+        expires = auth.clock() + auth.settings.enrolment_code_ttl
+        staff.enrolment_code_hash, staff.enrolment_code_expires_at = hashed, expires
+        staff.pin_must_change = False
+        auth._event(
+            session,
+            "staff.enrolment_code_issued",
+            auth.clock(),
+            actor_id=None,
+            staff=staff.id,
+            reset=False,
+            bootstrap=True,
+            expires_at=expires.isoformat(),
+        )
+        issued.append((staff, code))
+    return issued
+
+
 class StaffAdmin:
     """The staff-and-badge use-cases; every one checks the actor against the staff record."""
 

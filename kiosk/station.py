@@ -364,12 +364,24 @@ class Station:
 
     def test_unlock(self, actor: Identity, bank: str, number: int) -> UnlockOutcome:
         """Pulse an empty locker for a hardware test (technicians only), with an event."""
+        return self.test_pulse(actor, bank, number)[0]
+
+    def test_pulse(self, actor: Identity, bank: str, number: int) -> tuple[UnlockOutcome, str]:
+        """The one way a test pulse is sent (technician screen and ``kiosk hw test``).
+
+        Checked and recorded *before* the pulse (technician permission, nothing held, not out
+        of service: :meth:`HardwareLog.begin_test_unlock` raises ``CustodyError`` otherwise,
+        and nothing is pulsed); the outcome is recorded after it, both naming the technician.
+        """
         self.log.begin_test_unlock(actor, bank, number)
-        outcome, _detail = test_pulse(self.banks[bank], number)
+        outcome, detail = test_pulse(self.banks[bank], number)
         self.log.record(
-            EventType.HARDWARE_TEST_UNLOCK_RESULT, locker=f"{bank}{number}", outcome=outcome.value
+            EventType.HARDWARE_TEST_UNLOCK_RESULT,
+            as_actor=actor,
+            locker=f"{bank}{number}",
+            outcome=outcome.value,
         )
-        return outcome
+        return outcome, detail
 
     def set_locker_service(self, actor: Identity, bank: str, number: int, *, fault: bool) -> None:
         """Mark a locker as a fault (out of use) or back in service after a repair."""

@@ -13,8 +13,9 @@ id, birth date, which sets how long they are kept). What was kept and why is rec
 :class:`db.models.ErasureRequest` (free text stays out of the event chain); the chain gets a
 ``subject.erased`` event with counts only. Events themselves stay: they carry ids, not names.
 
-Both take ``actor`` (the signed-in staff id, None for the trusted command line on the Pi
-until staff sign-in on the CLI is wired) and record it.
+Both take ``actor`` (the signed-in staff id) and record it. ``kiosk subject export`` needs a
+signed-in senior or DSL, ``kiosk subject erase`` a senior (``--badge`` and the PIN,
+:mod:`kiosk.cli_auth`).
 """
 
 from __future__ import annotations
@@ -34,8 +35,11 @@ import policies
 from db.audit import append_event
 from db.engine import DatabaseCorrupt
 from db.models import OPEN_STATES, ErasureRequest, Event, ExamSession, Holding, Incident, Pupil
+from kiosk.auth import authorise
+from kiosk.cli_auth import badge_option, signed_in
 from kiosk.config import KioskConfig
 from kiosk.context import KioskContext, NotReady, open_context
+from kiosk.permissions import Permission
 from kiosk.retention import flush_write_ahead_log, is_safeguarding, overwrite_deleted_rows
 
 #: Why safeguarding records survive an erasure request (recorded with every such request).
@@ -281,14 +285,20 @@ def subject() -> None:
     type=click.Path(dir_okay=False, path_type=Path),
     help="Write the JSON here (default: standard output).",
 )
+@badge_option
 @click.pass_context
-def subject_export(ctx: click.Context, mis_id: str, out: Path | None) -> None:
-    """Everything held about one pupil, as JSON (a subject access request)."""
+def subject_export(ctx: click.Context, mis_id: str, out: Path | None, badge: str | None) -> None:
+    """Everything held about one pupil, as JSON (a subject access request). Needs a signed-in
+    senior or DSL (the export includes safeguarding records), recorded as the actor."""
     k = _open(ctx)
     try:
-        with k.sessions.begin() as s:
+        with (
+            signed_in(k, badge, Permission.SUBJECT_ACCESS, command="subject export") as me,
+            k.sessions.begin() as s,
+        ):
+            authorise(s, me, Permission.SUBJECT_ACCESS)
             data = export_pupil(
-                s, mis_id, actor=None, now=datetime.now(UTC), station_id=k.config.station.id
+                s, mis_id, actor=me.staff_id, now=datetime.now(UTC), station_id=k.config.station.id
             )
     except SubjectError as exc:
         _fail(str(exc))
@@ -305,17 +315,23 @@ def subject_export(ctx: click.Context, mis_id: str, out: Path | None) -> None:
 @subject.command("erase")
 @click.option("--pupil", "mis_id", required=True, help="The pupil's MIS id.")
 @click.option("--reason", required=True, help="Why (e.g. 'Art. 17 request of 2026-11-20').")
+@badge_option
 @click.pass_context
-def subject_erase(ctx: click.Context, mis_id: str, reason: str) -> None:
-    """Remove one pupil's data; safeguarding records are kept, with the ground recorded."""
+def subject_erase(ctx: click.Context, mis_id: str, reason: str, badge: str | None) -> None:
+    """Remove one pupil's data; safeguarding records are kept, with the ground recorded.
+    Needs a signed-in senior, recorded as the actor."""
     k = _open(ctx)
     try:
-        with k.sessions.begin() as s:
+        with (
+            signed_in(k, badge, Permission.SUBJECT_ERASURE, command="subject erase") as me,
+            k.sessions.begin() as s,
+        ):
+            authorise(s, me, Permission.SUBJECT_ERASURE)
             result = erase_pupil(
                 s,
                 mis_id,
                 reason=reason,
-                actor=None,
+                actor=me.staff_id,
                 now=datetime.now(UTC),
                 station_id=k.config.station.id,
                 profile=k.profile,

@@ -25,7 +25,7 @@ from textual.binding import Binding
 from textual.notifications import SeverityLevel
 from textual.scrollbar import ScrollBar, ScrollBarRender
 
-from kiosk.auth import Identity
+from kiosk.auth import Identity, NotPermitted
 from kiosk.config import KioskConfig
 from kiosk.events import BadgeTapped
 from kiosk.permissions import Permission
@@ -178,7 +178,7 @@ class KioskApp(App[None]):
             self._refresh_banners()
         elif isinstance(news, BadgeTapped):
             self.card_tapped(news.uid)
-        else:
+        elif self.screen_stack:  # hardware news landing while the app shuts down is dropped
             self.screen.post_message(HardwareNews(news))
 
     # ------------------------------------------------------------------ activity and lock
@@ -278,7 +278,14 @@ class KioskApp(App[None]):
 
     # ------------------------------------------------------------------ alarms
     def acknowledge_alarms(self) -> None:
-        self.service.acknowledge_alarms()
+        """Only a signed-in person may clear door alarms, and is recorded doing so."""
+        if self.identity is None:
+            self.notify("Sign in to acknowledge the alarms.", severity="warning")
+            return
+        try:
+            self.service.acknowledge_alarms(self.identity)
+        except NotPermitted as exc:
+            self.notify(str(exc), severity="error")
 
     def _refresh_banners(self) -> None:
         from tui.widgets.alarm_banner import AlarmBanner

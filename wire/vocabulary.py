@@ -95,6 +95,9 @@ class EventType(StrEnum):
     EXAM_EDITED = "exam.edited"
     EXAM_CANCELLED = "exam.cancelled"
     RELEASE_REFUSED = "release.refused"
+    #: The policy said no to a release (who asked: the actor; for whom: pupil and collector
+    #: by id; which rule: reason codes, profile clauses and seed citations). Issue 9.
+    RELEASE_POLICY_REFUSED = "release.policy_refused"
     HOLDING_CHECK_REQUIRED = "holding.check_required"
     HOLDING_CHECKED = "holding.checked"
     AUTH_SIGNED_IN = "auth.signed_in"
@@ -104,6 +107,8 @@ class EventType(StrEnum):
     AUTH_UNKNOWN_BADGE = "auth.unknown_badge"
     ALARM_FORCED_OPEN = "alarm.forced_open"
     ALARM_LEFT_OPEN = "alarm.left_open"
+    #: A person acknowledged the forced/left-open alarms on screen (the actor; which alarms).
+    ALARM_ACKNOWLEDGED = "alarm.acknowledged"
     FAULT_DOOR_SENSOR = "fault.door_sensor"
     FAULT_READER = "fault.reader"
     FAULT_READER_RECOVERED = "fault.reader_recovered"
@@ -112,6 +117,8 @@ class EventType(StrEnum):
     HARDWARE_TEST_UNLOCK_RESULT = "hardware.test_unlock_result"
     STATION_STARTED = "station.started"
     RETENTION_PURGED = "retention.purged"
+    #: ``kiosk restore`` replaced the ledger with a backup: the senior who did it, which file.
+    LEDGER_RESTORED = "ledger.restored"
 
     @classmethod
     def holding(cls, state: HoldingState) -> EventType:

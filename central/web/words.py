@@ -16,6 +16,11 @@ _WORDS = {
     "holding.search_authorised": "Search of the phone authorised",
     "incident.recorded": "Incident recorded: {category}",
     "release.refused": "Collection refused",
+    "release.policy_refused": "Release refused by the school's policy",
+    "alarm.acknowledged": "Door alarms acknowledged",
+    "alarm.left_open": "Locker left open ({locker})",
+    "hardware.test_unlock": "Technician test of locker {locker}",
+    "hardware.test_unlock_result": "Locker test result: {outcome}",
     "alarm.forced_open": "Locker forced open ({locker})",
     "policy.override": "Policy overridden",
 }

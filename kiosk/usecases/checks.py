@@ -22,6 +22,13 @@ MISSING_CATEGORY = "missing_after_forced_open"
 
 
 class CheckUseCases(UseCases):
+    def acknowledge_alarm(self, actor: Identity, alarms: list[str]) -> None:
+        """Record who acknowledged which door alarms (issue 9: alarm acknowledgements name the
+        person). ``alarms`` are the station's alarm keys (``forced:A7``: lockers, no pupils)."""
+        with self._tx() as s:
+            self._authorise(s, actor, Permission.ACKNOWLEDGE_ALARM)
+            self._event(s, EventType.ALARM_ACKNOWLEDGED, actor, None, alarms=sorted(alarms))
+
     def flag_forced_open(self, bank: str, number: int) -> list[int]:
         """Flag every open holding in locker ``bank``/``number``; returns their ids.
 

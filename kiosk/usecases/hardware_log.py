@@ -29,9 +29,11 @@ class HardwareLog:
     def __init__(self, custody: UseCases) -> None:
         self._custody = custody
 
-    def record(self, type: str, **payload: Any) -> None:
+    def record(self, type: str, *, as_actor: Identity | None = None, **payload: Any) -> None:
+        """Write what the hardware reported; ``as_actor`` names the person whose action it
+        answers (a technician's test pulse), None for what happens by itself (a forced door)."""
         with self._custody._tx() as s:
-            self._custody._event(s, type, None, None, **payload)
+            self._custody._event(s, type, as_actor, None, **payload)
 
     def _empty_locker(self, s: Session, bank: str, number: int, doing: str) -> Locker:
         """The locker, refusing if any phone is recorded in it (whatever its state says)."""
@@ -75,14 +77,25 @@ class HardwareLog:
             )
 
     def begin_test_unlock(self, actor: Identity, bank: str, number: int) -> None:
-        """Record a technician's test pulse *before* it is sent; refuses a locker in use."""
+        """Record a technician's test pulse *before* it is sent, with them as the actor.
+
+        Refuses a locker that holds anything on record (issue 9: a test never opens a locker
+        with a phone or safeguarding evidence in it) and one taken out of service (someone
+        decided it must stay shut; a ``fault`` locker may be tested, that is how it is fixed).
+        The same check for the technician screen and ``kiosk hw test``.
+        """
         with self._custody._tx() as s:
             self._custody._authorise(s, actor, Permission.HARDWARE_TEST)
-            self._empty_locker(s, bank, number, "opened for a test")
+            locker = self._empty_locker(s, bank, number, "opened for a test")
+            if locker.state == LockerState.OUT_OF_SERVICE:
+                raise CustodyError(
+                    f"Locker {bank}{number} is out of service: it is not opened for a test. "
+                    "Put it back in service first if it should be tested."
+                )
             self._custody._event(
                 s,
                 EventType.HARDWARE_TEST_UNLOCK,
-                None,
+                actor,
                 None,
                 locker=f"{bank}{number}",
                 technician=actor.staff_id,

@@ -8,7 +8,8 @@ from sqlalchemy.orm import selectinload
 from db.models import (
     Pupil,
 )
-from kiosk.auth import AuthError, Identity
+from kiosk.auth import AuthError, Identity, is_signed_in
+from kiosk.auth import sign_out as forget_sign_in
 from kiosk.permissions import Permission
 from kiosk.usecases.base import UseCases
 from kiosk.views import PupilView
@@ -31,8 +32,15 @@ class PeopleUseCases(UseCases):
             return identity
 
     def sign_out(self, actor: Identity, why: str = "signed out") -> None:
-        with self._tx() as s:
-            self._event(s, EventType.AUTH_SIGNED_OUT, actor, None, why=why)
+        """End ``actor``'s sign-in: recorded, then forgotten, so the same identity object is
+        refused by :func:`kiosk.auth.authorise` from now on (a screen or a thread that kept a
+        reference cannot act with it after the kiosk locked)."""
+        try:
+            if is_signed_in(actor):
+                with self._tx() as s:
+                    self._event(s, EventType.AUTH_SIGNED_OUT, actor, None, why=why)
+        finally:
+            forget_sign_in(actor)
 
     def find_pupils(self, actor: Identity, text: str, limit: int = 20) -> list[PupilView]:
         """Quick search by name, MIS id or tutor group (case-insensitive, any word)."""

@@ -81,7 +81,55 @@ class ReleaseUseCases(UseCases):
             h = self._holding(s, holding_id)
             self._authorise(s, actor, _release_permission(actor, h))
             facts, _ = self._collector_facts(s, h, collector, id_type_seen)
-            return self._release_decision(s, h, facts)
+            decision = self._release_decision(s, h, facts)
+        if not decision.allowed:
+            # What staff are shown is what is recorded: the refusal the screen shows.
+            self._record_refused_release(actor, holding_id, collector, id_type_seen, decision)
+        return decision
+
+    def _record_refused_release(
+        self,
+        actor: Identity,
+        holding_id: int,
+        collector: Collector,
+        id_type_seen: str | None,
+        decision: policies.Decision,
+    ) -> None:
+        """A ``release.policy_refused`` event in its OWN transaction (issue 9: what is refused
+        is recorded), so the refusal is kept although the release itself never happens.
+
+        Facts by id only (pupil, contact), never the name a collector gave: the chain is never
+        purged. ``barred`` marks a listed contact with neither collection rights nor parental
+        responsibility (as :mod:`kiosk.usecases.hatch` does), which the central log puts in
+        the DSL's tray (seed 001 appendix §28).
+        """
+        with self._tx() as s:
+            h = self._holding(s, holding_id)
+            contact = (
+                s.get(Contact, collector.contact_id)
+                if collector.kind == "contact" and collector.contact_id is not None
+                else None
+            )
+            on_list = contact is not None and contact.pupil_id == h.pupil_id
+            barred = bool(
+                on_list
+                and contact is not None
+                and not (contact.may_collect or contact.parental_responsibility)
+            )
+            self._event(
+                s,
+                EventType.RELEASE_POLICY_REFUSED,
+                actor,
+                h,
+                pupil_id=h.pupil_id,
+                collector_kind=collector.kind,
+                collector_contact_id=contact.id if on_list and contact is not None else None,
+                id_type_seen=id_type_seen or None,
+                barred=barred,
+                rules=[r.code for r in decision.reasons],
+                clauses=[r.clause for r in decision.reasons],
+                citations=[r.source for r in decision.reasons],
+            )
 
     def begin_release(
         self,
@@ -96,7 +144,29 @@ class ReleaseUseCases(UseCases):
 
         The station then opens the locker and calls :meth:`complete_release`, or
         :meth:`cancel_release` if the door did not open.
+
+        A policy refusal (or a refused override) is recorded in its own transaction before
+        :class:`PolicyRefused` reaches the caller.
         """
+        try:
+            return self._begin_release(
+                actor, holding_id, collector, id_type_seen, override_reason=override_reason
+            )
+        except PolicyRefused as refusal:
+            self._record_refused_release(
+                actor, holding_id, collector, id_type_seen, refusal.decision
+            )
+            raise
+
+    def _begin_release(
+        self,
+        actor: Identity,
+        holding_id: int,
+        collector: Collector,
+        id_type_seen: str | None,
+        *,
+        override_reason: str | None,
+    ) -> tuple[HoldingView, policies.Decision]:
         with self._tx() as s:
             h = self._holding(s, holding_id)
             self._authorise(s, actor, _release_permission(actor, h))

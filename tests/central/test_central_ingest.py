@@ -227,3 +227,20 @@ def test_body_that_is_not_json_is_refused_in_the_wire_shape(central):
     )
     assert res.status_code in (400, 422)
     assert IngestRefused.model_validate(res.json()).error == "invalid"
+
+
+def test_refusals_reach_the_tray_only_for_a_barred_adult(central):
+    """Issue 9: a policy refusal at the release form (``release.policy_refused``) is stored;
+    a barred contact goes to the DSL's tray as a refused collection, a routine one does not."""
+    st = oak(n_confiscations=1)
+    rules = {"rules": ["may_not_collect"], "citations": ["000 'Personal mobile phones'"]}
+    st.append("release.policy_refused", holding_id=100, pupil_id=11, barred=False, **rules)
+    st.append("release.policy_refused", holding_id=100, pupil_id=11, barred=True, **rules)
+    st.append("alarm.acknowledged", alarms=["forced:A7"])
+    res = post(central, st, st.batch().model_dump(mode="json"))
+    assert res.status_code == 200, res.text
+    assert count(central, Event, type="release.policy_refused") == 2
+    assert count(central, Event, type="alarm.acknowledged") == 1
+    with central.sessions() as s:
+        refused = list(s.scalars(select(Case).where(Case.category == "refused_collection")))
+    assert len(refused) == 1 and refused[0].status == "untriaged"

@@ -96,13 +96,24 @@ def test_parent_with_id_after_end_of_day_collects(demo):
     assert {x.label: x.state for x in demo.custody.lockers()}["A1"] == "free"
 
 
+def _last_type(demo) -> str:
+    from sqlalchemy import select
+
+    from db.models import Event
+
+    with demo.ctx.sessions() as s:
+        return s.scalars(select(Event.type).order_by(Event.id.desc())).first()
+
+
 def test_before_release_time_is_refused_with_clause(demo):
     demo.clock.at(11, 0)
     before = demo.counts()
     with pytest.raises(PolicyRefused) as exc:
         _release(demo, "Ben", Collector("contact", demo.contacts["Sarah Hughes"]))
     assert "release.earliest_time" in _clauses(exc)
-    assert demo.counts() == before
+    # Nothing moves; the refusal alone is recorded (issue 9), one event and its outbox row.
+    assert demo.counts() == (before[0] + 1, before[1] + 1)
+    assert _last_type(demo) == "release.policy_refused"
     assert demo.held("Ben").state == "held"
 
 
@@ -146,7 +157,9 @@ def test_check_release_shows_the_decision_without_changing_anything(demo):
         demo.staff["office"], h.id, Collector("contact", demo.contacts["Sarah Hughes"]), "passport"
     )
     assert not d.allowed and all(r.source for r in d.reasons)
-    assert demo.counts() == before
+    # No custody change: only the refusal shown to staff is recorded (issue 9).
+    assert demo.counts() == (before[0] + 1, before[1] + 1)
+    assert _last_type(demo) == "release.policy_refused"
 
 
 def test_safeguarding_hold_blocks_release_and_override(demo):

@@ -22,6 +22,7 @@ import pytest
 from sqlalchemy import create_engine, select
 
 from db.models import Event
+from kiosk.demo import DEMO_BADGES
 
 KIOSK = [sys.executable, "-X", "importtime", "-c", "from kiosk.cli import main; main()"]
 
@@ -109,11 +110,14 @@ def test_headless_station_raises_forced_open_without_textual(school: Path) -> No
         assert second.returncode == 2
         assert "hardware is in use by pid" in second.stderr
         # So is the technician's hardware test.
+        badge, pin = DEMO_BADGES["technician"]
+        argv = [*KIOSK[:1], "-m", "kiosk.cli", "--config", str(school), "hw", "test"]
         hw = subprocess.run(
-            [*KIOSK[:1], "-m", "kiosk.cli", "--config", str(school), "hw", "test", "--simulate"],
+            [*argv, "--simulate", "--badge", badge],
             capture_output=True,
             text=True,
             timeout=120,
+            input=f"{pin}\n",
         )
         assert hw.returncode == 2 and "hardware is in use by pid" in hw.stderr
         proc.stdin.write("force A 7\n")
@@ -148,8 +152,14 @@ def test_commands_without_a_screen_never_import_textual(
     school: Path, tmp_path: Path, args: list[str]
 ) -> None:
     args = [a.replace("{tmp}", str(tmp_path)) for a in args]
+    badge, pin = DEMO_BADGES["office"]
+    signed = args == ["holdings"]  # pupil data: a signed-in member of staff
     done = subprocess.run(
-        [*KIOSK, "--config", str(school), *args], capture_output=True, text=True, timeout=120
+        [*KIOSK, "--config", str(school), *args] + (["--badge", badge] if signed else []),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        input=f"{pin}\n" if signed else None,
     )
     assert done.returncode == 0, done.stderr[-2000:]
     modules = imported(done.stderr)

@@ -107,6 +107,7 @@ def _cases(c: Custody, held: int) -> dict:
         "issue_enrolment_code": lambda who: c.issue_enrolment_code(who, NONE),
         "approve_pin_setup": lambda who: c.approve_pin_setup(who, NONE),
         "require_pin_change": lambda who: c.require_pin_change(who, NONE),
+        "acknowledge_alarm": lambda who: c.acknowledge_alarm(who, ["forced:A7"]),
     }
     return {name: (call, P[name]) for name, call in calls.items()}
 

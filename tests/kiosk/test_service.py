@@ -15,8 +15,10 @@ import threading
 import pytest
 from auth_testing import staff_identities
 from kiosk_testing import Clock, Ticker, wait_until
+from sqlalchemy import select
 
-from kiosk.auth import Identity
+from db.models import Event
+from kiosk.auth import Identity, NotPermitted
 from kiosk.custody import Collector
 from kiosk.demo import demo_config
 from kiosk.hardware_lock import HardwareBusy
@@ -223,11 +225,34 @@ def test_forced_door_is_an_alarm_with_no_listener(service):
     assert sim is not None
     sim.force_open("A", 7)
     wait_until(lambda: "forced:A7" in service.alarms, what="the alarm")
-    service.acknowledge_alarms()
+    office = staff(service, "office")
+    service.custody.sign_out(office)  # a signed-out identity may not clear an alarm
+    with pytest.raises(NotPermitted):
+        service.acknowledge_alarms(office)
+    assert "forced:A7" in service.alarms
+    teacher = staff(service, "teacher")
+    service.acknowledge_alarms(teacher)
     assert "forced:A7" not in service.alarms
     assert not any(isinstance(m, NotesChanged) for m in seen)
+    with service.custody.sessions() as s:
+        ack = s.scalars(
+            select(Event).where(Event.type == "alarm.acknowledged").order_by(Event.id.desc())
+        ).first()
+    assert ack is not None and ack.actor_id == teacher.staff_id
+    assert ack.payload == {"alarms": ["forced:A7"]}
 
 
 def test_a_second_station_on_the_same_data_folder_is_refused(service):
     with pytest.raises(HardwareBusy, match="in use by pid"):
         open_station(service.station.ctx.config, simulate=True)
+
+
+def test_a_lock_ends_the_sign_in(service):
+    from kiosk.auth import is_signed_in
+
+    office = staff(service, "office")
+    service.custody.holdings(office)
+    service.lock(office, "Signed out.")
+    wait_until(lambda: not is_signed_in(office), what="the sign-out")
+    with pytest.raises(NotPermitted):
+        service.custody.holdings(office)

@@ -7,6 +7,7 @@ import json
 from datetime import timedelta
 
 import pytest
+from auth_testing import GOOD_PIN
 from click.testing import CliRunner
 from dp_school import (
     RITA,
@@ -21,7 +22,7 @@ from dp_school import (
 from kiosk_testing import T0
 from sqlalchemy import select
 
-from db.models import ErasureRequest, Event, ExamSession, Holding, Pupil
+from db.models import ErasureRequest, Event, ExamSession, Holding, Pupil, Staff
 from kiosk.cli import main
 from kiosk.demo import write_config_file
 from kiosk.subject_access import SAFEGUARDING_GROUND, SubjectError, erase_pupil, export_pupil
@@ -139,15 +140,37 @@ def test_cli_export_erase_and_purge_dry_run(school):
     config = write_config_file(school.folder)
     school.ctx.engine.dispose()
 
-    def run(*args: str):
-        return CliRunner().invoke(main, ["--config", str(config), *args], catch_exceptions=False)
+    senior, dsl, office = (
+        school.staff[r] for r in ("senior", "dsl", "office")
+    )  # signed in with GOOD_PIN by staff_identities
+    with school.ctx.sessions() as s:
+        badge = {who: s.get(Staff, who.staff_id).badge_uid for who in (senior, dsl, office)}
+
+    def run(*args: str, who=senior):
+        return CliRunner().invoke(
+            main,
+            ["--config", str(config), *args, "--badge", badge[who]],
+            catch_exceptions=False,
+            input=f"{GOOD_PIN}\n",
+        )
 
     out = school.folder / "rita.json"
-    result = run("subject", "export", "--pupil", RITA["mis"], "--out", str(out))
+    refused = run("subject", "export", "--pupil", RITA["mis"], "--out", str(out), who=office)
+    assert refused.exit_code == 2 and "may not subject access" in refused.output
+    assert not out.exists()
+    result = run("subject", "export", "--pupil", RITA["mis"], "--out", str(out), who=dsl)
     assert result.exit_code == 0, result.output
     assert json.loads(out.read_text())["pupil"]["given_name"] == RITA["given"]
+    with school.ctx.sessions() as s:
+        ev = s.scalars(select(Event).where(Event.type == "subject.exported")).one()
+        assert ev.actor_id == dsl.staff_id
+    refused = run("subject", "erase", "--pupil", RITA["mis"], "--reason", "Art. 17", who=dsl)
+    assert refused.exit_code == 2 and "may not subject erasure" in refused.output
     result = run("subject", "erase", "--pupil", RITA["mis"], "--reason", "Art. 17 request")
     assert result.exit_code == 0 and "removed 1 holdings" in result.output
+    with school.ctx.sessions() as s:
+        ev = s.scalars(select(Event).where(Event.type == "subject.erased")).one()
+        assert ev.actor_id == senior.staff_id
     result = run("subject", "erase", "--pupil", SAM["mis"], "--reason", "Art. 17 request")
     assert result.exit_code == 0 and "kept 1 safeguarding_holdings" in result.output
     result = run("subject", "erase", "--pupil", "NOBODY", "--reason", "x")
@@ -156,7 +179,8 @@ def test_cli_export_erase_and_purge_dry_run(school):
     assert result.exit_code == 0 and "would delete (by kind, no names)" in result.output
     assert "closed holdings (safeguarding)" in result.output
     assert leftovers(result.output, SAM) == [] and leftovers(result.output, RITA) == []
-    assert run("audit", "verify").exit_code == 0
+    verify = CliRunner().invoke(main, ["--config", str(config), "audit", "verify"])
+    assert verify.exit_code == 0, verify.output
 
 
 def test_subject_commands_have_help():

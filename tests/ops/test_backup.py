@@ -22,7 +22,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from db.audit import append_event, verify_chain
 from db.engine import make_engine, make_session_factory, sqlite_url
-from db.models import Event
+from db.models import Event, Staff
+from kiosk.auth import Argon2Params
 from kiosk.backup import (
     BackupError,
     backup_name,
@@ -36,6 +37,8 @@ from kiosk.config import parse_config
 from kiosk.context import open_context
 
 T0 = datetime(2026, 3, 2, 8, 30, tzinfo=UTC)
+HEAD_BADGE, HEAD_PIN = "CAFE0001", "482915"
+CHEAP_HASHER = Argon2Params(memory_kib=8, time_cost=1, parallelism=1).hasher()
 STATION = "ops-test"
 TIMEOUT = 60.0  # a failure bound only; every wait below ends on an event
 
@@ -59,6 +62,16 @@ def station(tmp_path: Path) -> Iterator[tuple[Path, sessionmaker[Session]]]:
     ctx.close()
     engine = make_engine(sqlite_url(data / "kiosk.db"))
     sessions = make_session_factory(engine)
+    with sessions.begin() as s:  # the senior who may restore (kiosk restore --badge)
+        s.add(
+            Staff(
+                staff_code="H1",
+                name="Head",
+                roles=["senior"],
+                badge_uid=HEAD_BADGE,
+                pin_hash=CHEAP_HASHER.hash(HEAD_PIN),
+            )
+        )
     for n in range(20):
         _append(sessions, n)
     yield data, sessions
@@ -87,7 +100,13 @@ def _events(db_file: Path) -> list[tuple[int, int, str, str]]:
 
 
 def _cli(*args: object) -> tuple[int, str]:
-    result = CliRunner().invoke(main, [str(a) for a in args], catch_exceptions=False)
+    argv = [str(a) for a in args]
+    signed = "restore" in argv  # kiosk restore needs a senior's badge and PIN
+    if signed:
+        argv += ["--badge", HEAD_BADGE]
+    result = CliRunner().invoke(
+        main, argv, catch_exceptions=False, input=f"{HEAD_PIN}\n" if signed else None
+    )
     return result.exit_code, result.output
 
 
@@ -138,6 +157,14 @@ def test_backup_while_writing_restores_identical_checked_ledger(
     assert check.integrity == ["ok"]
     assert check.chain is not None and check.chain.ok
     live, got = _events(data / "kiosk.db"), _events(restored)
+    *got, last = got  # the restore itself, recorded in the restored chain
+    assert last[2] == "ledger.restored"
+    conn = sqlite3.connect(restored)
+    actor, payload = conn.execute(
+        "SELECT actor_id, payload FROM events WHERE type = 'ledger.restored'"
+    ).fetchone()
+    conn.close()
+    assert actor == 1 and '"signed_in_against": "backup"' in payload  # no ledger here yet
     assert len(got) >= 20 + 25  # the seeded events and the writer's first batch
     assert got == live[: len(got)], "the backup is a prefix of the live chain, event for event"
     engine = make_engine(sqlite_url(restored))
@@ -253,3 +280,26 @@ def test_restore_refuses_the_live_ledger_itself(
     assert code == 2 and "is the live ledger itself" in out
     assert _events(data / "kiosk.db") == before
     assert not list(data.glob("replaced-*"))
+
+
+def test_restore_needs_a_senior_signed_in(
+    station: tuple[Path, sessionmaker[Session]], tmp_path: Path
+) -> None:
+    data, _ = station
+    copy = take_backup(data / "kiosk.db", tmp_path / "bk", keep=1, now=T0).path
+    cfg = data / "kiosk.toml"
+    before = _events(data / "kiosk.db")
+    nobody = CliRunner().invoke(main, ["--config", str(cfg), "restore", "--yes", str(copy)])
+    assert nobody.exit_code == 2 and "needs a member of staff's sign-in" in nobody.output
+    wrong = CliRunner().invoke(
+        main,
+        ["--config", str(cfg), "restore", "--yes", str(copy), "--badge", HEAD_BADGE],
+        input="000000\n",
+    )
+    assert wrong.exit_code == 2 and "Wrong PIN" in wrong.output
+    assert not list(data.glob("replaced-*"))
+    assert [e[2] for e in _events(data / "kiosk.db")[len(before) :]] == ["auth.failed"]
+    code, out = _cli("--config", cfg, "restore", "--yes", copy)  # the head, signed in
+    assert code == 0, out
+    restored = _events(data / "kiosk.db")
+    assert restored[-1][2] == "ledger.restored"

@@ -184,3 +184,17 @@ def test_signage_page_unit_is_kept_alive_by_a_watchdog() -> None:
     assert service["Type"] == ["notify"]
     assert service["WatchdogSec"] == ["90"]
     assert "--every 30" in service["ExecStart"][0], "the page loop pings well inside 90 s"
+
+
+def test_the_purge_timer_runs_as_the_system_actor_only() -> None:
+    """The nightly purge is the one command that runs with no person (issue 9): it says
+    ``--system`` (which may purge and nothing else), never a badge."""
+    service = _parse("kiosk-purge.service")["Service"]
+    (exec_start,) = service["ExecStart"]
+    assert exec_start.split()[1:] == ["purge", "--system"]
+    assert service["StandardInput"] == ["null"]  # not a terminal: --system is accepted
+    for name in SERVICES:
+        if name == "kiosk-purge.service":
+            continue
+        for line in _parse(name).get("Service", {}).get("ExecStart", []):
+            assert "--system" not in line, name

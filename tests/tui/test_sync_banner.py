@@ -10,7 +10,7 @@ from sqlalchemy import update
 from tui_helpers import AFTERNOON, Clock, Ticker, run_async, wait_for
 
 from db.models import OutboxRow
-from kiosk.demo import demo_config
+from kiosk.demo import DEMO_BADGES, demo_config
 from kiosk.runtime import close_station, open_station
 from kiosk.service import StationService
 from kiosk.sync.config import SyncConfig
@@ -45,7 +45,8 @@ async def test_refused_records_raise_the_sync_alarm(tmp_path: Path, seeded_templ
             await wait_for(pilot, lambda: "sync" in app.alarms, what="the sync alarm")
             assert "refused 1 record" in app.alarms["sync"]
         # An acknowledgement does not silence it: only the relay's state clears it.
-        service.acknowledge_alarms()
+        office = st.ctx.custody.sign_in(*DEMO_BADGES["office"])
+        service.acknowledge_alarms(office)
         assert "sync" in service.alarms
     finally:
         close_station(st)

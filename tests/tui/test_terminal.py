@@ -17,6 +17,8 @@ from pathlib import Path
 
 import pytest
 
+from kiosk.demo import DEMO_BADGES
+
 TMUX = shutil.which("tmux")
 KIOSK = Path(sys.executable).parent / "kiosk"
 
@@ -120,11 +122,13 @@ def test_kiosk_demo_confiscation_by_keystrokes(demo: tuple[Terminal, Path]) -> N
     while term.alive() and time.monotonic() < deadline:
         time.sleep(0.1)
     assert not term.alive(), "kiosk demo did not quit on ctrl+q"
+    badge, pin = DEMO_BADGES["office"]
     out = subprocess.run(
-        [str(KIOSK), "--config", str(folder / "kiosk.toml"), "holdings"],
+        [str(KIOSK), "--config", str(folder / "kiosk.toml"), "holdings", "--badge", badge],
         capture_output=True,
         text=True,
         check=True,
+        input=f"{pin}\n",
     ).stdout
     assert any(
         "Ben Hughes" in line and locker in line and "held" in line for line in out.splitlines()
