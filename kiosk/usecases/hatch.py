@@ -68,16 +68,17 @@ class HatchUseCases(ReleaseUseCases):
         The same decision as :meth:`check_release` with no ID recorded; a refusal whose only
         reason is the missing ID means the collector is allowed and the ID is asked next.
         """
-        decision = self.check_release(actor, holding_id, collector, None)
+        decision = self._decide_release(actor, holding_id, collector, None)
         if decision.allowed:
             return CollectorCheck(decision, needs_id=False)
         others = tuple(r for r in decision.reasons if r.code not in _ID_REASONS)
         required = len(others) < len(decision.reasons)
         if not others:
+            # Only the ID is missing: not a refusal, the form asks for it next.
             return CollectorCheck(decision, needs_id=True, id_required=True)
-        return CollectorCheck(
-            replace(decision, reasons=others), needs_id=False, id_required=required
-        )
+        refused = replace(decision, reasons=others)
+        self._record_refused_release(actor, holding_id, collector, None, refused)
+        return CollectorCheck(refused, needs_id=False, id_required=required)
 
     def record_refused_collection(
         self,

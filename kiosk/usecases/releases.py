@@ -76,16 +76,22 @@ class ReleaseUseCases(UseCases):
     def check_release(
         self, actor: Identity, holding_id: int, collector: Collector, id_type_seen: str | None
     ) -> policies.Decision:
-        """The decision, shown to staff *before* any door opens. Changes nothing."""
-        with self.sessions() as s:
-            h = self._holding(s, holding_id)
-            self._authorise(s, actor, _release_permission(actor, h))
-            facts, _ = self._collector_facts(s, h, collector, id_type_seen)
-            decision = self._release_decision(s, h, facts)
+        """The decision, shown to staff *before* any door opens; a refusal is recorded."""
+        decision = self._decide_release(actor, holding_id, collector, id_type_seen)
         if not decision.allowed:
             # What staff are shown is what is recorded: the refusal the screen shows.
             self._record_refused_release(actor, holding_id, collector, id_type_seen, decision)
         return decision
+
+    def _decide_release(
+        self, actor: Identity, holding_id: int, collector: Collector, id_type_seen: str | None
+    ) -> policies.Decision:
+        """The policy's decision, authorised and read-only (callers record a refusal)."""
+        with self.sessions() as s:
+            h = self._holding(s, holding_id)
+            self._authorise(s, actor, _release_permission(actor, h))
+            facts, _ = self._collector_facts(s, h, collector, id_type_seen)
+            return self._release_decision(s, h, facts)
 
     def _record_refused_release(
         self,

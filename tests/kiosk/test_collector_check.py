@@ -31,6 +31,8 @@ def test_a_contact_who_may_collect_is_asked_for_id_next(demo):
     check = demo.custody.check_collector(demo.staff["office"], h.id, sarah)
     assert check.needs_id and check.id_required
     assert check.decision.reason_codes == ("id_not_seen",)
+    # Asking for the ID next is not a refusal: nothing is recorded as refused.
+    assert _events(demo, "release.policy_refused") == []
     # With the ID, the full decision allows it.
     full = demo.custody.check_release(demo.staff["office"], h.id, sarah, "passport")
     assert full.allowed
@@ -45,6 +47,8 @@ def test_a_contact_who_may_not_collect_is_refused_before_any_id(demo):
     assert "may_not_collect" in check.decision.reason_codes
     assert "id_not_seen" not in check.decision.reason_codes  # not asked, not blamed
     assert check.id_required  # an override would still record the ID type
+    (refused,) = _events(demo, "release.policy_refused")  # the refusal shown is recorded
+    assert "may_not_collect" in refused.payload["rules"]
 
 
 def test_too_early_is_refused_before_any_id(demo):
