@@ -35,11 +35,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from sqlalchemy import func, select
 
 from bench.school_year import DEFAULT_OUT, ensure
-from db.models import Event, Holding, Locker, LockerState, Pupil, Staff
+from db.models import Event, Holding, Locker, LockerState, Pupil
 from hardware.ports import UnlockOutcome
-from kiosk.auth import Identity
 from kiosk.custody import Collector
-from kiosk.demo import demo_config, seed_demo
+from kiosk.demo import DEMO_BADGES, demo_config, seed_demo
 from kiosk.runtime import close_station, open_station
 
 
@@ -81,12 +80,8 @@ def run(folder: Path, taps: int) -> tuple[list[float], list[float], list[float],
     bare.execute("PRAGMA synchronous=FULL")
     bare.execute("CREATE TABLE IF NOT EXISTS t (id INTEGER PRIMARY KEY, v TEXT)")
     try:
+        office = custody.sign_in(*DEMO_BADGES["office"])  # a real sign-in (issue 9)
         with ctx.sessions() as s:
-            office = next(
-                Identity(st.id, st.name, tuple(st.roles))
-                for st in s.scalars(select(Staff))
-                if "office" in st.roles
-            )
             cards = list(
                 s.execute(select(Pupil.id, Pupil.card_uid).where(Pupil.card_uid.is_not(None)))
             )
