@@ -3,7 +3,7 @@
 Run: .venv/bin/python bench/tap_to_unlock.py [--taps 200] [--year bench/.data/school_year]
 
 The timed path is the release a parent's visit takes once the pupil's card is tapped:
-``Custody.pupil_by_card`` -> the pupil's open holdings (``Custody.holdings``) ->
+``Custody.pupil_by_card`` -> the pupil's open holdings (``Custody.holdings(pupil_id=)``) ->
 ``Custody.begin_release`` (policy decision, ``releasing`` committed with its event, WAL,
 ``synchronous=FULL``) -> ``Station.release`` up to the moment it calls the lock bank's
 ``unlock`` (the unlock command). The bank is a recorder that returns at once: the pulse,
@@ -119,7 +119,7 @@ def run(folder: Path, taps: int) -> tuple[list[float], list[float], list[float],
             t0, c0 = time.perf_counter(), time.process_time()
             pupil = custody.pupil_by_card(office, str(uid))
             assert pupil is not None
-            held = [x for x in custody.holdings(office) if x.pupil_id == pupil.id]
+            held = custody.holdings(office, pupil_id=pupil.id)
             view, _ = custody.begin_release(
                 office,
                 next(x.id for x in held if x.id == h.id),
