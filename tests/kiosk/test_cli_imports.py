@@ -19,8 +19,8 @@ import pytest
 from click.testing import CliRunner
 
 ROOT = Path(__file__).resolve().parents[2]
-#: Never needed to show help: the database layer, the UI, the sync client, Argon2, numpy.
-HEAVY = ("sqlalchemy", "textual", "rich", "httpx", "argon2", "numpy", "alembic", "tui")
+#: Never needed to show help: the database layer, the UI, the sync client, Argon2, numpy, gpiozero.
+HEAVY = ("sqlalchemy", "textual", "rich", "httpx", "argon2", "numpy", "alembic", "gpiozero", "tui")
 
 
 def _modules_after(args: list[str], config: Path | None = None) -> tuple[int, set[str], str]:
