@@ -56,9 +56,11 @@ class _RecordingBank:
     def __init__(self, inner: object) -> None:
         self.inner = inner
         self.unlocked_at: float = 0.0
+        self.unlocked_cpu: float = 0.0
 
     def unlock(self, number: int) -> UnlockOutcome:
         self.unlocked_at = time.perf_counter()
+        self.unlocked_cpu = time.process_time()
         return UnlockOutcome.OPENED
 
     def door_state(self, number: int) -> object:
@@ -128,7 +130,7 @@ def run(folder: Path, taps: int) -> tuple[list[float], list[float], list[float],
             )
             result = station.release(office, view, timeout=1e-6)
             kiosk_ms.append((recorder.unlocked_at - t0) * 1000)
-            cpu_ms.append((time.process_time() - c0) * 1000)  # includes the short wait after
+            cpu_ms.append((recorder.unlocked_cpu - c0) * 1000)  # up to the unlock command too
             # untimed: the simulated door reads closed, so the station completes the release
             if result.holding.state != "released":
                 custody.complete_release(office, view.id)
@@ -166,8 +168,9 @@ def report(
         "   (WAL, synchronous=FULL, same disk, interleaved)"
     )
     print(
-        f"  CPU of this process per tap p50 {statistics.median(cpu_ms):6.2f} ms  "
-        f"p99 {pct(cpu_ms, 0.99):6.2f} ms  (load-independent part of the wall time)"
+        f"  CPU of this process, tap -> unlock command, p50 {statistics.median(cpu_ms):6.2f} ms  "
+        f"p99 {pct(cpu_ms, 0.99):6.2f} ms  (the part of the wall time the machine's load "
+        "does not add to)"
     )
     print(f"  ratio kiosk/bare       p50 {k50 / b50:6.1f}x    p99 {k99 / b99:6.1f}x")
 
