@@ -32,10 +32,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from sqlalchemy import select
 
 from bench.school_year import DEFAULT_OUT, ensure
-from db.models import Locker, Pupil, Staff
-from kiosk.auth import Identity
+from db.models import Locker, Pupil
 from kiosk.context import open_context
-from kiosk.demo import demo_config
+from kiosk.demo import DEMO_BADGES, demo_config
 
 
 def main() -> None:
@@ -56,9 +55,8 @@ def main() -> None:
         now = datetime(2026, 5, 18, 8, 30, tzinfo=UTC)
         ctx = open_context(demo_config(folder), clock=lambda: now)
         c = ctx.custody
+        exams = c.sign_in(*DEMO_BADGES["exams"])  # a real sign-in (issue 9)
         with ctx.sessions() as s:
-            staff = [Identity(st.id, st.name, tuple(st.roles)) for st in s.scalars(select(Staff))]
-            exams = next(x for x in staff if "exams" in x.roles)
             cabinet = s.scalars(select(Locker.id).where(Locker.bank == "X")).one()
             pupils = list(
                 s.execute(

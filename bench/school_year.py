@@ -52,12 +52,10 @@ from db.models import (
     LockerState,
     OutboxRow,
     Pupil,
-    Staff,
 )
-from kiosk.auth import Identity
 from kiosk.context import KioskContext, open_context
 from kiosk.custody import Collector, PolicyRefused
-from kiosk.demo import demo_config, seed_demo
+from kiosk.demo import DEMO_BADGES, demo_config, seed_demo
 from kiosk.mis_import import run_import
 from wire.chain import event_digest
 
@@ -270,12 +268,8 @@ def build(
         # Lockers are physical: a bigger office has more (hardware config, not a use-case).
         for n in range(1, EXTRA_LOCKERS + 1):
             s.add(Locker(bank="Y", number=n, capacity=1, state=LockerState.FREE))
+    staff = ctx.custody.sign_in(*DEMO_BADGES["office"])  # a real sign-in (issue 9)
     with ctx.sessions() as s:
-        staff = next(
-            Identity(st.id, st.name, tuple(st.roles))
-            for st in s.scalars(select(Staff))
-            if "office" in st.roles
-        )
         year_lockers = list(s.scalars(select(Locker.id).where(Locker.bank == "Y")))
         year_pupils = list(
             s.scalars(select(Pupil.id).where(Pupil.mis_id.like("Y%")).order_by(Pupil.id))

@@ -7,7 +7,8 @@ with one Static: the peer). ``FD`` is a pipe to the parent.
 
 First paint: Textual posts :class:`textual.events.Ready` to the app once the DOM is ready and
 the first frame has been displayed; a handler added to ``textual.app.App`` (so no project
-code is edited) writes the wall time and this process's peak RSS (VmHWM) to ``FD``. The
+code is edited) writes the wall time, this process's CPU time (all threads) and its peak RSS
+(VmHWM) to ``FD``. The
 kiosk's own code path is otherwise untouched: the console script's ``main`` runs as is.
 """
 
@@ -36,7 +37,8 @@ def main() -> None:
     import textual.app
 
     def _on_ready(self: textual.app.App[object], _event: object) -> None:
-        os.write(fd, (json.dumps({"t": time.time(), "hwm_kb": _hwm_kb()}) + "\n").encode())
+        report = {"t": time.time(), "hwm_kb": _hwm_kb(), "cpu": time.process_time()}
+        os.write(fd, (json.dumps(report) + "\n").encode())
         if not stay:
             self.exit()
 

@@ -12,8 +12,6 @@ import warnings
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 
-from gpiozero.exc import BadPinFactory, PinFactoryFallback, PinUnknownPi
-
 from hardware.camera import NullCamera, PiCamera2Camera
 from hardware.door_monitor import DoorMonitor, MonitoredLockBank
 from hardware.gpio_locks import GpioLockBank, GpioLockSpec, LockTimings
@@ -188,6 +186,9 @@ def build_hardware(spec: HardwareSpec, simulate: bool = False) -> HardwareBundle
         return Simulator(spec).bundle
     readers: list[BadgeReader] = []
     banks: list[LockBank] = []
+    # Imported here, not with the specs that every config load reads (issue 15).
+    from gpiozero.exc import BadPinFactory, PinFactoryFallback, PinUnknownPi
+
     # gpiozero warns once per pin factory it tries; the outcome (or HardwareUnavailable) is
     # what matters, and the warnings would land on the staff UI's terminal.
     warnings.simplefilter("ignore", PinFactoryFallback)

@@ -21,11 +21,13 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-
-from gpiozero import DigitalInputDevice, DigitalOutputDevice
-from gpiozero.pins import Factory
+from typing import TYPE_CHECKING
 
 from hardware.ports import DoorState, UnlockOutcome
+
+if TYPE_CHECKING:  # gpiozero loads when a bank is built, not with the specs (issue 15)
+    from gpiozero import DigitalInputDevice, DigitalOutputDevice
+    from gpiozero.pins import Factory
 
 log = logging.getLogger(__name__)
 
@@ -72,6 +74,8 @@ class _Locker:
     """The gpiozero devices of one locker."""
 
     def __init__(self, spec: GpioLockSpec, pin_factory: Factory | None) -> None:
+        from gpiozero import DigitalInputDevice, DigitalOutputDevice
+
         self.spec = spec
         self.lock = DigitalOutputDevice(
             spec.lock_pin,

@@ -6,8 +6,10 @@ background ``blink`` so a call never blocks the caller (often a hardware callbac
 
 from __future__ import annotations
 
-from gpiozero import LED, Buzzer
-from gpiozero.pins import Factory
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # gpiozero loads when indicators are built (issue 15)
+    from gpiozero.pins import Factory
 
 
 class NullIndicators:
@@ -39,6 +41,8 @@ class GpioIndicators:
         beep_s: float = 0.08,
         pin_factory: Factory | None = None,
     ) -> None:
+        from gpiozero import LED, Buzzer
+
         self.beep_s = beep_s
         self.green = LED(green_pin, pin_factory=pin_factory) if green_pin is not None else None
         self.red = LED(red_pin, pin_factory=pin_factory) if red_pin is not None else None

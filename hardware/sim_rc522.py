@@ -36,10 +36,13 @@ from __future__ import annotations
 
 import contextlib
 import enum
+import importlib
+import importlib.util
 import io
 import sys
 import threading
 import time
+import types
 from collections.abc import Callable
 
 from hardware.rc522 import timer_timeout_s
@@ -350,13 +353,40 @@ def install_fake_rpi() -> None:
             "simulator's fake over it (run the simulator in its own process)"
         )
     with contextlib.redirect_stdout(io.StringIO()):
-        import fake_rpi
+        rpi, wrappers = _fake_rpi_gpio_module()
+        wrappers.toggle_print(False)  # type: ignore[attr-defined]
+    sys.modules["RPi"] = rpi
+    sys.modules["RPi.GPIO"] = rpi.GPIO  # type: ignore[attr-defined]
+
+
+def _fake_rpi_gpio_module() -> tuple[types.ModuleType, types.ModuleType]:
+    """``fake_rpi.RPi`` without running ``fake_rpi/__init__.py``.
+
+    Why: that ``__init__`` also imports fake_rpi's picamera, which imports numpy (~0.15 s and
+    ~15 MB here, a large share of ``kiosk run --simulate``'s start-up, issue 15) for a camera
+    the simulator never uses. ``fake_rpi.RPi`` needs only ``fake_rpi.wrappers`` and
+    ``fake_rpi.Base``. When the package is already imported it is used as it is; otherwise a
+    bare package module stands in while these three load, and all four are then dropped from
+    ``sys.modules`` (the returned modules live on as ``RPi``), so a later ``import fake_rpi``
+    loads the whole package as usual.
+    """
+    if "fake_rpi" in sys.modules:
         import fake_rpi.RPi
         from fake_rpi import wrappers
 
-        wrappers.toggle_print(False)
-    sys.modules["RPi"] = fake_rpi.RPi
-    sys.modules["RPi.GPIO"] = fake_rpi.RPi.GPIO  # type: ignore[assignment]
+        return fake_rpi.RPi, wrappers
+    spec = importlib.util.find_spec("fake_rpi")
+    if spec is None or spec.submodule_search_locations is None:
+        raise RuntimeError("fake_rpi is not installed: pip install fake-rpi (the simulator)")
+    stand_in = types.ModuleType("fake_rpi")
+    stand_in.__path__ = list(spec.submodule_search_locations)
+    sys.modules["fake_rpi"] = stand_in
+    try:
+        rpi = importlib.import_module("fake_rpi.RPi")
+        return rpi, sys.modules["fake_rpi.wrappers"]
+    finally:
+        for name in ("fake_rpi", "fake_rpi.RPi", "fake_rpi.wrappers", "fake_rpi.Base"):
+            sys.modules.pop(name, None)
 
 
 SpiFactory = Callable[[], object]

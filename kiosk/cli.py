@@ -1,38 +1,103 @@
-"""The ``kiosk`` command. Every sub-command has ``--help``; errors say what to do, exit 2."""
+"""The ``kiosk`` command. Every sub-command has ``--help``; errors say what to do, exit 2.
+
+Imports are inside the commands (issue 15): ``kiosk --help``, ``kiosk holdings --help`` and
+the UI's start-up pay only for what they use (SQLAlchemy, Argon2, httpx, gpiozero and the
+command modules load when a command that needs them runs). The commands defined in other
+modules load through :class:`_LazyGroup`. ``tests/kiosk/test_cli_imports.py`` checks both.
+"""
 
 from __future__ import annotations
 
 import contextlib
+import importlib
 import json
 import sys
 import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from importlib.metadata import entry_points
 from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
 import click
 
 import policies
-from db.audit import verify_chain
-from db.engine import DatabaseCorrupt, make_session_factory
-from kiosk import exam_import as _exam_import  # noqa: F401  registers `import exams`
 from kiosk.cli_auth import badge_option, needs_sign_in, signed_in, system_run_problem
-from kiosk.config import ENV_VAR, ConfigError, KioskConfig, load_config
-from kiosk.context import KioskContext, NotReady, open_context, open_engine
-from kiosk.hw_commands import hw
-from kiosk.lockers import sync_lockers
-from kiosk.mis_import import IMPORTERS, ImportRejected, ImportResult, run_import, shown
-from kiosk.ops_commands import backup, restore, signage_page
-from kiosk.permissions import Permission, matrix_markdown
-from kiosk.policy_text import describe_profile
-from kiosk.retention import flush_write_ahead_log
-from kiosk.retention import purge as run_purge
-from kiosk.subject_access import subject
-from kiosk.sync.cli import sync
-from kiosk.watchdog import notify_ready
+from kiosk.config import ENV_VAR, ConfigError, load_config
+from kiosk.permissions import Permission
+
+if TYPE_CHECKING:
+    from kiosk.config import KioskConfig
+    from kiosk.context import KioskContext
+
+#: ``kiosk import KIND``: the keys of ``kiosk.mis_import.IMPORTERS`` once ``kiosk.exam_import``
+#: has registered ``exams``, spelled out so ``--help`` need not import the importers (a test
+#: checks they match).
+IMPORT_KINDS = ("contacts", "exams", "pupils", "staff")
+
+#: Commands defined in other modules: name -> (module, attribute, the short help ``kiosk
+#: --help`` shows). Loaded only when used; a test checks the help matches the command's own.
+LAZY_COMMANDS: dict[str, tuple[str, str, str]] = {
+    "backup": (
+        "kiosk.ops_commands",
+        "backup",
+        "Copy the ledger while the station runs: consistent,...",
+    ),
+    "hw": ("kiosk.hw_commands", "hw", "Hardware: list what is configured, test it."),
+    "restore": (
+        "kiosk.ops_commands",
+        "restore",
+        "Replace the ledger with backup FILE (the station must be...",
+    ),
+    "signage-page": (
+        "kiosk.ops_commands",
+        "signage_page",
+        "Write the public signage as a web page for a second...",
+    ),
+    "subject": (
+        "kiosk.subject_access",
+        "subject",
+        "Subject access and erasure requests (one pupil at a time).",
+    ),
+    "sync": (
+        "kiosk.sync.cli",
+        "sync",
+        "Push the event log to the central incident log (a process...",
+    ),
+}
+
+
+class _LazyGroup(click.Group):
+    """A group whose :data:`LAZY_COMMANDS` are imported only when one of them is run."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *LAZY_COMMANDS})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in LAZY_COMMANDS and cmd_name not in self.commands:
+            module, attr, _ = LAZY_COMMANDS[cmd_name]
+            command = getattr(importlib.import_module(module), attr)
+            if not isinstance(command, click.Command):
+                raise TypeError(f"{module}.{attr} is not a click command")
+            return command
+        return super().get_command(ctx, cmd_name)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """Like click's, but the lazy commands' lines come from :data:`LAZY_COMMANDS`."""
+        rows = []
+        for name in self.list_commands(ctx):
+            if name in LAZY_COMMANDS and name not in self.commands:
+                rows.append((name, LAZY_COMMANDS[name][2]))
+                continue
+            cmd = self.get_command(ctx, name)
+            if cmd is None or cmd.hidden:
+                continue
+            limit = formatter.width - 6 - max(len(n) for n in self.list_commands(ctx))
+            rows.append((name, cmd.get_short_help_str(limit)))
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
+
 
 if TYPE_CHECKING:
     from kiosk.auth import Identity
@@ -49,6 +114,9 @@ def _config(ctx: click.Context) -> KioskConfig:
 
 @contextmanager
 def _open(ctx: click.Context) -> Iterator[KioskContext]:
+    from db.engine import DatabaseCorrupt
+    from kiosk.context import NotReady, open_context
+
     try:
         kctx = open_context(_config(ctx))
     except (NotReady, DatabaseCorrupt, policies.ProfileError) as exc:
@@ -59,7 +127,7 @@ def _open(ctx: click.Context) -> Iterator[KioskContext]:
         kctx.close()
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=_LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option(
     "--config",
     "config_path",
@@ -89,7 +157,10 @@ def db() -> None:
 @click.pass_context
 def db_upgrade(ctx: click.Context) -> None:
     """Bring the database (new or older) to the newest schema."""
+    from db.engine import DatabaseCorrupt, make_session_factory
     from db.migrate import current_revision, upgrade  # Alembic only here (issue 15)
+    from kiosk.context import open_engine
+    from kiosk.lockers import sync_lockers
 
     config = _config(ctx)
     try:
@@ -117,6 +188,7 @@ def db_upgrade(ctx: click.Context) -> None:
 def db_status(ctx: click.Context) -> None:
     """Show the schema revision of the database and of this code."""
     from db.migrate import current_revision, head_revision
+    from kiosk.context import open_engine
 
     engine = open_engine(_config(ctx))
     current, head = current_revision(engine), head_revision()
@@ -128,7 +200,7 @@ def db_status(ctx: click.Context) -> None:
 
 # --------------------------------------------------------------------------- import
 @main.command("import")
-@click.argument("kind", type=click.Choice(sorted(IMPORTERS)))
+@click.argument("kind", type=click.Choice(IMPORT_KINDS))
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option(
     "--deactivate-missing",
@@ -148,8 +220,15 @@ def import_cmd(
     import, with no senior yet, runs with nobody (recorded as such). Column names accepted
     are listed in docs/mis-import.md.
     """
+    from kiosk import exam_import  # noqa: F401  registers `import exams`
     from kiosk.auth import NotPermitted
-    from kiosk.mis_import import IMPORT_PERMISSIONS
+    from kiosk.mis_import import (
+        IMPORT_PERMISSIONS,
+        ImportRejected,
+        ImportResult,
+        run_import,
+        shown,
+    )
 
     if deactivate_missing and kind == "contacts":
         _fail("--deactivate-missing is for `kiosk import staff` and `kiosk import pupils`")
@@ -217,6 +296,8 @@ def import_cmd(
 def holdings(ctx: click.Context, as_json: bool, show_all: bool, badge: str | None) -> None:
     """List the phones the school holds now (or all with --all). Shows pupils: needs the
     sign-in of staff who may see holdings."""
+    from kiosk.mis_import import shown
+
     with _open(ctx) as k, signed_in(k, badge, Permission.VIEW_HOLDINGS, command="holdings") as me:
         rows = k.custody.holdings(me, open_only=not show_all)
         tz = k.config.tz
@@ -250,6 +331,7 @@ def audit() -> None:
 def audit_verify(ctx: click.Context) -> None:
     """Check every event's hash chain, and that the events explain the custody tables;
     exit 1 naming the first bad event and every unexplained row (table, id, column)."""
+    from db.audit import verify_chain
     from kiosk import audit_anchor
     from kiosk.audit_replay import unexplained
     from kiosk.sync.anchor import check_anchor
@@ -318,6 +400,8 @@ def interactive() -> bool:
 def purge(ctx: click.Context, dry_run: bool, badge: str | None, as_system: bool) -> None:
     """Delete records past the profile's retention periods (a senior's sign-in, or --system)."""
     from kiosk.auth import NotPermitted, system_identity
+    from kiosk.retention import flush_write_ahead_log
+    from kiosk.retention import purge as run_purge
 
     if as_system and badge:
         _fail("give either --badge (a person) or --system (the nightly timer), not both")
@@ -366,6 +450,8 @@ def policy() -> None:
 @click.pass_context
 def policy_show(ctx: click.Context, profile: str | None) -> None:
     """Show a profile's rules with their seed citations (default: the station's profile)."""
+    from kiosk.policy_text import describe_profile
+
     name = profile or _config(ctx).station.profile
     try:
         prof = policies.load_profile(name)
@@ -390,6 +476,8 @@ def policy_check(profile: str) -> None:
 @policy.command("roles")
 def policy_roles() -> None:
     """Show the role -> permission matrix."""
+    from kiosk.permissions import matrix_markdown
+
     click.echo(matrix_markdown())
 
 
@@ -448,6 +536,10 @@ def run(ctx: click.Context, simulate: bool, headless: bool, sim_commands: IO[str
     """Start the configured station (staff UI on this terminal, or --headless)."""
     if sim_commands is not None and not (headless and simulate):
         _fail("--sim-commands needs --headless --simulate")
+    from db.engine import DatabaseCorrupt
+    from kiosk.context import NotReady
+    from kiosk.watchdog import notify_ready
+
     if headless:
         from kiosk.hardware_lock import HardwareBusy
         from kiosk.headless import run_headless
@@ -477,6 +569,8 @@ def ui_launcher(ctx: click.Context, name: str) -> Callable[..., None] | None:
         return launcher
     if callable(injected) and name == "staff":
         return injected
+    from importlib.metadata import entry_points
+
     for ep in entry_points(group=UI_GROUP):
         if ep.name == name:
             loaded: Callable[..., None] = ep.load()
@@ -526,13 +620,6 @@ def signage(ctx: click.Context, print_to: Path | None, interval: float) -> None:
         return
     launcher(config, interval=interval)
 
-
-main.add_command(hw)
-main.add_command(backup)
-main.add_command(restore)
-main.add_command(signage_page)
-main.add_command(subject)
-main.add_command(sync)
 
 #: The click group other commands are added onto (``cli.add_command(...)``).
 cli = main

@@ -20,7 +20,12 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from hardware.bundle import HardwareSpec
-from kiosk.hardware_config import default_config, pydantic_problems, validate_hardware
+from kiosk.hardware_config import (
+    configured_lockers,
+    default_config,
+    pydantic_problems,
+    validate_hardware,
+)
 from kiosk.sync.config import SyncConfig
 from policies.toml_input import (
     KeyPath,
@@ -203,10 +208,6 @@ class KioskConfig(_Strict):
 
 
 def _cabinet_problems(cfg: KioskConfig) -> list[tuple[KeyPath, str]]:
-    # Imported here: kiosk.lockers brings SQLAlchemy and the models, which loading a config
-    # (``kiosk --help``, ``signage --print``) must not pay for (issue 15, start-up).
-    from kiosk.lockers import configured_lockers
-
     doors = {f"{b}{n}" for b, n in configured_lockers(cfg.hardware)}
     found: list[tuple[KeyPath, str]] = []
     for label, capacity in cfg.lockers.exam_cabinets.items():

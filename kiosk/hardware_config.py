@@ -44,6 +44,23 @@ from hardware.gpio_locks import GpioLockSpec
 from hardware.rs485 import BoardSpec
 from policies.toml_input import KeyPath, dotted
 
+
+def configured_lockers(hardware: HardwareSpec) -> list[tuple[str, int]]:
+    """(bank, number) of every door; RS-485 boards number on across boards, as the bank does.
+
+    Here rather than in :mod:`kiosk.lockers` (which needs SQLAlchemy): loading a config checks
+    its exam cabinets against these doors, and must not import the database (issue 15).
+    """
+    doors: list[tuple[str, int]] = []
+    for bank in hardware.banks:
+        if isinstance(bank, GpioBankSpec):
+            doors += [(bank.name, lock.number) for lock in bank.locks]
+        else:
+            total = sum(board.locks for board in bank.boards)
+            doors += [(bank.name, n) for n in range(1, total + 1)]
+    return doors
+
+
 #: ``kind = "..."`` of a ``[[hardware.readers]]`` / ``[[hardware.banks]]`` block.
 READER_KINDS: dict[str, type[Any]] = {"rc522": RC522Spec, "serial": SerialReaderSpec}
 BANK_KINDS: dict[str, type[Any]] = {"gpio": GpioBankSpec, "rs485": RS485BankSpec}

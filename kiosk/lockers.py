@@ -16,19 +16,8 @@ from sqlalchemy.orm import Session
 
 from db.audit import append_event
 from db.models import Locker, LockerState
-from hardware.bundle import GpioBankSpec, HardwareSpec
-
-
-def configured_lockers(hardware: HardwareSpec) -> list[tuple[str, int]]:
-    """(bank, number) of every door; RS-485 boards number on across boards, as the bank does."""
-    doors: list[tuple[str, int]] = []
-    for bank in hardware.banks:
-        if isinstance(bank, GpioBankSpec):
-            doors += [(bank.name, lock.number) for lock in bank.locks]
-        else:
-            total = sum(board.locks for board in bank.boards)
-            doors += [(bank.name, n) for n in range(1, total + 1)]
-    return doors
+from hardware.bundle import HardwareSpec
+from kiosk.hardware_config import configured_lockers
 
 
 @dataclass

@@ -4,20 +4,52 @@ One definition, imported by both ends (``kiosk`` sends, ``central`` receives), s
 cannot drift. Depends on the standard library and pydantic only; nothing of ours.
 """
 
+from typing import TYPE_CHECKING, Any
+
 from wire.chain import GENESIS_HASH, canonical_time, event_digest
-from wire.schema import (
-    MAX_BATCH,
-    WIRE_VERSION,
-    Anchor,
-    HoldingRef,
-    IngestAccepted,
-    IngestBatch,
-    IngestRefused,
-    LockerRef,
-    PupilRef,
-    ReferenceData,
-    StaffRef,
-    WireEvent,
+
+if TYPE_CHECKING:
+    from wire.schema import (
+        MAX_BATCH,
+        WIRE_VERSION,
+        Anchor,
+        HoldingRef,
+        IngestAccepted,
+        IngestBatch,
+        IngestRefused,
+        LockerRef,
+        PupilRef,
+        ReferenceData,
+        StaffRef,
+        WireEvent,
+    )
+
+
+def __getattr__(name: str) -> Any:
+    """The pydantic models load on first use (PEP 562): ``wire.vocabulary`` and
+    ``wire.chain``, which every kiosk command imports, need no pydantic (issue 15)."""
+    if name in _SCHEMA:
+        from wire import schema
+
+        return getattr(schema, name)
+    raise AttributeError(f"module 'wire' has no attribute {name!r}")
+
+
+_SCHEMA = frozenset(
+    {
+        "MAX_BATCH",
+        "WIRE_VERSION",
+        "Anchor",
+        "HoldingRef",
+        "IngestAccepted",
+        "IngestBatch",
+        "IngestRefused",
+        "LockerRef",
+        "PupilRef",
+        "ReferenceData",
+        "StaffRef",
+        "WireEvent",
+    }
 )
 
 __all__ = [

@@ -16,7 +16,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session, joinedload, sessionmaker
 
 import policies
 from db.audit import append_event
@@ -162,7 +162,11 @@ class UseCases:
         )
 
     def _holding(self, s: Session, holding_id: int) -> Holding:
-        holding = s.get(Holding, holding_id)
+        # Pupil and locker in the same query: nearly every use-case reads them (the policy
+        # facts, HoldingView.of), and two lazy loads cost more than the join (issue 15).
+        holding = s.get(
+            Holding, holding_id, options=(joinedload(Holding.pupil), joinedload(Holding.locker))
+        )
         if holding is None:
             raise CustodyError(f"No holding with number {holding_id}.")
         return holding

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from sqlalchemy import select
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import joinedload
 
 import policies
 from db.models import (
@@ -20,15 +20,22 @@ from kiosk.views import HoldingView, LockerView
 class QueryUseCases(UseCases):
     """Reads for screens and the CLI: holdings, one holding, lockers, overdue holds."""
 
-    def holdings(self, actor: Identity | None, *, open_only: bool = True) -> list[HoldingView]:
-        """Holdings, newest first. ``actor`` None is the trusted CLI on the Pi itself."""
+    def holdings(
+        self, actor: Identity | None, *, open_only: bool = True, pupil_id: int | None = None
+    ) -> list[HoldingView]:
+        """Holdings, newest first. ``actor`` None is the trusted CLI on the Pi itself.
+
+        ``pupil_id``: only that pupil's (on ``ix_holdings_pupil_id``), what a card tap at the
+        hatch needs, instead of listing every open holding of the day (issue 15).
+        """
         with self.sessions() as s:
             self._authorise(s, actor, Permission.VIEW_HOLDINGS, unattended=True)
-            query = select(Holding).options(
-                selectinload(Holding.pupil), selectinload(Holding.locker)
-            )
+            # Many-to-one: joined in the one query (selectinload would add two more).
+            query = select(Holding).options(joinedload(Holding.pupil), joinedload(Holding.locker))
             if open_only:
                 query = query.where(Holding.state.in_([x.value for x in OPEN_STATES]))
+            if pupil_id is not None:
+                query = query.where(Holding.pupil_id == pupil_id)
             return [HoldingView.of(h) for h in s.scalars(query.order_by(Holding.id.desc()))]
 
     def holding(self, actor: Identity | None, holding_id: int) -> HoldingView:

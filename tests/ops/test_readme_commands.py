@@ -43,7 +43,8 @@ def test_documented_commands_exist(doc: Path) -> None:
                 break
             if not isinstance(command, click.Group):
                 break  # the rest are arguments (e.g. `kiosk import pupils`)
-            sub = command.commands.get(word)
+            # get_command, not .commands: kiosk loads some groups lazily (issue 15)
+            sub = command.get_command(click.Context(command), word)
             if sub is None:
                 if i == 0:
                     missing.append(" ".join(words))
