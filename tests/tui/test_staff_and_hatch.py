@@ -145,6 +145,41 @@ async def test_staff_admin_refusals_are_shown(make_app: Any) -> None:
         assert events(app, "staff.badge_enrolled") == []
 
 
+@run_async
+async def test_office_administrator_manages_badges_but_not_the_head(make_app: Any) -> None:
+    """The office administrator role (no pupil data) has the Staff screen; the head's
+    credentials are a senior's business (kiosk/staff_admin.py), refused in words."""
+    app = make_app()
+    with app.station.ctx.sessions.begin() as s:
+        admin = Staff(staff_code="ADM1", name="Val Okafor (admin)", roles=["office_admin"])
+        admin.badge_uid = "AB0000A1"
+        admin.pin_hash = app.custody.auth.hash_checked_pin(admin, "582914")
+        s.add(admin)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await sign_in(pilot, app, ("AB0000A1", "582914"))
+        menu_ids = [o.id for o in app.screen.query_one("#home-menu").options]
+        assert menu_ids == ["staff", "pin"]
+        await pilot.press("b")
+        await wait_for(pilot, lambda: screen_name(app) == "StaffScreen")
+        await wait_for(pilot, lambda: len(app.screen.people) == 7, what="staff list")
+        head = next(i for i, p in enumerate(app.screen.people) if p.name.startswith("Dr Jo"))
+        await pilot.press(*["down"] * head, "u")
+        await wait_for(pilot, lambda: "only a senior" in text_of(app, "#staff-result"))
+        await pilot.press(*["up"] * head, "x")  # Alex Byrne (teacher): allowed
+        await wait_for(pilot, lambda: screen_name(app) == "Confirm")
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: "disabled now" in text_of(app, "#staff-result"))
+        lost = events(app, "staff.badge_lost")[-1]
+        assert (lost.actor_id, lost.payload["staff"]) == (
+            staff_row(app, "ADM1").id,
+            staff_row(app, "TCH1").id,
+        )
+        # A pupil card tapped by this role (no pupil data) changes nothing.
+        await tap(pilot, app, BEN)
+        await wait_for(pilot, lambda: any("pupil's card" in n.message for n in app._notifications))
+        assert app.identity is not None and app.identity.name == "Val Okafor (admin)"
+
+
 # ---------------------------------------------------------------------------- PINs
 @run_async
 async def test_change_own_pin(make_app: Any) -> None:

@@ -84,9 +84,7 @@ class HomeScreen(KioskScreen):
     def refresh_summary(self) -> None:
         who = self.kiosk.identity
         if who is None or not who.can(P.VIEW_HOLDINGS):
-            self.query_one("#home-summary", Static).update(
-                "Hardware access only: no pupil data is shown to this role."
-            )
+            self.query_one("#home-summary", Static).update("This role sees no pupil data.")
             return
         custody = self.kiosk.custody
         self.call(lambda: (custody.holdings(who), custody.overdue(who)), self._summary)
