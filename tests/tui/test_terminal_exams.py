@@ -18,6 +18,8 @@ from pathlib import Path
 import pytest
 from test_terminal import KIOSK, TMUX, Terminal
 
+from kiosk.demo import DEMO_BADGES
+
 pytestmark = pytest.mark.skipif(
     TMUX is None or not KIOSK.exists(),
     reason="needs tmux and the installed `kiosk` console script to drive a real terminal",
@@ -115,11 +117,13 @@ def test_exam_day_by_keystrokes(demo: tuple[Terminal, Path]) -> None:
     deadline = time.monotonic() + 15
     while term.alive() and time.monotonic() < deadline:
         time.sleep(0.1)
+    badge, pin = DEMO_BADGES["exams"]  # the CLI shows pupils only to a signed-in member of staff
     out = subprocess.run(
-        [str(KIOSK), "--config", str(folder / "kiosk.toml"), "holdings", "--all", "--json"],
+        [KIOSK, "--config", folder / "kiosk.toml", "holdings", "--all", "--json", "--badge", badge],
         capture_output=True,
         text=True,
         check=True,
+        input=f"{pin}\n",
     ).stdout
     deposits = [h for h in json.loads(out) if h["kind"] == "exam_deposit"]
     ours = {h["pupil_name"]: (h["pouch_number"], h["state"]) for h in deposits[:2]}
