@@ -20,7 +20,13 @@ from fastapi.responses import JSONResponse, Response
 from sqlalchemy import Engine
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from central.api import API_PREFIX, refusal_response, router, validation_response
+from central.api import (
+    API_PREFIX,
+    install_batch_schema,
+    refusal_response,
+    router,
+    validation_response,
+)
 from central.ingest import Ingestor, Refusal
 from central.store import make_engine, make_sessions
 from central.web import mount_web
@@ -61,6 +67,7 @@ def create_app(
     app.state.secure_cookies = secure_cookies
     app.state.ingestor = Ingestor(sessions, clock)
     app.include_router(router)
+    install_batch_schema(app)
     app.add_exception_handler(Refusal, refusal_response)
 
     async def on_invalid(request: Request, exc: Exception) -> Response:
