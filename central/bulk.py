@@ -316,6 +316,9 @@ def _upsert_statement(name: str) -> Insert:
 
 
 # -- PostgreSQL: one JSON array per table, json_to_recordset, three statements per batch ----
+# Rows already held unchanged are filtered out before the INSERT (NOT EXISTS): ON CONFLICT
+# DO UPDATE ... WHERE would skip rewriting them but still lock each one, and every batch of
+# a station carries the same pupils and staff again.
 # Rows travel as one JSON document per table (encoded by the json module's C encoder, parsed
 # by PostgreSQL's), which costs a fraction of binding one array per column: psycopg quotes
 # text arrays element by element in Python. JSON columns are compared as jsonb (PostgreSQL's
@@ -332,6 +335,9 @@ WITH staff AS (
     INSERT INTO staff_refs AS t (station_pk, local_id, name, roles)
     SELECT :station_pk, v.id, v.name, v.roles
     FROM json_to_recordset(CAST(:staff AS json)) AS v(id bigint, name text, roles json)
+    WHERE NOT EXISTS (SELECT 1 FROM staff_refs o
+                      WHERE o.station_pk = :station_pk AND o.local_id = v.id
+                        AND o.name = v.name AND CAST(o.roles AS jsonb) = CAST(v.roles AS jsonb))
     ON CONFLICT (station_pk, local_id) DO UPDATE
         SET name = excluded.name, roles = excluded.roles
         WHERE t.name IS DISTINCT FROM excluded.name
@@ -340,6 +346,9 @@ WITH staff AS (
     INSERT INTO holding_refs AS t (station_pk, local_id, pupil_local_id)
     SELECT :station_pk, v.id, v.pupil
     FROM json_to_recordset(CAST(:holdings AS json)) AS v(id bigint, pupil bigint)
+    WHERE NOT EXISTS (SELECT 1 FROM holding_refs o
+                      WHERE o.station_pk = :station_pk AND o.local_id = v.id
+                        AND o.pupil_local_id = v.pupil)
     ON CONFLICT (station_pk, local_id) DO UPDATE
         SET pupil_local_id = excluded.pupil_local_id
         WHERE t.pupil_local_id IS DISTINCT FROM excluded.pupil_local_id
@@ -348,6 +357,10 @@ INSERT INTO pupils AS t (school_id, mis_id, given_name, family_name, year_group,
 SELECT :school_id, v.mis_id, v.given_name, v.family_name, v.year_group, :now
 FROM json_to_recordset(CAST(:pupils AS json))
     AS v(mis_id text, given_name text, family_name text, year_group text)
+WHERE NOT EXISTS (SELECT 1 FROM pupils o
+                  WHERE o.school_id = :school_id AND o.mis_id = v.mis_id
+                    AND (o.given_name, o.family_name, o.year_group)
+                        = (v.given_name, v.family_name, v.year_group))
 ON CONFLICT (school_id, mis_id) DO UPDATE
     SET given_name = excluded.given_name, family_name = excluded.family_name,
         year_group = excluded.year_group, updated_at = excluded.updated_at
@@ -362,6 +375,8 @@ INSERT INTO pupil_links AS t (station_pk, local_id, pupil_pk)
 SELECT :station_pk, v.id, p.id
 FROM json_to_recordset(CAST(:links AS json)) AS v(id bigint, mis_id text)
 JOIN pupils p ON p.school_id = :school_id AND p.mis_id = v.mis_id
+WHERE NOT EXISTS (SELECT 1 FROM pupil_links o
+                  WHERE o.station_pk = :station_pk AND o.local_id = v.id AND o.pupil_pk = p.id)
 ON CONFLICT (station_pk, local_id) DO UPDATE
     SET pupil_pk = excluded.pupil_pk
     WHERE t.pupil_pk IS DISTINCT FROM excluded.pupil_pk
