@@ -249,6 +249,10 @@ class WebSession(Base):
     csrf_token: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime]
     expires_at: Mapped[datetime]
+    last_seen_at: Mapped[datetime | None]
+    """The last request made with it: idle longer than the app's ``session_idle`` and it
+    is gone (seeds 001, 002: screens locked when unattended). ``None``: created before c0005,
+    counted from ``created_at``."""
 
 
 class LoginFailure(Base):
