@@ -11,7 +11,8 @@ SQLAlchemy compiles once and the driver can prepare once per connection:
   events together with the cases they raise (a data-modifying CTE: the events' new ids feed
   the cases without another round trip). The pupil an event concerns is found in the same
   statement from the links and holdings just written.
-* **SQLite** (the embedded demo): the same upserts as cached executemany statements.
+* **SQLite** (the embedded demo): the same upserts as cached executemany statements, and
+  a select for the new events' ids.
 
 Before (issue 12's first cut) each batch built multi-row ``VALUES`` statements whose shape
 changed with the row count, so SQLAlchemy compiled them afresh every time (about a fifth of
@@ -276,7 +277,7 @@ def _naive_utc(moment: datetime) -> datetime:
     return moment.astimezone(UTC).replace(tzinfo=None)
 
 
-# -- SQLite (and any other dialect with INSERT ... ON CONFLICT): cached upserts ------------
+# -- SQLite (the embedded demo): cached upserts ------------
 
 _UPSERTS: dict[str, tuple[Table, list[str], list[str], list[str]]] = {
     # table: (table, conflict keys, columns updated, columns compared)

@@ -121,7 +121,10 @@ class Relay:
     ) -> None:
         self.sessions = sessions
         #: Phase 1's sessions: read-only snapshots of the same ledger (``KioskContext.reads``).
-        self.reads = reads or sessionmaker(read_only(sessions.kw["bind"]), expire_on_commit=False)
+        bind = sessions.kw.get("bind")
+        self.reads = reads or (
+            sessionmaker(read_only(bind), expire_on_commit=False) if bind is not None else sessions
+        )
         self.client = client
         self.station_id = station_id
         self.data_dir = Path(data_dir)
