@@ -14,6 +14,7 @@ Needs PostgreSQL (default: database ``test`` on 127.0.0.1:5432; ``--database`` o
    fetched over HTTP by a signed-in DSL: p50/p95 of each page, beside the goal.
 
 Run: .venv/bin/python bench/central_ingest.py [--events-per-station 2000] [--rows 1000000]
+(``--rows 0``: the ingest figures only, no 1M-event store and no tray timings)
 """
 
 from __future__ import annotations
@@ -123,6 +124,37 @@ async def push_all(base: str, tokens: dict[str, str], batches: dict[str, list[by
         start = time.perf_counter()
         await asyncio.gather(*(station(name) for name in batches))
         return time.perf_counter() - start
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU a process has used (Linux ``/proc``); 0 if it is gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _children(pid: int) -> list[int]:
+    kids: list[int] = []
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        kids += [int(k) for k in (task / "children").read_text().split()]
+    return kids
+
+
+def _pg_backends(url: str) -> list[int]:
+    """Server processes connected to the bench's database (the service's pools)."""
+    engine = create_engine(url)
+    with engine.connect() as conn:
+        pids = conn.execute(
+            text(
+                "SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
+                "AND pid <> pg_backend_pid() AND backend_type = 'client backend'"
+            )
+        ).scalars()
+        out = list(pids)
+    engine.dispose()
+    return out
 
 
 def direct_insert_rate(url: str, schema: str, batches: dict[str, list[bytes]]) -> float:
@@ -328,7 +360,15 @@ def main() -> None:
         port = free_port()
         proc = start_server(url, port, args.workers)
         base = f"http://127.0.0.1:{port}"
+        workers = [proc.pid, *_children(proc.pid)]
+        cpu_before = sum(_cpu_seconds(p) for p in workers)
+        client_before = time.process_time()
         elapsed = asyncio.run(push_all(base, tokens, batches))
+        client_cpu = time.process_time() - client_before
+        service_cpu = sum(_cpu_seconds(p) for p in workers) - cpu_before
+        # The pools' backends were opened by this run's requests: all their CPU is ingest's.
+        backends = _pg_backends(args.database)
+        pg_cpu = sum(_cpu_seconds(p) for p in backends)
         rate = total / elapsed
         peer = direct_insert_rate(args.database, schema, batches)
         print()
@@ -340,7 +380,15 @@ def main() -> None:
             f"(goal >= {INGEST_GOAL:,})"
         )
         print(f"  peer, same rows straight into PostgreSQL: {peer:,.0f} events/s")
+        print(
+            f"  CPU per 1,000 events: service {1000 * service_cpu / total * 1000:.0f} ms, "
+            f"PostgreSQL backends {1000 * pg_cpu / total * 1000:.0f} ms, "
+            f"load generator {1000 * client_cpu / total * 1000:.0f} ms "
+            f"(2 cores give {2000:,} ms a second)"
+        )
 
+        if args.rows <= 0:
+            return  # --rows 0: the ingest figures only
         fill_s = fill(args.database, schema, args.rows)
         with admin_engine.connect() as conn:
             n_events = conn.execute(text(f"SELECT count(*) FROM {schema}.events")).scalar_one()

@@ -8,7 +8,7 @@ PostgreSQL. The app holds only its engine, session factory and clock.
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from fastapi import FastAPI, Request
 from fastapi.exception_handlers import (
@@ -20,11 +20,21 @@ from fastapi.responses import JSONResponse, Response
 from sqlalchemy import Engine
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from central.api import API_PREFIX, refusal_response, router, validation_response
+from central.api import (
+    API_PREFIX,
+    install_batch_schema,
+    refusal_response,
+    router,
+    validation_response,
+)
 from central.ingest import Ingestor, Refusal
 from central.store import make_engine, make_sessions
 from central.web import mount_web
 from wire import IngestRefused
+
+DEFAULT_SESSION_IDLE = timedelta(minutes=15)
+"""How long a signed-in page may sit untouched (seeds 001, 002: screens locked when
+unattended; the blank-screen key covers the moments in between)."""
 
 
 def _utcnow() -> datetime:
@@ -37,12 +47,17 @@ def create_app(
     clock: Callable[[], datetime] = _utcnow,
     engine: Engine | None = None,
     secure_cookies: bool = True,
+    session_idle: timedelta = DEFAULT_SESSION_IDLE,
 ) -> FastAPI:
     """The central log over the database at ``database_url`` (migrated with ``db upgrade``).
 
     ``engine`` lets a caller share one (tests on a PostgreSQL schema); ``secure_cookies``
-    is only ever turned off for a demo served over plain HTTP to another machine.
+    is only ever turned off for a demo served over plain HTTP to another machine;
+    ``session_idle``: a signed-in browser left this long without a request must sign in
+    again (``kiosk-central serve --session-idle-minutes``).
     """
+    if session_idle <= timedelta(0):
+        raise ValueError(f"session_idle must be positive, not {session_idle}")
     engine = engine or make_engine(database_url)
     sessions = make_sessions(engine)
     app = FastAPI(
@@ -59,8 +74,10 @@ def create_app(
     app.state.sessions = sessions
     app.state.clock = clock
     app.state.secure_cookies = secure_cookies
+    app.state.session_idle = session_idle
     app.state.ingestor = Ingestor(sessions, clock)
     app.include_router(router)
+    install_batch_schema(app)
     app.add_exception_handler(Refusal, refusal_response)
 
     async def on_invalid(request: Request, exc: Exception) -> Response:

@@ -3,11 +3,19 @@
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 
-from central.app import create_app
-from central.store import DEFAULT_URL
+from central.app import DEFAULT_SESSION_IDLE, create_app
+from central.store import DEFAULT_POOL_SIZE, DEFAULT_URL, make_engine
 
+_url = os.environ.get("KIOSK_CENTRAL_DATABASE", DEFAULT_URL)
 app = create_app(
-    os.environ.get("KIOSK_CENTRAL_DATABASE", DEFAULT_URL),
+    _url,
+    engine=make_engine(
+        _url, pool_size=int(os.environ.get("KIOSK_CENTRAL_POOL_SIZE", DEFAULT_POOL_SIZE))
+    ),
     secure_cookies=os.environ.get("KIOSK_CENTRAL_INSECURE_COOKIES") != "1",
+    session_idle=timedelta(minutes=float(os.environ["KIOSK_CENTRAL_SESSION_IDLE_MINUTES"]))
+    if os.environ.get("KIOSK_CENTRAL_SESSION_IDLE_MINUTES")
+    else DEFAULT_SESSION_IDLE,
 )

@@ -168,12 +168,38 @@ def user_add(
     is_flag=True,
     help="session cookies without the Secure flag (only for a demo over plain HTTP)",
 )
+@click.option(
+    "--session-idle-minutes",
+    type=click.IntRange(min=1),
+    default=15,
+    show_default=True,
+    envvar="KIOSK_CENTRAL_SESSION_IDLE_MINUTES",
+    help="a signed-in browser left this long without a request must sign in again",
+)
+@click.option(
+    "--pool-size",
+    type=click.IntRange(min=1),
+    default=10,
+    show_default=True,
+    envvar="KIOSK_CENTRAL_POOL_SIZE",
+    help="database connections each worker keeps open (PostgreSQL)",
+)
 @click.pass_obj
-def serve(database: str, host: str, port: int, workers: int, insecure_cookies: bool) -> None:
+def serve(
+    database: str,
+    host: str,
+    port: int,
+    workers: int,
+    insecure_cookies: bool,
+    session_idle_minutes: int,
+    pool_size: int,
+) -> None:
     """Serve the ingest API and the pages (uvicorn)."""
     import uvicorn
 
     os.environ["KIOSK_CENTRAL_DATABASE"] = database
+    os.environ["KIOSK_CENTRAL_SESSION_IDLE_MINUTES"] = str(session_idle_minutes)
+    os.environ["KIOSK_CENTRAL_POOL_SIZE"] = str(pool_size)
     if insecure_cookies:
         os.environ["KIOSK_CENTRAL_INSECURE_COOKIES"] = "1"
     uvicorn.run(

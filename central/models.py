@@ -25,6 +25,7 @@ from sqlalchemy import (
     BigInteger,
     DateTime,
     ForeignKey,
+    ForeignKeyConstraint,
     Index,
     Integer,
     MetaData,
@@ -86,6 +87,10 @@ class Station(Base):
     """A kiosk. ``token_hash`` is SHA-256 of its credential; the anchor is what it holds."""
 
     __tablename__ = "stations"
+    __table_args__ = (
+        # What events' (station_pk, school_id) refer to: see Event.
+        UniqueConstraint("id", "school_id", name="uq_stations_id_school"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     station_id: Mapped[str] = mapped_column(String(64), unique=True)
@@ -103,14 +108,23 @@ class Event(Base):
 
     __tablename__ = "events"
     __table_args__ = (
+        # One key for both: an event's school is its station's school, always. One check
+        # per row instead of two, and on the station's row, which the ingest holds locked
+        # anyway; the school's row, shared by every station of the school, is no longer
+        # key-share locked by each of their concurrent batches (migration c0004).
+        ForeignKeyConstraint(
+            ["station_pk", "school_id"],
+            ["stations.id", "stations.school_id"],
+            name="fk_events_station_school",
+        ),
         UniqueConstraint("station_pk", "seq", name="uq_events_station_seq"),
         Index("ix_events_pupil_time", "pupil_pk", "occurred_at"),
         Index("ix_events_school_time", "school_id", "occurred_at"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    station_pk: Mapped[int] = mapped_column(ForeignKey("stations.id"))
-    school_id: Mapped[int] = mapped_column(ForeignKey("schools.id"))
+    station_pk: Mapped[int]
+    school_id: Mapped[int]
     seq: Mapped[int] = mapped_column(BigInteger)
     type: Mapped[str] = mapped_column(String(60))
     occurred_at: Mapped[datetime]
@@ -235,6 +249,10 @@ class WebSession(Base):
     csrf_token: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime]
     expires_at: Mapped[datetime]
+    last_seen_at: Mapped[datetime | None]
+    """The last request made with it: idle longer than the app's ``session_idle`` and it
+    is gone (seeds 001, 002: screens locked when unattended). ``None``: created before c0005,
+    counted from ``created_at``."""
 
 
 class LoginFailure(Base):

@@ -19,7 +19,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, or_, select
 
 from central.models import LoginFailure, User, WebSession
 from central.web.common import DB, NAME_ROLES, AnyUser, check_csrf, cookie_name, now, render, sha256
@@ -96,6 +96,16 @@ def login(
             "6-digit code from your authenticator app.",
             401,
         )
+    # Sessions past their lifetime or idle limit are refused anyway; clear them away.
+    idle: timedelta = request.app.state.session_idle
+    s.execute(
+        delete(WebSession).where(
+            or_(
+                WebSession.expires_at <= moment,
+                func.coalesce(WebSession.last_seen_at, WebSession.created_at) <= moment - idle,
+            )
+        )
+    )
     token = secrets.token_urlsafe(32)
     s.add(
         WebSession(
@@ -104,6 +114,7 @@ def login(
             csrf_token=secrets.token_urlsafe(32),
             created_at=moment,
             expires_at=moment + SESSION_LIFETIME,
+            last_seen_at=moment,
         )
     )
     response = RedirectResponse("/", status_code=303)

@@ -12,7 +12,7 @@ import hashlib
 import hmac
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -91,11 +91,18 @@ def viewer(request: Request, s: DB) -> Viewer:
     if not token:
         raise SignInNeeded()
     web = s.get(WebSession, sha256(token))
-    if web is None or web.expires_at <= now(request):
+    moment = now(request)
+    if web is None or web.expires_at <= moment:
+        raise SignInNeeded()
+    idle: timedelta = request.app.state.session_idle
+    if (web.last_seen_at or web.created_at) + idle <= moment:
+        # Left unattended: refused from now on, by every web process (it is never touched
+        # again, so it stays idle); sign-in clears such rows away.
         raise SignInNeeded()
     user = s.get(User, web.user_id)
     if user is None or user.disabled_at is not None:
         raise SignInNeeded()
+    web.last_seen_at = moment
     return Viewer(user, web)
 
 

@@ -69,6 +69,7 @@ def make_relay(k: KioskContext, settings: SyncConfig, *, attempts: int) -> Relay
         station_id=k.config.station.id,
         data_dir=k.config.station.data_dir,
         batch_size=settings.batch_size,
+        reads=k.reads,
     )
 
 

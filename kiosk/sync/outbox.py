@@ -41,8 +41,16 @@ def _station_rows(station_id: str) -> Any:
     )
 
 
-def pending(session: Session, station_id: str, limit: int) -> list[PendingEvent]:
-    """The oldest ``limit`` unsent, unquarantined events of the station, by ``seq``."""
+def pending(
+    session: Session, station_id: str, limit: int, after_seq: int = 0
+) -> list[PendingEvent]:
+    """The oldest ``limit`` unsent, unquarantined events of the station after ``after_seq``,
+    by ``seq``.
+
+    ``after_seq`` (the relay passes the last seq it sent or is sending) makes this a range
+    read on the events' (station_id, seq) index: a week offline is 100 batches, and without
+    it each one sorted every unsent row to find its 500.
+    """
     rows = session.execute(
         select(
             OutboxRow.id,
@@ -59,6 +67,7 @@ def pending(session: Session, station_id: str, limit: int) -> list[PendingEvent]
         .join(Event, Event.id == OutboxRow.event_id)
         .where(
             Event.station_id == station_id,
+            Event.seq > after_seq,
             OutboxRow.sent_at.is_(None),
             OutboxRow.quarantined_at.is_(None),
         )

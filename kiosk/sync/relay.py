@@ -10,6 +10,13 @@ Delivery is at least once (a crash between 2 and 3 sends the batch again) and th
 exactly once: the central log stores by (station, seq) and answers an identical event it
 already holds as a duplicate.
 
+Phase 1 reads through read-only sessions (a WAL snapshot: never the write lock, so a drain
+never makes the hatch wait). :meth:`Relay.drain` pipelines the phases on one helper thread:
+while batch N is on the wire, the next one is read and built, and batch N's phase 3 runs
+while N+1 is on the wire. Sending stays strictly one batch at a time, in order (the central
+log takes a station's events only in order); whenever an answer is not a plain acceptance
+the helper's work is finished first and the next batch is read afresh.
+
 What a refusal does (``IngestRefused.error``), and why:
 
 - ``chain_break``, ``rewritten``, ``invalid`` naming an event: the batch from that event on
@@ -33,10 +40,12 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import Enum
 from pathlib import Path
+from typing import Any, TypeVar
 
 from pydantic import ValidationError
 from sqlalchemy import func, select
@@ -44,6 +53,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from tenacity import Retrying, retry_if_exception_type, stop_never
 
 from db.audit import append_event
+from db.engine import read_only
 from db.models import Event, OutboxRow
 from kiosk.sync import outbox
 from kiosk.sync.anchor import save_anchor, touch_success
@@ -107,14 +117,21 @@ class Relay:
         data_dir: Path,
         batch_size: int = MAX_BATCH,
         clock: Callable[[], datetime] = utcnow,
+        reads: sessionmaker[Session] | None = None,
     ) -> None:
         self.sessions = sessions
+        #: Phase 1's sessions: read-only snapshots of the same ledger (``KioskContext.reads``).
+        bind = sessions.kw.get("bind")
+        self.reads = reads or (
+            sessionmaker(read_only(bind), expire_on_commit=False) if bind is not None else sessions
+        )
         self.client = client
         self.station_id = station_id
         self.data_dir = Path(data_dir)
         self.batch_size = min(batch_size, MAX_BATCH)
         self.clock = clock
         self.result = DrainResult()
+        self._pipe: _Pipeline | None = None
 
     # ------------------------------------------------------------------ one batch
     def _blocked_from(self, s: Session) -> int | None:
@@ -125,17 +142,21 @@ class Relay:
             .where(Event.station_id == self.station_id, OutboxRow.quarantined_at.is_not(None))
         )
 
-    def _read_batch(self) -> tuple[list[outbox.PendingEvent], IngestBatch | None, bool]:
-        """Phase 1 (short read transaction): the next events and their batch."""
-        with self.sessions() as s:
+    def _read(self, after_seq: int = 0) -> _Read:
+        """Phase 1 (read-only snapshot): the next events after ``after_seq`` and their batch.
+
+        Writes nothing, so it can run on the pipeline's thread; an event that cannot go on
+        the wire is reported in :attr:`_Read.bad` for :meth:`_ready` to quarantine.
+        """
+        with self.reads() as s:
             blocked_from = self._blocked_from(s)
-            events = outbox.pending(s, self.station_id, self.batch_size)
+            events = outbox.pending(s, self.station_id, self.batch_size, after_seq)
             if blocked_from is not None:
                 events = [ev for ev in events if ev.seq < blocked_from]
             if not events:
-                return [], None, blocked_from is not None
+                return _Read([], None, blocked=blocked_from is not None)
             try:
-                return events, build_batch(s, self.station_id, events), False
+                return _Read(events, build_batch(s, self.station_id, events))
             except ValidationError:
                 pass
             # Some event cannot be put on the wire at all: send those before it, then stop.
@@ -145,49 +166,67 @@ class Relay:
                 except ValidationError as exc:
                     if i:
                         events = events[:i]
-                        return events, build_batch(s, self.station_id, events), False
-                    bad = exc
-                    break
-            else:  # the events are fine: their reference data is not; send without it
-                return (
-                    events,
-                    IngestBatch(
-                        station_id=self.station_id,
-                        events=[wire_event(e) for e in events],
-                        reference=ReferenceData(),
-                    ),
-                    False,
-                )
-        self._quarantine(
-            events[:1],
-            f"seq {events[0].seq} cannot be sent: {_first_error(bad)}",
-            error="invalid_local",
-            seq=events[0].seq,
-            status=None,
-        )
-        return [], None, True
+                        return _Read(events, build_batch(s, self.station_id, events))
+                    return _Read(events[:1], None, bad=exc)
+            # The events are fine: their reference data is not; send without it.
+            return _Read(
+                events,
+                IngestBatch(
+                    station_id=self.station_id,
+                    events=[wire_event(e) for e in events],
+                    reference=ReferenceData(),
+                ),
+            )
+
+    def _ready(self, read: _Read) -> tuple[list[outbox.PendingEvent], IngestBatch] | Step:
+        """The batch to send, or why there is none (quarantining an unsendable event)."""
+        if read.bad is not None:
+            self._quarantine(
+                read.events,
+                f"seq {read.events[0].seq} cannot be sent: {_first_error(read.bad)}",
+                error="invalid_local",
+                seq=read.events[0].seq,
+                status=None,
+            )
+            return Step.BLOCKED
+        if read.batch is None:
+            return Step.BLOCKED if read.blocked else Step.IDLE
+        return read.events, read.batch
 
     def step(self) -> Step:
         """Send the next batch. Raises CentralUnavailable when every attempt failed."""
-        events, batch, blocked = self._read_batch()
-        if batch is None:
-            return Step.BLOCKED if blocked else Step.IDLE
+        ready = self._ready(self._read())
+        if isinstance(ready, Step):
+            return ready
+        return self._deliver(*ready)
+
+    def _deliver(self, events: list[outbox.PendingEvent], batch: IngestBatch) -> Step:
+        """Phase 2 and the answer: accepted, refused, or unreachable (raised)."""
         ids = [ev.outbox_id for ev in events]
         try:
             answer = self.client.send(batch)  # phase 2: no transaction open
         except CentralUnavailable as exc:
+            self._settle()
             with self.sessions.begin() as s:
                 outbox.record_failure(s, ids, str(exc))
             raise
         if isinstance(answer, IngestAccepted):
             return self._accepted(events, answer)
+        self._settle()
         return self._refused(events, batch, answer)
+
+    def _settle(self) -> None:
+        """Finish the pipeline's pending work (before acting on anything but an acceptance:
+        a resend after ``gap`` must not race a late "mark sent")."""
+        if self._pipe is not None:
+            self._pipe.settle()
 
     def _accepted(self, events: list[outbox.PendingEvent], answer: IngestAccepted) -> Step:
         now = self.clock()
         anchor = answer.anchor
         by_seq = {ev.seq: ev for ev in events}
         if anchor.seq in by_seq and by_seq[anchor.seq].hash != anchor.hash:
+            self._settle()
             self._quarantine(
                 events,
                 f"the central log acknowledged seq {anchor.seq} with hash {anchor.hash}, "
@@ -198,6 +237,7 @@ class Relay:
             )
             return Step.QUARANTINED
         if anchor.seq not in by_seq and not self._holds(anchor.seq, anchor.hash):
+            self._settle()
             self._quarantine(
                 events,
                 f"the central log's newest event is seq {anchor.seq} with hash {anchor.hash}, "
@@ -209,14 +249,22 @@ class Relay:
             return Step.QUARANTINED
         delivered = [ev.outbox_id for ev in events if ev.seq <= anchor.seq]
         if not delivered:
+            self._settle()
             raise CentralUnavailable(
                 f"the central log answered 200 but holds only up to seq {anchor.seq} "
                 f"(sent {events[0].seq}-{events[-1].seq})"
             )
-        with self.sessions.begin() as s:  # phase 3: short write transaction
-            outbox.mark_sent(s, delivered, now)
-            save_anchor(s, self.data_dir, self.station_id, anchor, now)
-            touch_success(s, self.station_id, now)
+
+        def record() -> None:  # phase 3: short write transaction
+            with self.sessions.begin() as s:
+                outbox.mark_sent(s, delivered, now)
+                save_anchor(s, self.data_dir, self.station_id, anchor, now)
+                touch_success(s, self.station_id, now)
+
+        if self._pipe is not None:
+            self._pipe.later(record)  # after the read already queued, in order
+        else:
+            record()
         self.result.batches += 1
         self.result.stored += answer.stored
         self.result.duplicates += answer.duplicates
@@ -228,12 +276,15 @@ class Relay:
             answer.duplicates,
             anchor.seq,
         )
+        if len(delivered) < len(events):
+            # The rest was not taken: whatever was read ahead would leave a gap.
+            return Step.RETRY
         return Step.SENT
 
     def _holds(self, seq: int, digest: str) -> bool:
         """Is (seq, digest) in the local chain? A seq past its end is taken as held: the
         anchor check (``kiosk audit verify``) is what flags a kiosk behind its central log."""
-        with self.sessions() as s:
+        with self.reads() as s:
             local = s.scalar(
                 select(Event.hash).where(Event.station_id == self.station_id, Event.seq == seq)
             )
@@ -340,13 +391,31 @@ class Relay:
         :attr:`result` counts this drain's work either way.
         """
         self.result = DrainResult()
-        while True:
-            step = self.step()
-            if step is Step.IDLE:
-                return self.result
-            if step is Step.BLOCKED:
-                self.result.blocked = True
-                return self.result
+        with _Pipeline() as pipe:
+            self._pipe = pipe
+            try:
+                read, fresh = self._read(), True
+                while True:
+                    if not fresh and read.batch is None and read.bad is None:
+                        # The read ahead saw the ledger before the last answer: events
+                        # written since (a tap meanwhile) are looked for before stopping.
+                        pipe.settle()
+                        read, fresh = self._read(), True
+                    ready = self._ready(read)
+                    if isinstance(ready, Step):
+                        pipe.settle()
+                        self.result.blocked = ready is Step.BLOCKED
+                        return self.result
+                    events, batch = ready
+                    # Read and build the next batch while this one is on the wire.
+                    ahead = pipe.submit(self._read, events[-1].seq)
+                    if self._deliver(events, batch) is Step.SENT:
+                        read, fresh = ahead.result(), False
+                    else:  # quarantined, or resend after a gap: start from the ledger again
+                        pipe.settle()
+                        read, fresh = self._read(), True
+            finally:
+                self._pipe = None
 
     def run(
         self,
@@ -377,6 +446,71 @@ class Relay:
                 return
             if stop.wait(poll_seconds):
                 return
+
+
+@dataclass
+class _Read:
+    """What phase 1 found: the events and their batch, or why there is nothing to send."""
+
+    events: list[outbox.PendingEvent]
+    batch: IngestBatch | None
+    blocked: bool = False
+    bad: ValidationError | None = None
+
+
+@dataclass
+class _Pipeline:
+    """One helper thread running, in order, the reads ahead and the phase 3 writes.
+
+    One thread, so its tasks never run at once and a batch's "mark sent" is always written
+    before the next batch's; a failed write is raised by :meth:`settle` (and at exit). A
+    failed read ahead is raised by its own future, where the drain waits for it.
+    """
+
+    pool: ThreadPoolExecutor = field(
+        default_factory=lambda: ThreadPoolExecutor(1, thread_name_prefix="sync-pipeline")
+    )
+    ahead: Future[Any] | None = None
+    writes: list[Future[None]] = field(default_factory=list)
+
+    def submit(self, fn: Callable[..., _T], *args: object) -> Future[_T]:
+        """Queue the read ahead (the previous one has been taken or dropped)."""
+        future = self.pool.submit(fn, *args)
+        self.ahead = future
+        return future
+
+    def later(self, fn: Callable[[], None]) -> None:
+        """Queue a write, after everything already queued (raising an earlier failed one)."""
+        for done in [f for f in self.writes if f.done()]:
+            self.writes.remove(done)
+            done.result()
+        self.writes.append(self.pool.submit(fn))
+
+    def settle(self) -> None:
+        """Wait for everything queued; raise the first failed write (the read ahead is
+        dropped: whoever settles reads the ledger again)."""
+        ahead, self.ahead = self.ahead, None
+        writes, self.writes = self.writes, []
+        if ahead is not None:
+            ahead.exception()  # waits
+        for future in writes:
+            future.result()  # waits, raises
+
+    def __enter__(self) -> _Pipeline:
+        return self
+
+    def __exit__(self, exc_type: object, *_: object) -> None:
+        try:
+            if exc_type is None:
+                self.settle()
+            else:  # wait for the thread; the exception in flight is the one to raise
+                for future in [*([self.ahead] if self.ahead else []), *self.writes]:
+                    future.exception()
+        finally:
+            self.pool.shutdown(wait=True)
+
+
+_T = TypeVar("_T")
 
 
 class Stopping(Exception):

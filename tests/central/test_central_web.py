@@ -8,7 +8,7 @@ import pytest
 from central_helpers import NAMES, add_users, csrf_of, sign_in, sync_sample
 from sqlalchemy import func, select
 
-from central.models import AccessLog, Case, CaseEntry
+from central.models import AccessLog, Case, CaseEntry, WebSession
 
 
 @pytest.fixture
@@ -190,3 +190,35 @@ def test_a_totp_code_is_good_once(site):
     assert replay.status_code == 401
     site.clock.advance(seconds=30)
     assert sign_in(site, "dsl").status_code == 303
+
+
+def test_session_ends_after_the_idle_time_but_not_while_in_use(site):
+    """Seeds 001, 002: screens locked when unattended. The clock is the app's (moved by
+    hand): activity keeps the session alive past the idle limit, silence ends it."""
+    idle = site.app.state.session_idle
+    assert sign_in(site, "dsl").status_code == 303
+    for _ in range(3):  # in use: each request within the limit of the one before
+        site.clock.advance(seconds=idle.total_seconds() - 1)
+        assert site.client.get("/tray", follow_redirects=False).status_code == 200
+    site.clock.advance(seconds=idle.total_seconds())  # left unattended
+    gone = site.client.get("/tray", follow_redirects=False)
+    assert gone.status_code == 303 and gone.headers["location"] == "/login"
+    site.clock.advance(seconds=1)  # and it stays ended: nothing revives it
+    assert site.client.get("/tray", follow_redirects=False).status_code == 303
+    with site.sessions() as s:
+        assert s.scalar(select(func.count()).select_from(WebSession)) == 1
+    assert sign_in(site, "dsl").status_code == 303  # signing in again works ...
+    assert site.client.get("/tray", follow_redirects=False).status_code == 200
+    with site.sessions() as s:  # ... and clears the idle session's row away
+        assert s.scalar(select(func.count()).select_from(WebSession)) == 1
+
+
+def test_idle_time_is_the_apps_setting(engine):
+    from datetime import timedelta
+
+    from central.app import create_app
+
+    app = create_app(str(engine.url), engine=engine, session_idle=timedelta(minutes=3))
+    assert app.state.session_idle == timedelta(minutes=3)
+    with pytest.raises(ValueError, match="session_idle must be positive"):
+        create_app(str(engine.url), engine=engine, session_idle=timedelta(0))

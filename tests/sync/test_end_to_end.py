@@ -201,13 +201,17 @@ def test_sync_process_killed_mid_batch_and_restarted(
     finally:
         proc.kill()
     central.proxy.release.set()
-    assert kiosk_counts(kiosk)[1] == 10  # only the first batch was marked sent
+    # Batch 2 is never marked sent. Batch 1's "mark sent" runs on the relay's pipeline
+    # thread while batch 2 is on the wire (kiosk/sync/relay.py), so the kill may come before
+    # or after it was written: at most one acknowledged batch is ever unrecorded.
+    marked = kiosk_counts(kiosk)[1]
+    assert marked in (0, 10)
     again = subprocess.run(
         [*KIOSK, "--config", str(config), "sync", "--once"], capture_output=True, text=True
     )
     assert again.returncode == 0, again.stderr
-    # Batch 1 was marked sent; batch 2 comes back as held (stored once), the rest is new.
-    assert f"({total - 20} new, 10 already held)" in again.stdout
+    # What was not marked comes back as held (stored once), the rest is new.
+    assert f"({total - 20} new, {20 - marked} already held)" in again.stdout
     assert_in_step(kiosk, central)
 
 

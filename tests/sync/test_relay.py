@@ -310,3 +310,37 @@ def test_anchor_copies_may_differ_after_a_power_cut_but_both_must_be_reached(rig
     with rig.kiosk.sessions() as s:
         problem = check_anchor(s, data_dir)
     assert problem is not None and "ledger's anchor copy" in str(problem)
+
+
+def test_batches_are_read_without_the_ledger_write_lock(rig: Rig) -> None:
+    """Phase 1 reads a WAL snapshot: a writer holding the lock (a tap mid-transaction)
+    neither waits for the relay's read nor makes it wait. Were the read a write session,
+    it would wait out SQLite's busy timeout and fail with "database is locked"."""
+    writer = rig.kiosk.sessions()
+    try:
+        writer.execute(select(func.count()).select_from(Event))  # BEGIN IMMEDIATE: locked
+        read = rig.relay._read()
+        assert read.batch is not None and read.events[0].seq == 1
+    finally:
+        writer.close()
+
+
+def test_events_written_while_the_last_batch_is_on_the_wire_are_sent_too(rig: Rig) -> None:
+    """The drain reads the next batch while one is on the wire; a read ahead that found
+    nothing saw the ledger before the answer, so the drain looks again before it stops."""
+    seeded = ledger_head(rig.kiosk)
+    added: list[int] = []
+
+    def during_last_batch(request: httpx.Request) -> None:
+        batch = IngestBatch.model_validate_json(request.content)
+        if batch.events[-1].seq == seeded and not added:
+            pipe = rig.relay._pipe
+            assert pipe is not None and pipe.ahead is not None
+            assert pipe.ahead.result().batch is None  # read ahead: nothing after this batch
+            add_events(rig.kiosk, 3)  # a tap while the answer is awaited
+            added.append(3)
+
+    rig.central.hook = during_last_batch
+    result = rig.relay.drain()
+    assert added and result.stored == seeded + 3
+    assert_in_step(rig)
