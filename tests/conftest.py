@@ -30,6 +30,7 @@ from kiosk.auth import Argon2Params, Argon2PinHasher
 
 #: Argon2id at its smallest costs: the tests check the sign-in flows, not the hash's strength.
 TEST_COST = Argon2Params(memory_kib=8, time_cost=1, parallelism=1)
+PRODUCTION_COST = Argon2Params()
 PG_DEFAULT = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 _PRODUCTION_HASHER = Argon2PinHasher
 
@@ -39,8 +40,8 @@ class TestCostArgon2PinHasher(Argon2PinHasher):
 
     __test__ = False  # not a test class, despite the name
 
-    def __init__(self, params: Argon2Params = Argon2Params()) -> None:
-        super().__init__(TEST_COST if params == Argon2Params() else params)
+    def __init__(self, params: Argon2Params = PRODUCTION_COST) -> None:
+        super().__init__(TEST_COST if params == PRODUCTION_COST else params)
 
 
 @pytest.fixture(scope="session", autouse=True)

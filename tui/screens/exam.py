@@ -20,7 +20,7 @@ from kiosk.permissions import Permission
 from kiosk.service import DoorOutcome
 from kiosk.station import DoorResult
 from kiosk.task import Task, TaskKind
-from kiosk.views import PupilView
+from kiosk.views import ExamSessionState, ExamSessionView, PupilView
 from tui.screens.base import KioskScreen, problem_text
 from tui.widgets.text import Plain, option, plain
 
@@ -42,8 +42,8 @@ class ExamScreen(KioskScreen):
 
     def __init__(self) -> None:
         super().__init__()
-        self.sessions: list[dict[str, Any]] = []
-        self.session: dict[str, Any] | None = None
+        self.sessions: list[ExamSessionView] = []
+        self.session: ExamSessionView | None = None
         self.job: Task | None = None  # the cabinet hand-back in progress
 
     def compose_body(self) -> ComposeResult:
@@ -61,21 +61,21 @@ class ExamScreen(KioskScreen):
     def _load(self) -> None:
         self.call(self.kiosk.custody.exam_sessions, self._sessions_loaded)
 
-    def _sessions_loaded(self, sessions: list[dict[str, Any]]) -> None:
-        self.sessions = [s for s in sessions if s["state"] != "released"] or sessions
+    def _sessions_loaded(self, sessions: list[ExamSessionView]) -> None:
+        self.sessions = [s for s in sessions if s.state != ExamSessionState.RELEASED] or sessions
         menu = self.query_one("#sessions", OptionList)
         menu.clear_options()
         for s in self.sessions:
             menu.add_option(
                 option(
-                    f"{s['name']}  {s['room']}  {_local(self.kiosk, s['starts_at'])}-"
-                    f"{_local(self.kiosk, s['ends_at'])}  ({s['state']})",
-                    id=str(s["id"]),
+                    f"{s.name}  {s.room}  {_local(self.kiosk, s.starts_at)}-"
+                    f"{_local(self.kiosk, s.ends_at)}  ({s.state})",
+                    id=str(s.id),
                 )
             )
         if self.sessions:
-            keep = self.session["id"] if self.session else self.sessions[0]["id"]
-            index = next((i for i, s in enumerate(self.sessions) if s["id"] == keep), 0)
+            keep = self.session.id if self.session else self.sessions[0].id
+            index = next((i for i, s in enumerate(self.sessions) if s.id == keep), 0)
             menu.highlighted = index
             self._choose(self.sessions[index])
         else:
@@ -89,26 +89,26 @@ class ExamScreen(KioskScreen):
         event.stop()
         self.action_self_service()
 
-    def _choose(self, session: dict[str, Any]) -> None:
+    def _choose(self, session: ExamSessionView) -> None:
         self.session = session
         if self.kiosk.identity is None:
             return  # a lock came in while the sessions were loading: the screen is going
-        who, sid = self.actor, session["id"]
+        who, sid = self.actor, session.id
         self.call(lambda: self.kiosk.custody.exam_register(who, sid), self._register)
 
     def _register(self, rows: list[tuple[Any, Any]]) -> None:
         fill_register(self.query_one("#register", DataTable), rows)
         done = sum(1 for _, h in rows if h is not None)
-        state = self.session["state"] if self.session else ""
+        state = self.session.state if self.session else ""
         keys = "Enter/d: self-service deposits  n: end session"
-        if state == "ended":
+        if state == ExamSessionState.ENDED:
             keys = "b: release all pouches to candidates"
         self.query_one("#exam-status", Static).update(f"{done} of {len(rows)} deposited. {keys}")
 
     def action_self_service(self) -> None:
         if self.session is None:
             return
-        if self.session["state"] != "open":
+        if self.session.state != ExamSessionState.OPEN:
             self.notify("This session has ended: no more deposits.", severity="warning")
             return
         opener = self.actor
@@ -119,7 +119,7 @@ class ExamScreen(KioskScreen):
     def action_end_session(self) -> None:
         if self.session is None or not self.actor.can(Permission.EXAM_SESSION):
             return
-        who, sid = self.actor, self.session["id"]
+        who, sid = self.actor, self.session.id
         self.call(lambda: self.kiosk.custody.end_exam_session(who, sid), lambda _r: self._load())
 
     def action_bulk_release(self) -> None:
@@ -135,7 +135,7 @@ class ExamScreen(KioskScreen):
             return
         self.kiosk.end_task(self.job)
         job = self.job = self.kiosk.begin_task(TaskKind.EXAM_RELEASE)
-        job.session_id = self.session["id"]
+        job.session_id = self.session.id
         if self.kiosk.run_door(job, self.actor, self._released):
             self.notify("Opening the cabinet: hand out the pouches, then close its door.")
 
@@ -186,7 +186,7 @@ class ExamDepositScreen(KioskScreen):
 
     HEADING = "Exam deposit (self-service)"
 
-    def __init__(self, session: dict[str, Any], opener: Identity) -> None:
+    def __init__(self, session: ExamSessionView, opener: Identity) -> None:
         super().__init__()
         self.session = session
         self.opener = opener  # who opened self-service; deposits are made with no actor
@@ -195,7 +195,7 @@ class ExamDepositScreen(KioskScreen):
     def compose_body(self) -> ComposeResult:
         with Vertical(id="exam-body"):
             yield Plain(
-                f"{self.session['name']} - {self.session['room']}\n"
+                f"{self.session.name} - {self.session.room}\n"
                 "CANDIDATES: tap your card to deposit your phone.",
                 id="exam-prompt",
             )
@@ -218,7 +218,7 @@ class ExamDepositScreen(KioskScreen):
         if self.job is not None:
             self._say("Wait: close the cabinet door for the pupil before you.", ok=False)
             return True
-        custody, sid = self.kiosk.custody, self.session["id"]
+        custody, sid = self.kiosk.custody, self.session.id
         self.job = Task(TaskKind.EXAM_DEPOSIT)
 
         def deposit() -> tuple[Any, Any]:
