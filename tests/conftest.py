@@ -15,6 +15,12 @@ Why a migrated template: running the Alembic migrations on a new SQLite file cos
 0.3 s of CPU; a test that needs an empty ledger at the schema head copies the file migrated
 once per session (``migrated_sqlite``) instead. Tests *of* the migrations still run them.
 
+Why ``@pytest.mark.slow`` runs first: the suite runs on two workers (``-n auto --dist
+worksteal``, README); a test that takes a minute (the crash harness) started last would end
+the run alone. Marked tests are moved to the front of the collection, so a worker starts on
+each while the other worker (and then both) takes the rest. Mark a new test ``slow`` when it
+takes more than about ten seconds here.
+
 Why per-worker PostgreSQL: with ``pytest -n N`` (pytest-xdist) each worker gets a database
 of its own, ``<database>_<worker id>`` next to the one ``KIOSK_TEST_POSTGRES`` names
 (default ``test``), created here before any test module reads the variable. Tests still
@@ -109,6 +115,11 @@ def _worker_database(base_url: str, worker: str) -> str:
     finally:
         engine.dispose()
     return url.set(database=name).render_as_string(hide_password=False)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Slow tests first (a stable sort: otherwise the collection order is kept)."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
 
 
 def pytest_configure(config: pytest.Config) -> None:

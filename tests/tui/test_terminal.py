@@ -91,6 +91,7 @@ def demo(tmp_path: Path) -> Iterator[tuple[Terminal, Path]]:
     term.kill()
 
 
+@pytest.mark.slow
 def test_kiosk_demo_confiscation_by_keystrokes(demo: tuple[Terminal, Path]) -> None:
     term, folder = demo
     term.wait_for("tap your badge", timeout=30)
