@@ -120,8 +120,7 @@ def test_kiosk_demo_confiscation_by_keystrokes(demo: tuple[Terminal, Path]) -> N
     term.wait_for("CLOSE THE DOOR")
     # The simulator's door panel lists open doors first: Enter closes it.
     term.keys("F3")
-    term.wait_for(f"{locker}")
-    term.wait_for("open")
+    term.wait_for(f"{locker:<4} open")  # the door's row (panel: f"{bank}{n:<3} {state}")
     term.keys("Enter")
     term.wait_for(f"Closed {locker}")
     term.keys("Escape")
