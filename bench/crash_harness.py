@@ -40,7 +40,7 @@ from collections import Counter
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 import click
 
@@ -127,12 +127,25 @@ class Ledger:
         return self._rows("PRAGMA integrity_check") == [("ok",)]
 
     def chain_ok(self) -> tuple[bool, str]:
-        from sqlalchemy import create_engine
+        """Verify the chain in one read transaction (one snapshot). The station is not idle
+        after ``ready``: its door monitor may append an alarm for a door a kill left open,
+        and without a snapshot the chain head and the events are read at different moments
+        (pysqlite begins no transaction for SELECTs), a false "newest events deleted"."""
+        from sqlalchemy import create_engine, event
         from sqlalchemy.orm import Session
 
         from db.audit import verify_chain
 
         engine = create_engine(f"sqlite:///file:{self.path}?mode=ro&uri=true")
+
+        @event.listens_for(engine, "connect")
+        def _no_implicit_transactions(dbapi_conn: Any, _record: Any) -> None:
+            dbapi_conn.isolation_level = None
+
+        @event.listens_for(engine, "begin")
+        def _snapshot(conn: Any) -> None:
+            conn.exec_driver_sql("BEGIN")
+
         try:
             with Session(engine) as s:
                 report = verify_chain(s)

@@ -43,7 +43,7 @@ from kiosk.runtime import close_station, open_station, simulator_of
 from kiosk.service import DoorOutcome, StationService, Task, TaskKind
 from kiosk.station import Station
 from kiosk.views import HoldingView
-from wire.vocabulary import HoldingState
+from wire.vocabulary import ExamSessionState, HoldingState
 
 #: Bound on any one door step (a failure bound, not a synchronisation).
 STEP_TIMEOUT = 60.0
@@ -246,7 +246,9 @@ class Hatch:
     def hand_back(self, session: str) -> dict[str, object]:
         exams = self.staff["exams"]
         sid = int(session)
-        if not any(s["id"] == sid and s["state"] != "open" for s in self.custody.exam_sessions()):
+        if not any(
+            s.id == sid and s.state != ExamSessionState.OPEN for s in self.custody.exam_sessions()
+        ):
             self.custody.end_exam_session(exams, sid)
         task = self.service.begin_task(TaskKind.EXAM_RELEASE)
         task.session_id = sid

@@ -10,13 +10,14 @@ where profile data becomes plain :class:`SignNotice` values the TUI can show.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, tzinfo
 from pathlib import Path
 from typing import Any, Literal
 
 import policies
+from kiosk.views import ExamSessionState, ExamSessionView
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +43,8 @@ class SignNotice:
     zone_kind: str | None = None
 
 
-ExamSession = Mapping[str, Any]
+#: What an exam notice is made from: a session's name, room, times and state, no pupil data.
+ExamSession = ExamSessionView
 
 
 def _hhmm(when: datetime, tz: tzinfo) -> str:
@@ -73,16 +75,16 @@ def exam_notices(
     running: list[tuple[datetime, SignNotice]] = []
     soon: list[tuple[datetime, SignNotice]] = []
     for session in exam_sessions:
-        if session.get("state", "open") != "open":
+        if session.state != ExamSessionState.OPEN:
             continue
-        starts, ends = _aware(session["starts_at"]), _aware(session["ends_at"])
-        name, room = str(session.get("name") or "Exam"), str(session.get("room") or "the exam room")
+        starts, ends = _aware(session.starts_at), _aware(session.ends_at)
+        name, room = session.name or "Exam", session.room or "the exam room"
         if starts <= now < ends:
             running.append(
                 (
                     starts,
                     SignNotice(
-                        code=f"exam_now:{session.get('id', name)}",
+                        code=f"exam_now:{session.id}",
                         title=f"{exam.title}: phones must be deposited",
                         text=f"{name}, {room}, until {_hhmm(ends, tz)}. {exam.text}",
                         source=exam.source,
@@ -95,7 +97,7 @@ def exam_notices(
                 (
                     starts,
                     SignNotice(
-                        code=f"exam_soon:{session.get('id', name)}",
+                        code=f"exam_soon:{session.id}",
                         title=f"Exam starting at {_hhmm(starts, tz)} in {room}: deposit phones now",
                         text=f"{name}. {exam.text}",
                         source=f"{lead_source}; {exam.source}",
@@ -179,7 +181,7 @@ class SignageFeed:
     def __init__(
         self,
         profile: policies.Profile | str | Path,
-        exam_sessions: Callable[[], list[dict[str, Any]]],
+        exam_sessions: Callable[[], list[ExamSessionView]],
         *,
         tz: tzinfo = UTC,
         clock: Callable[[], datetime] | None = None,
@@ -190,7 +192,7 @@ class SignageFeed:
         self._path = profile.path
         self._mtime = self._stat()
         self._exam_sessions = exam_sessions
-        self._sessions: list[dict[str, Any]] = []
+        self._sessions: list[ExamSessionView] = []
         self.tz = tz
         self._clock = clock or (lambda: datetime.now(UTC))
         self.error: str | None = None

@@ -10,7 +10,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
 
-from db.models import Contact, Holding, Locker, Pupil
+from db.models import Contact, ExamSession, Holding, Locker, Pupil
 from policies import Category, Decision
 from wire.vocabulary import (
     HALF_WAY_STATES,
@@ -27,6 +27,7 @@ __all__ = [
     "ContactView",
     "Decision",
     "ExamSessionState",
+    "ExamSessionView",
     "HoldingKind",
     "HoldingState",
     "HoldingView",
@@ -98,6 +99,37 @@ class LockerView:
     @classmethod
     def of(cls, locker: Locker) -> LockerView:
         return cls(locker.id, locker.bank, locker.number, locker.capacity, locker.state)
+
+
+@dataclass(frozen=True)
+class ExamSessionView:
+    """An exam session's name, room, times and state, with no pupil data: what the public
+    signage and the exams screen list (candidates and deposits come from ``exam_register``)."""
+
+    id: int
+    name: str
+    room: str
+    starts_at: datetime
+    ends_at: datetime
+    state: ExamSessionState = ExamSessionState.OPEN
+    #: For the exams officer's edit form (issue 14): the cabinet, still no pupil data.
+    locker_id: int | None = None
+    cabinet: str = ""
+    candidates: int = 0
+
+    @classmethod
+    def of(cls, e: ExamSession, cabinet: str = "") -> ExamSessionView:
+        return cls(
+            e.id,
+            e.name,
+            e.room,
+            e.starts_at,
+            e.ends_at,
+            ExamSessionState(e.state),
+            locker_id=e.locker_id,
+            cabinet=cabinet,
+            candidates=len(e.candidates),
+        )
 
 
 @dataclass(frozen=True)

@@ -4,6 +4,8 @@
 #   sudo systemd/install.sh              install or upgrade; safe to run again
 #   systemd/install.sh --dry-run         print every step and change nothing (any machine,
 #                                        no root needed); tests/ops/test_install.py runs it
+#   sudo systemd/install.sh --headless   no staff screen: run the station headless
+#                                        (kiosk-station.service) instead of the console UI
 #
 # Kept on re-runs: /etc/kiosk/kiosk.toml, the ledger and backups in /var/lib/kiosk.
 # Every step prints one line: "+ command" when it runs (or would, with --dry-run), or
@@ -24,16 +26,19 @@ APT_PACKAGES=(python3-venv python3-dev build-essential rsync sqlite3 git console
     fonts-terminus util-linux)
 # Raspberry Pi OS only: libcamera for the optional tray camera (picamera2).
 APT_PI_PACKAGES=(python3-libcamera python3-kms++)
-UNITS_ENABLED=(kiosk.service kiosk-signage.service kiosk-signage-page.service kiosk-purge.timer
-    kiosk-backup.timer)
+# The station is kiosk.service (staff UI on tty1) or, with --headless, kiosk-station.service
+# (`kiosk run --headless`: doors, alarms, no screen). Both are installed; they conflict.
+STATION_UNIT=kiosk.service
+OTHER_STATION_UNIT=kiosk-station.service
 
 usage() {
-    sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'
+    sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'
 }
 
 for arg in "$@"; do
     case "$arg" in
         --dry-run) DRY_RUN=1 ;;
+        --headless) STATION_UNIT=kiosk-station.service OTHER_STATION_UNIT=kiosk.service ;;
         -h | --help) usage; exit 0 ;;
         *) echo "install.sh: unknown option '$arg' (try --help)" >&2; exit 2 ;;
     esac
@@ -140,9 +145,13 @@ for unit in "$src"/systemd/*.service "$src"/systemd/*.timer; do
 done
 run install -m 0644 "${units[@]}" "$UNIT_DIR/"
 run systemctl daemon-reload
+UNITS_ENABLED=("$STATION_UNIT" kiosk-signage.service kiosk-signage-page.service
+    kiosk-purge.timer kiosk-backup.timer)
+# One station unit owns the hardware: the other is disabled (a re-run can switch them).
+run systemctl disable --now "$OTHER_STATION_UNIT"
 run systemctl enable "${UNITS_ENABLED[@]}"
 # restart, not start: a re-run after `git pull` must load the new code.
-run systemctl restart kiosk.service kiosk-signage.service kiosk-signage-page.service
+run systemctl restart "$STATION_UNIT" kiosk-signage.service kiosk-signage-page.service
 run systemctl start kiosk-purge.timer kiosk-backup.timer
 
 echo

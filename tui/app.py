@@ -169,6 +169,10 @@ class KioskApp(App[None]):
         self.post_message(StationNews(news))
 
     def on_station_news(self, message: StationNews) -> None:
+        if not self.screen_stack:
+            # The app is shutting down (its screens are gone, news posted before unmount is
+            # still queued): the station keeps the record; there is no view left to update.
+            return
         news = message.news
         if isinstance(news, StationStarted | NotesChanged):
             self.refresh_idle()

@@ -5,7 +5,6 @@ cabinet hand-back.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -25,7 +24,7 @@ from kiosk.auth import Identity
 from kiosk.permissions import Permission
 from kiosk.usecases.base import CustodyError
 from kiosk.usecases.releases import ReleaseUseCases
-from kiosk.views import HoldingView, PupilView
+from kiosk.views import ExamSessionView, HoldingView, PupilView
 from wire.vocabulary import EventType, ExamSessionState
 
 
@@ -108,23 +107,12 @@ class ExamUseCases(ReleaseUseCases):
             )
         )
 
-    def exam_sessions(self) -> list[dict[str, Any]]:
+    def exam_sessions(self) -> list[ExamSessionView]:
         """Sessions with their times (no pupil data), for the signage and the exams screen."""
         with self.sessions() as s:
             cabinets = {c.id: c.label for c in s.scalars(select(Locker).where(Locker.capacity > 1))}
             return [
-                {
-                    "id": e.id,
-                    "name": e.name,
-                    "room": e.room,
-                    "starts_at": e.starts_at,
-                    "ends_at": e.ends_at,
-                    "state": e.state,
-                    # For the exams officer's edit form (issue 14): still no pupil data.
-                    "locker_id": e.locker_id,
-                    "cabinet": cabinets.get(e.locker_id or 0, ""),
-                    "candidates": len(e.candidates),
-                }
+                ExamSessionView.of(e, cabinets.get(e.locker_id or 0, ""))
                 for e in s.scalars(select(ExamSession).order_by(ExamSession.starts_at))
             ]
 

@@ -110,31 +110,37 @@ def test_reordered_rows_are_detected(sessions):
 
 
 def test_concurrent_writers_never_share_a_sequence_number(sessions):
-    """The UI holds a write transaction while the alarm thread appends: nothing is lost."""
+    """The UI holds a write transaction while the alarm thread appends: nothing is lost.
+
+    Synchronised by events, not sleeps: the UI keeps its transaction open until the alarm
+    thread is on its way into its own, so the two overlap; whatever the scheduler does, the
+    UI's write lock makes the alarm's event come second, never with the same seq."""
     import threading
-    import time
 
     errors: list[BaseException] = []
+    ui_writing, alarm_writing = threading.Event(), threading.Event()
 
     def ui() -> None:
         try:
             with sessions.begin() as s:
                 append_event(s, station_id="st-1", type="auth.signed_out", occurred_at=T0)
-                time.sleep(0.4)  # a slow use-case still inside its transaction
+                ui_writing.set()
+                assert alarm_writing.wait(30)  # a slow use-case still inside its transaction
         except BaseException as exc:
             errors.append(exc)
 
     def alarm() -> None:
         try:
+            assert ui_writing.wait(30)
+            alarm_writing.set()
             with sessions.begin() as s:
                 append_event(s, station_id="st-1", type="alarm.forced_open", occurred_at=T0)
         except BaseException as exc:
             errors.append(exc)
 
     first = threading.Thread(target=ui)
-    first.start()
-    time.sleep(0.1)
     second = threading.Thread(target=alarm)
+    first.start()
     second.start()
     first.join()
     second.join()

@@ -7,6 +7,7 @@ import gc
 import tracemalloc
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from sqlalchemy import insert, update
 
 from db.audit import VERIFY_BATCH, verify_chain
@@ -66,6 +67,7 @@ def peak_bytes(engine) -> tuple[int, int]:
     return report.events_checked, peak
 
 
+@pytest.mark.slow
 def test_verify_memory_does_not_grow_with_the_ledger(tmp_path):
     small = VERIFY_BATCH * 2
     big = small * 10

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 from gpiozero.pins.mock import MockFactory
 from hw_helpers import FAST, wait_for
 
@@ -11,13 +9,29 @@ from hardware.gpio_locks import GpioLockBank, GpioLockSpec
 from hardware.ports import DoorState, UnlockOutcome
 
 
-def make_bank(factory: MockFactory, **kw: object) -> GpioLockBank:
+class FakeClock:
+    """The bank's monotonic clock, moved only by the bank's own sleeps (no wall time)."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.now += seconds
+
+
+def make_bank(
+    factory: MockFactory, clock: FakeClock | None = None, sleep=None, **kw: object
+) -> GpioLockBank:
     specs = [
         GpioLockSpec(1, lock_pin=5, door_pin=17, **kw),  # type: ignore[arg-type]
         GpioLockSpec(2, lock_pin=6, door_pin=27, lock_active_high=False),
         GpioLockSpec(3, lock_pin=12, door_pin=22, latch_pin=23),
     ]
-    bank = GpioLockBank("A", specs, FAST, pin_factory=factory)
+    timing = {"clock": clock, "sleep": sleep} if clock is not None else {}
+    bank = GpioLockBank("A", specs, FAST, pin_factory=factory, **timing)  # type: ignore[arg-type]
     for pin in (17, 27, 22, 23):  # doors shut, latch locked (reed/feedback to GND -> low)
         factory.pin(pin).drive_low()
     return bank
@@ -36,13 +50,16 @@ def test_unlock_opened_and_pulse_not_held_on(mock_factory: MockFactory) -> None:
     lock_pin, door_pin = mock_factory.pin(5), mock_factory.pin(17)
     lock_pin.on_output = lambda v: door_pin.drive_high() if v else None  # spring pops the door
     assert bank.unlock(1) is UnlockOutcome.OPENED
-    assert wait_for(lambda: lock_pin.state is False, 1.0), "lock output must turn itself off"
+    # Nobody turns it off: gpiozero's blink thread must (the wait is a failure bound only).
+    assert wait_for(lambda: lock_pin.state is False), "lock output must turn itself off"
     on_periods = [s for s in lock_pin.states if s.state is True]
     assert len(on_periods) == 1
-    # time in the "on" state is the timestamp delta of the following "off" entry
+    # time in the "on" state is the timestamp delta of the following "off" entry: at least
+    # the pulse (no upper bound: the blink thread runs on wall time, which a loaded machine
+    # stretches; "not held on" is the output going off by itself, above)
     highs = [i for i, s in enumerate(lock_pin.states) if s.state is True]
     held = lock_pin.states[highs[0] + 1].timestamp
-    assert FAST.pulse_s * 0.8 <= held < FAST.pulse_s + 0.1
+    assert held >= FAST.pulse_s * 0.8
     bank.close()
 
 
@@ -56,11 +73,12 @@ def test_already_open_sends_no_pulse(mock_factory: MockFactory) -> None:
 
 
 def test_did_not_open_when_door_never_moves(mock_factory: MockFactory) -> None:
-    bank = make_bank(mock_factory)
-    t0 = time.monotonic()
+    clock = FakeClock()
+    bank = make_bank(mock_factory, clock=clock, sleep=clock.sleep)
     assert bank.unlock(1) is UnlockOutcome.DID_NOT_OPEN
-    assert time.monotonic() - t0 < FAST.confirm_timeout_s + 0.2
-    assert wait_for(lambda: mock_factory.pin(5).state is False, 1.0)
+    # It gave up once the confirm timeout had passed on its clock, not before, not much after.
+    assert FAST.confirm_timeout_s <= clock.now < FAST.confirm_timeout_s + FAST.poll_s
+    assert wait_for(lambda: mock_factory.pin(5).state is False)
     bank.close()
 
 

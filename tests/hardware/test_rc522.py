@@ -51,10 +51,10 @@ def test_tap_held_card_and_retap(rig) -> None:  # type: ignore[no-untyped-def]
     first = events.get(timeout=2)
     assert isinstance(first, BadgeTapped) and first.uid == "DEADBEEF" and first.reader == "desk"
     polls = reader.polls
-    assert wait_for(lambda: reader.polls > polls + 40, 3)  # card held for many polls
+    assert wait_for(lambda: reader.polls > polls + 40)  # card held for many polls
     assert drain(events) == []  # ... and still only one event
     chip.remove_card()
-    assert wait_for(lambda: reader.current_uid is None, 2)
+    assert wait_for(lambda: reader.current_uid is None)
     chip.place_card("DEADBEEF")
     again = events.get(timeout=2)
     assert isinstance(again, BadgeTapped) and again.uid == "DEADBEEF"
@@ -90,7 +90,7 @@ def test_periodic_soft_reset() -> None:
     )
     reader.start(lambda e: None)
     try:
-        assert wait_for(lambda: reader.soft_resets >= 2, 2)
+        assert wait_for(lambda: reader.soft_resets >= 2)
         assert chip.resets >= 3  # construction + periodic
     finally:
         reader.stop()

@@ -15,7 +15,6 @@ from permission_cases import mismatches, outcome, role_cases, unmapped
 from sqlalchemy import select
 
 from db.engine import make_engine, make_session_factory
-from db.migrate import upgrade
 from db.models import Event, Staff
 from kiosk.auth import (
     Argon2Params,
@@ -61,9 +60,8 @@ def clock() -> Clock:
 
 
 @pytest.fixture
-def sessions(tmp_path):
-    engine = make_engine(f"sqlite:///{tmp_path / 'k.db'}")
-    upgrade(engine)
+def sessions(migrated_sqlite):
+    engine = make_engine(f"sqlite:///{migrated_sqlite}")
     factory = make_session_factory(engine)
     hasher = Argon2PinHasher(CHEAP)
     with factory.begin() as s:

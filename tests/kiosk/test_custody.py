@@ -244,7 +244,7 @@ def test_parent_informed_is_recorded(demo):
 
 # ------------------------------------------------------------------ exams
 def _session(demo):
-    return next(s for s in demo.custody.exam_sessions())["id"]
+    return next(s for s in demo.custody.exam_sessions()).id
 
 
 def test_exam_deposit_gives_next_pouch_and_refuses_duplicates_and_strangers(demo):

@@ -80,7 +80,7 @@ def test_only_the_exam_session_permission_may_create(demo):
 
 
 def test_cancel_refused_while_pouches_are_inside(demo):
-    sid = next(s for s in demo.custody.exam_sessions())["id"]  # the demo's, 3 deposited
+    sid = next(s for s in demo.custody.exam_sessions()).id  # the demo's, 3 deposited
     before = demo.counts()
     with pytest.raises(CustodyError, match="still in"):
         demo.custody.cancel_exam_session(demo.staff["exams"], sid, "fire alarm")

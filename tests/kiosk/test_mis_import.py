@@ -9,7 +9,6 @@ from auth_testing import auth_service, sign_in_as
 from sqlalchemy import func, select
 
 from db.engine import make_engine, make_session_factory
-from db.migrate import upgrade
 from db.models import Contact, Event, Pupil, Staff
 from kiosk.demo import DEMO_DATA
 from kiosk.mis_import import ImportRejected, run_import, shown
@@ -18,9 +17,8 @@ NOW = datetime(2026, 11, 3, 9, tzinfo=UTC)
 
 
 @pytest.fixture
-def sessions(tmp_path):
-    engine = make_engine(f"sqlite:///{tmp_path / 'k.db'}")
-    upgrade(engine)
+def sessions(migrated_sqlite):
+    engine = make_engine(f"sqlite:///{migrated_sqlite}")
     yield make_session_factory(engine)
     engine.dispose()
 

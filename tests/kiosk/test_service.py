@@ -201,7 +201,7 @@ def test_committed_release_whose_door_never_opened_is_rolled_back(service):
 
 def test_exam_hand_back_pauses_auto_lock_and_a_lock_leaves_it_for_staff(service, ticker):
     exams = staff(service, "exams")
-    sid = service.custody.exam_sessions()[0]["id"]
+    sid = service.custody.exam_sessions()[0].id
     service.custody.end_exam_session(exams, sid)
     service.station.door_close_timeout = 5.0
     task = service.begin_task(TaskKind.EXAM_RELEASE)

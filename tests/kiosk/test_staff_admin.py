@@ -30,10 +30,9 @@ def clock() -> Clock:
 
 
 @pytest.fixture
-def sessions(tmp_path, clock):
+def sessions(migrated_sqlite, clock):
     """The demo staff list imported as a new school's first import (no senior exists yet)."""
-    engine = make_engine(f"sqlite:///{tmp_path / 'k.db'}")
-    upgrade(engine)
+    engine = make_engine(f"sqlite:///{migrated_sqlite}")
     factory = make_session_factory(engine)
     with factory.begin() as s:
         run_import(s, "staff", DEMO_DATA / "staff.csv", station_id="t", now=clock.now)

@@ -20,6 +20,7 @@ from kiosk.custody import Collector, CustodyError
 from kiosk.demo import demo_config
 from kiosk.events import ForcedOpen
 from kiosk.runtime import close_station, open_station
+from kiosk.views import ExamSessionState
 
 
 @pytest.fixture
@@ -155,7 +156,7 @@ def test_technician_test_unlock_needs_the_hardware_role_and_an_empty_locker(stat
 
 def _end_session(st):
     exams = _staff(st, "exams")
-    sid = st.custody.exam_sessions()[0]["id"]
+    sid = st.custody.exam_sessions()[0].id
     st.custody.end_exam_session(exams, sid)
     return exams, sid
 
@@ -166,7 +167,7 @@ def test_exam_cabinet_opens_once_and_closing_hands_back_every_pouch(station):
     result = station.release_exam_session(exams, sid)
     assert result.ok and len(result.holdings) == 3
     assert {h.state for h in result.holdings} == {"released"}
-    assert station.custody.exam_sessions()[0]["state"] == "released"
+    assert station.custody.exam_sessions()[0].state == ExamSessionState.RELEASED
 
 
 def test_exam_cabinet_that_will_not_open_keeps_every_pouch_held(station):

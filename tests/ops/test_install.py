@@ -14,9 +14,9 @@ REPO = Path(__file__).resolve().parents[2]
 SCRIPT = REPO / "systemd" / "install.sh"
 
 
-def dry_run(tmp_path: Path, **env: str) -> str:
+def dry_run(tmp_path: Path, *options: str, **env: str) -> str:
     proc = subprocess.run(
-        ["bash", str(SCRIPT), "--dry-run"],
+        ["bash", str(SCRIPT), "--dry-run", *options],
         capture_output=True,
         text=True,
         timeout=120,
@@ -57,8 +57,24 @@ def test_dry_run_prints_every_step_and_changes_nothing(tmp_path: Path) -> None:
         "systemctl enable kiosk.service kiosk-signage.service kiosk-signage-page.service "
         "kiosk-purge.timer kiosk-backup.timer" in cmds
     )
+    assert "systemctl disable --now kiosk-station.service" in cmds
     # nothing was created, in the stand-in root or the real one
     assert list((tmp_path / "root").iterdir()) == []
+
+
+def test_headless_enables_the_headless_station_instead(tmp_path: Path) -> None:
+    """--headless: kiosk-station.service (no screen) is the station; kiosk.service is off."""
+    (tmp_path / "root").mkdir()
+    cmds = commands(dry_run(tmp_path, "--headless", KIOSK_INSTALL_USER="nobody-kiosk-test"))
+    install_units = next(c for c in cmds if c.startswith("install -m 0644")).split()
+    assert f"{REPO}/systemd/kiosk-station.service" in install_units
+    assert "systemctl disable --now kiosk.service" in cmds
+    assert (
+        "systemctl enable kiosk-station.service kiosk-signage.service "
+        "kiosk-signage-page.service kiosk-purge.timer kiosk-backup.timer" in cmds
+    )
+    restart = next(c for c in cmds if c.startswith("systemctl restart"))
+    assert restart.split()[2] == "kiosk-station.service" and "kiosk.service" not in restart
 
 
 def test_second_run_skips_what_is_done(tmp_path: Path) -> None:

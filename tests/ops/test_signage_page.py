@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import re
@@ -11,7 +12,6 @@ import subprocess
 import tempfile
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 import pytest
 from click.testing import CliRunner
@@ -21,17 +21,18 @@ from kiosk.config import parse_config
 from kiosk.context import open_context
 from kiosk.signage import SignageFeed
 from kiosk.signage_page import FEED, PAGE, write_page
+from kiosk.views import ExamSessionState, ExamSessionView
 
 NOW = datetime(2026, 3, 2, 13, 40, tzinfo=UTC)
 HOSTILE = '<script>alert("x")</script> & <b>Maths</b> [bold red]P1[/]'
 
 
-def _feed(sessions: list[dict[str, Any]]) -> SignageFeed:
+def _feed(sessions: list[ExamSessionView]) -> SignageFeed:
     return SignageFeed("default", lambda: sessions, clock=lambda: NOW)
 
 
-def _exam(name: str, starts: datetime, ends: datetime) -> dict[str, Any]:
-    return {"id": 7, "name": name, "room": "Hall", "starts_at": starts, "ends_at": ends}
+def _exam(name: str, starts: datetime, ends: datetime) -> ExamSessionView:
+    return ExamSessionView(id=7, name=name, room="Hall", starts_at=starts, ends_at=ends)
 
 
 def test_exam_in_progress_first_and_hostile_names_stay_text(tmp_path: Path) -> None:
@@ -58,7 +59,8 @@ def test_ended_exam_is_gone_on_the_next_write(tmp_path: Path) -> None:
     feed = _feed(sessions)
     write_page(tmp_path, feed, NOW)
     assert "French" in (tmp_path / PAGE).read_text()
-    sessions[0]["state"] = "closed"  # the exams officer ends the session
+    # the exams officer ends the session
+    sessions[0] = dataclasses.replace(sessions[0], state=ExamSessionState.ENDED)
     write_page(tmp_path, feed, NOW)
     assert "French" not in (tmp_path / PAGE).read_text()
 

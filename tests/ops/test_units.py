@@ -66,7 +66,12 @@ def staged(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_there_are_units_to_check() -> None:
-    assert {"kiosk.service", "kiosk-signage.service", "kiosk-purge.service"} <= set(SERVICES)
+    assert {
+        "kiosk.service",
+        "kiosk-station.service",
+        "kiosk-signage.service",
+        "kiosk-purge.service",
+    } <= set(SERVICES)
     assert {"kiosk-purge.timer", "kiosk-backup.timer"} <= set(TIMERS)
     assert "kiosk-alert@.service" in SERVICES
 
@@ -153,7 +158,12 @@ def test_sandbox_basics(unit: str) -> None:
 
 
 def test_restarting_units_have_a_start_limit() -> None:
-    for unit in ("kiosk.service", "kiosk-signage.service", "kiosk-signage-page.service"):
+    for unit in (
+        "kiosk.service",
+        "kiosk-station.service",
+        "kiosk-signage.service",
+        "kiosk-signage-page.service",
+    ):
         parsed = _parse(unit)
         assert parsed["Service"]["Restart"] == ["always"]
         assert parsed["Unit"]["StartLimitBurst"] == ["5"]
@@ -198,3 +208,27 @@ def test_the_purge_timer_runs_as_the_system_actor_only() -> None:
             continue
         for line in _parse(name).get("Service", {}).get("ExecStart", []):
             assert "--system" not in line, name
+
+
+def test_headless_station_unit_is_the_console_station_without_a_screen() -> None:
+    """kiosk-station.service runs `kiosk run --headless`: the same hardware, sandbox, watchdog
+    and start limits as kiosk.service, no console, and never both at once (one owner of the
+    hardware)."""
+    console, headless = _parse("kiosk.service"), _parse("kiosk-station.service")
+    service = headless["Service"]
+    assert service["ExecStart"] == [f"{KIOSK_BIN} run --headless"]
+    assert service["ExecStartPre"] == console["Service"]["ExecStartPre"]
+    assert headless["Unit"]["Conflicts"] == ["kiosk.service"]
+    assert (service["Type"], service["WatchdogSec"]) == (["notify"], ["30"])
+    assert service["StandardInput"] == ["null"] and service["StandardOutput"] == ["journal"]
+    assert not any(key.startswith("TTY") for key in service)
+    # The hardware the console station reaches, less its console.
+    devices = set(service["DeviceAllow"])
+    assert devices == set(console["Service"]["DeviceAllow"]) - {"/dev/tty1 rw"}
+    same = {k: v for k, v in console["Service"].items() if not k.startswith(("TTY", "Standard"))}
+    for key in same.keys() - {"ExecStart", "DeviceAllow", "Environment"}:
+        assert service.get(key) == same[key], key
+    assert service["Environment"] == ["KIOSK_CONFIG=/etc/kiosk/kiosk.toml"]
+    # The units that run beside the station start after whichever station is enabled.
+    for unit in ("kiosk-signage.service", "kiosk-signage-page.service", "kiosk-sync.service"):
+        assert "kiosk-station.service" in _parse(unit)["Unit"]["After"][0].split(), unit

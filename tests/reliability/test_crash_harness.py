@@ -33,6 +33,7 @@ def _harness() -> ModuleType:
 harness = _harness()
 
 
+@pytest.mark.slow
 def test_twenty_kills_lose_nothing_and_leave_nothing_unflagged() -> None:
     done = subprocess.run(
         [
@@ -78,6 +79,7 @@ def test_twenty_kills_lose_nothing_and_leave_nothing_unflagged() -> None:
 
 # Depths 3-5: the tray photo is recorded, the deposit aborted, the locker marked (before the
 # fix the last two were separate commits; a kill at depth 4 lost the mark).
+@pytest.mark.slow
 @pytest.mark.parametrize("depth", range(3, 6))
 def test_a_jammed_locker_keeps_its_fault_mark_through_a_kill(tmp_path: Path, depth: int) -> None:
     """Kill after the depth-th commit of a confiscation into a jammed locker; on restart a

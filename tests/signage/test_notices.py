@@ -11,17 +11,18 @@ import pytest
 
 import policies
 from kiosk.signage import SignageFeed, notices_for
+from kiosk.views import ExamSessionState, ExamSessionView
 
 LONDON = ZoneInfo("Europe/London")
 START = datetime(2026, 11, 17, 13, 30, tzinfo=UTC)
-SESSION = {
-    "id": 7,
-    "name": "GCSE English Paper 1",
-    "room": "Sports hall",
-    "starts_at": START,
-    "ends_at": START + timedelta(minutes=105),
-    "state": "open",
-}
+SESSION = ExamSessionView(
+    id=7,
+    name="GCSE English Paper 1",
+    room="Sports hall",
+    starts_at=START,
+    ends_at=START + timedelta(minutes=105),
+    state=ExamSessionState.OPEN,
+)
 
 
 @pytest.fixture
@@ -67,7 +68,7 @@ def test_during_the_session_exam_notice_comes_first(profile):
 def test_after_the_session_or_once_ended_there_is_no_exam_notice(profile):
     after = START + timedelta(minutes=106)
     assert "exam_now" not in kinds(notices_for(profile, [SESSION], after))
-    ended = dict(SESSION, state="ended")
+    ended = dataclasses.replace(SESSION, state=ExamSessionState.ENDED)
     during = START + timedelta(minutes=30)
     assert "exam_now" not in kinds(notices_for(profile, [ended], during))
 
@@ -112,7 +113,7 @@ def test_feed_keeps_the_last_good_profile_when_an_edit_is_broken(tmp_path):
 
 
 def test_feed_shows_new_exam_sessions_as_they_appear(profile):
-    sessions: list[dict] = []
+    sessions: list[ExamSessionView] = []
     feed = SignageFeed(profile, lambda: list(sessions), clock=lambda: START + timedelta(minutes=1))
     assert "exam_now" not in kinds(feed())
     sessions.append(SESSION)

@@ -8,17 +8,18 @@ from zoneinfo import ZoneInfo
 
 import policies
 from kiosk.signage import notices_for
+from kiosk.views import ExamSessionState, ExamSessionView
 from tui.signage import SignageApp, SignageView
 
 START = datetime(2026, 11, 17, 13, 30, tzinfo=UTC)
-SESSION = {
-    "id": 1,
-    "name": "GCSE English Paper 1",
-    "room": "Sports hall",
-    "starts_at": START,
-    "ends_at": START + timedelta(minutes=105),
-    "state": "open",
-}
+SESSION = ExamSessionView(
+    id=1,
+    name="GCSE English Paper 1",
+    room="Sports hall",
+    starts_at=START,
+    ends_at=START + timedelta(minutes=105),
+    state=ExamSessionState.OPEN,
+)
 PROFILE = policies.load_profile("pioneer-trust")
 LONDON = ZoneInfo("Europe/London")
 
@@ -74,7 +75,7 @@ def test_exam_starting_takes_over_the_screen():
 
 
 async def _test_exam_starting_takes_over_the_screen():
-    sessions: list[dict] = []
+    sessions: list[ExamSessionView] = []
     app = SignageApp(
         lambda: notices_for(PROFILE, list(sessions), START, LONDON), interval=0, refresh_every=0
     )

@@ -7,26 +7,29 @@ name reached the terminal. The screen must show them literally and stay up when 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import policies
 from kiosk.signage import notices_for
+from kiosk.views import ExamSessionState, ExamSessionView
 from tui.signage import SignageApp
 
 START = datetime(2026, 11, 17, 13, 30, tzinfo=UTC)
-SESSION = {
-    "id": 1,
-    "room": "Sports hall",
-    "starts_at": START,
-    "ends_at": START + timedelta(minutes=105),
-    "state": "open",
-}
+SESSION = ExamSessionView(
+    id=1,
+    name="GCSE English",
+    room="Sports hall",
+    starts_at=START,
+    ends_at=START + timedelta(minutes=105),
+    state=ExamSessionState.OPEN,
+)
 PROFILE = policies.load_profile("pioneer-trust")
 
 
-def fixed(now: datetime, sessions: list[dict[str, Any]]) -> Any:
+def fixed(now: datetime, sessions: list[ExamSessionView]) -> Any:
     return lambda: notices_for(PROFILE, list(sessions), now, ZoneInfo("Europe/London"))
 
 
@@ -38,7 +41,7 @@ def test_hostile_exam_name_is_shown_literally_and_cannot_quit() -> None:
 
 
 async def _hostile_exam_name() -> None:
-    session = {**SESSION, "name": HOSTILE}
+    session = dataclasses.replace(SESSION, name=HOSTILE)
     app = SignageApp(fixed(START + timedelta(minutes=5), [session]), interval=0, refresh_every=0)
     exits: list[Any] = []
     app.exit = lambda *a, **k: exits.append(a)  # type: ignore[method-assign]

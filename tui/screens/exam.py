@@ -20,7 +20,7 @@ from kiosk.permissions import Permission
 from kiosk.service import DoorOutcome
 from kiosk.station import DoorResult
 from kiosk.task import Task, TaskKind
-from kiosk.views import PupilView
+from kiosk.views import ExamSessionState, ExamSessionView, PupilView
 from tui.screens.base import KioskScreen, problem_text
 from tui.widgets.text import Plain, option, plain, safe
 
@@ -45,8 +45,8 @@ class ExamScreen(KioskScreen):
 
     def __init__(self, session_id: int | None = None) -> None:
         super().__init__()
-        self.sessions: list[dict[str, Any]] = []
-        self.session: dict[str, Any] | None = None
+        self.sessions: list[ExamSessionView] = []
+        self.session: ExamSessionView | None = None
         self._keep = session_id  # the session to show first (back from self-service)
         self.job: Task | None = None  # the cabinet hand-back in progress
 
@@ -70,24 +70,26 @@ class ExamScreen(KioskScreen):
     def _load(self) -> None:
         self.call(self.kiosk.custody.exam_sessions, self._sessions_loaded)
 
-    def _sessions_loaded(self, sessions: list[dict[str, Any]]) -> None:
+    def _sessions_loaded(self, sessions: list[ExamSessionView]) -> None:
         self.sessions = [
-            s for s in sessions if s["state"] not in ("released", "cancelled")
+            s
+            for s in sessions
+            if s.state not in (ExamSessionState.RELEASED, ExamSessionState.CANCELLED)
         ] or sessions
         menu = self.query_one("#sessions", OptionList)
         menu.clear_options()
         for s in self.sessions:
             menu.add_option(
                 option(
-                    f"{s['starts_at'].astimezone(self.kiosk.config.tz):%d/%m} "
-                    f"{_local(self.kiosk, s['starts_at'])}-{_local(self.kiosk, s['ends_at'])} "
-                    f"{s['name']} | {s['room']} | {s.get('cabinet', '')} ({s['state']})",
-                    id=str(s["id"]),
+                    f"{s.starts_at.astimezone(self.kiosk.config.tz):%d/%m} "
+                    f"{_local(self.kiosk, s.starts_at)}-{_local(self.kiosk, s.ends_at)} "
+                    f"{s.name} | {s.room} | {s.cabinet} ({s.state})",
+                    id=str(s.id),
                 )
             )
         if self.sessions:
-            keep = self.session["id"] if self.session else self._keep or self.sessions[0]["id"]
-            index = next((i for i, s in enumerate(self.sessions) if s["id"] == keep), 0)
+            keep = self.session.id if self.session else self._keep or self.sessions[0].id
+            index = next((i for i, s in enumerate(self.sessions) if s.id == keep), 0)
             menu.highlighted = index
             self._choose(self.sessions[index])
         else:
@@ -101,28 +103,28 @@ class ExamScreen(KioskScreen):
         event.stop()
         self.action_self_service()
 
-    def _choose(self, session: dict[str, Any]) -> None:
+    def _choose(self, session: ExamSessionView) -> None:
         self.session = session
         if self.kiosk.identity is None:
             return  # a lock came in while the sessions were loading: the screen is going
-        who, sid = self.actor, session["id"]
+        who, sid = self.actor, session.id
         self.call(lambda: self.kiosk.custody.exam_register(who, sid), self._register)
 
     def _register(self, rows: list[tuple[Any, Any]]) -> None:
         fill_register(self.query_one("#register", DataTable), rows)
         done = sum(1 for _, h in rows if h is not None)
-        state = self.session["state"] if self.session else ""
+        state = self.session.state if self.session else ""
         keys = "Enter/d: self-service  c: new  e: edit  x: cancel  n: end"
-        if state == "ended":
+        if state == ExamSessionState.ENDED:
             keys = "b: release all pouches to candidates  c: new session"
-        elif state in ("cancelled", "released"):
+        elif state in (ExamSessionState.CANCELLED, ExamSessionState.RELEASED):
             keys = f"({state})  c: new session"
         self.query_one("#exam-status", Static).update(f"{done} of {len(rows)} deposited. {keys}")
 
     def action_self_service(self) -> None:
         if self.session is None:
             return
-        if self.session["state"] != "open":
+        if self.session.state != ExamSessionState.OPEN:
             self.notify("This session has ended: no more deposits.", severity="warning")
             return
         opener = self.actor
@@ -140,8 +142,8 @@ class ExamScreen(KioskScreen):
     def action_edit(self) -> None:
         if self.session is None or not self.actor.can(Permission.EXAM_SESSION):
             return
-        if self.session["state"] != "open":
-            self.notify(f"This session is {self.session['state']}: it can no longer be edited.")
+        if self.session.state != ExamSessionState.OPEN:
+            self.notify(f"This session is {self.session.state}: it can no longer be edited.")
             return
         from tui.screens.exam_admin import ExamSessionForm
 
@@ -152,7 +154,7 @@ class ExamScreen(KioskScreen):
             return
         from tui.widgets.prompt import TextPrompt
 
-        who, sid = self.actor, self.session["id"]
+        who, sid = self.actor, self.session.id
 
         def answered(why: str | None) -> None:
             if why:
@@ -163,7 +165,7 @@ class ExamScreen(KioskScreen):
 
         self.app.push_screen(
             TextPrompt(
-                f"Cancel {safe(self.session['name'])}? Say why (recorded with your name).",
+                f"Cancel {safe(self.session.name)}? Say why (recorded with your name).",
                 placeholder="e.g. paper moved to Thursday",
             ),
             answered,
@@ -176,7 +178,7 @@ class ExamScreen(KioskScreen):
     def action_end_session(self) -> None:
         if self.session is None or not self.actor.can(Permission.EXAM_SESSION):
             return
-        who, sid = self.actor, self.session["id"]
+        who, sid = self.actor, self.session.id
         self.call(lambda: self.kiosk.custody.end_exam_session(who, sid), lambda _r: self._load())
 
     def action_bulk_release(self) -> None:
@@ -192,7 +194,7 @@ class ExamScreen(KioskScreen):
             return
         self.kiosk.end_task(self.job)
         job = self.job = self.kiosk.begin_task(TaskKind.EXAM_RELEASE)
-        job.session_id = self.session["id"]
+        job.session_id = self.session.id
         if self.kiosk.run_door(job, self.actor, self._released):
             self.notify("Opening the cabinet: hand out the pouches, then close its door.")
 
@@ -243,7 +245,7 @@ class ExamDepositScreen(KioskScreen):
 
     HEADING = "Exam deposit (self-service)"
 
-    def __init__(self, session: dict[str, Any], opener: Identity) -> None:
+    def __init__(self, session: ExamSessionView, opener: Identity) -> None:
         super().__init__()
         self.session = session
         self.opener = opener  # who opened self-service; deposits are made with no actor
@@ -252,7 +254,7 @@ class ExamDepositScreen(KioskScreen):
     def compose_body(self) -> ComposeResult:
         with Vertical(id="exam-body"):
             yield Plain(
-                f"{self.session['name']} - {self.session['room']}\n"
+                f"{self.session.name} - {self.session.room}\n"
                 "CANDIDATES: tap your card to deposit your phone.",
                 id="exam-prompt",
             )
@@ -275,7 +277,7 @@ class ExamDepositScreen(KioskScreen):
         if self.job is not None:
             self._say("Wait: close the cabinet door for the pupil before you.", ok=False)
             return True
-        custody, sid = self.kiosk.custody, self.session["id"]
+        custody, sid = self.kiosk.custody, self.session.id
         self.job = Task(TaskKind.EXAM_DEPOSIT)
 
         def deposit() -> tuple[Any, Any, str | None]:
@@ -292,7 +294,7 @@ class ExamDepositScreen(KioskScreen):
         """Staff leaving self-service: the exams officer goes back to this session's exam
         screen (issue 14); anyone else goes home."""
         if identity.can(Permission.EXAM_SESSION):
-            return ExamScreen(self.session["id"])
+            return ExamScreen(self.session.id)
         return None
 
     def _refused(self, exc: Exception) -> None:

@@ -165,11 +165,11 @@ class ExamSessionForm(KioskScreen):
         self.call_after_refresh(self._show_candidates)
         self.call(self.kiosk.custody.lockers, self._cabinets)
         if self.session is not None:
-            who, sid = self.actor, self.session["id"]
+            who, sid = self.actor, self.session.id
             self.call(lambda: self.kiosk.custody.exam_register(who, sid), self._register)
 
     def _cabinets(self, lockers: list[LockerView]) -> None:
-        chosen = self.session["locker_id"] if self.session else None
+        chosen = self.session.locker_id if self.session else None
         cabinets = [lk for lk in lockers if lk.capacity > 1]
         self.query_one("#f-cabinet", CabinetChoice).set_cabinets(cabinets, chosen)
 
@@ -306,7 +306,7 @@ class ExamSessionForm(KioskScreen):
                 self._refused,
             )
         else:
-            sid = self.session["id"]
+            sid = self.session.id
             self.call(
                 lambda: custody.edit_exam_session(
                     who,
