@@ -25,7 +25,7 @@ from textual.message import Message
 from textual.widgets import Input, OptionList, Static
 
 from kiosk.usecases.exam_admin import ExamFieldError
-from kiosk.views import LockerView, PupilView
+from kiosk.views import ExamSessionView, LockerView, PupilView
 from tui.screens.base import KioskScreen, problem_text
 from tui.widgets.text import Plain, option, safe
 
@@ -106,7 +106,7 @@ class ExamSessionForm(KioskScreen):
         Binding("escape", "back", "Back"),
     ]
 
-    def __init__(self, session: dict[str, Any] | None = None) -> None:
+    def __init__(self, session: ExamSessionView | None = None) -> None:
         super().__init__()
         self.HEADING = "Edit exam session" if session else "New exam session"
         self.session = session
@@ -119,13 +119,13 @@ class ExamSessionForm(KioskScreen):
         tz = self.kiosk.config.tz
         s = self.session
         if s is not None:
-            start, end = s["starts_at"].astimezone(tz), s["ends_at"].astimezone(tz)
+            start, end = s.starts_at.astimezone(tz), s.ends_at.astimezone(tz)
             values = {
-                "paper": s["name"],
+                "paper": s.name,
                 "date": f"{start:%d/%m/%Y}",
                 "start": f"{start:%H:%M}",
                 "end": f"{end:%H:%M}",
-                "room": s["room"],
+                "room": s.room,
             }
         else:
             today = self.kiosk.custody.clock().astimezone(tz)
