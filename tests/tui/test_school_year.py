@@ -55,7 +55,7 @@ def toasts(app: Any) -> str:
 
 
 def sessions(app: Any) -> dict[str, dict[str, Any]]:
-    return {s["name"]: s for s in app.custody.exam_sessions()}
+    return {s.name: s for s in app.custody.exam_sessions()}
 
 
 async def hand_back_demo_session(pilot: Any, app: Any) -> None:
@@ -65,7 +65,7 @@ async def hand_back_demo_session(pilot: Any, app: Any) -> None:
     await pilot.press("b")
     await close_door_when_open(pilot, app, "B", 4)
     await wait_for(
-        pilot, lambda: sessions(app)["GCSE English Language Paper 1"]["state"] == "released"
+        pilot, lambda: sessions(app)["GCSE English Language Paper 1"].state == "released"
     )
 
 
@@ -114,22 +114,22 @@ async def test_create_a_three_candidate_exam_session_at_the_kiosk(make_app: Any)
         await wait_for(pilot, lambda: screen_name(app) == "ExamScreen", what="back to the list")
         assert inputs == 12
         made = sessions(app)["GCSE Maths Paper 1"]
-        assert (made["state"], made["room"], made["cabinet"], made["candidates"]) == (
+        assert (made.state, made.room, made.cabinet, made.candidates) == (
             "open",
             "Hall",
             "B4",
             3,
         )
-        local = made["starts_at"].astimezone(app.config.tz)
+        local = made.starts_at.astimezone(app.config.tz)
         assert (
             f"{local:%d/%m/%Y %H:%M}",
-            f"{made['ends_at'].astimezone(app.config.tz):%H:%M}",
+            f"{made.ends_at.astimezone(app.config.tz):%H:%M}",
         ) == (
             "11/03/2026 09:30",
             "11:00",
         )
         who = app.identity
-        register = app.custody.exam_register(who, made["id"])
+        register = app.custody.exam_register(who, made.id)
         assert sorted(p.name for p, _ in register) == ["Amara Okafor", "Ben Hughes", "Chloe Evans"]
 
 
@@ -193,8 +193,8 @@ async def test_edit_and_cancel_a_session(make_app: Any) -> None:
         await wait_for(pilot, lambda: "Candidates: 1" in text_of(app, "#cand-head"))
         await pilot.press("ctrl+s")
         await wait_for(pilot, lambda: screen_name(app) == "ExamScreen")
-        edited = next(s for s in app.custody.exam_sessions() if s["id"] == sid)
-        assert f"{edited['ends_at'].astimezone(app.config.tz):%H:%M}" == "14:30"
+        edited = next(s for s in app.custody.exam_sessions() if s.id == sid)
+        assert f"{edited.ends_at.astimezone(app.config.tz):%H:%M}" == "14:30"
         assert [p.name for p, _ in app.custody.exam_register(app.identity, sid)] == ["Ben Hughes"]
 
         await pilot.press("x")
@@ -203,8 +203,7 @@ async def test_edit_and_cancel_a_session(make_app: Any) -> None:
         await wait_for(
             pilot,
             lambda: (
-                next(s for s in app.custody.exam_sessions() if s["id"] == sid)["state"]
-                == "cancelled"
+                next(s for s in app.custody.exam_sessions() if s.id == sid).state == "cancelled"
             ),
         )
 
