@@ -53,9 +53,15 @@ class CheckUseCases(UseCases):
                 flagged.append(h.id)
             return flagged
 
-    def holdings_to_check(self) -> list[HoldingView]:
-        """Holdings whose locker was forced open and nobody has checked since (oldest first)."""
+    def holdings_to_check(self, actor: Identity) -> list[HoldingView]:
+        """Holdings whose locker was forced open and nobody has checked since (oldest first).
+
+        The list names pupils, so it is pupil data: only a role allowed to see holdings
+        (``VIEW_HOLDINGS``) gets it, decided here and not by the screen (a technician who
+        signs in next is not shown it; DESIGN "Technicians see no pupil data").
+        """
         with self.sessions() as s:
+            self._authorise(s, actor, Permission.VIEW_HOLDINGS)
             return [
                 HoldingView.of(h)
                 for h in s.scalars(
