@@ -115,8 +115,21 @@ def test_exam_day_by_keystrokes(demo: tuple[Terminal, Path]) -> None:
     deadline = time.monotonic() + 15
     while term.alive() and time.monotonic() < deadline:
         time.sleep(0.1)
+    assert not term.alive(), "kiosk demo did not quit on Ctrl+Q"
+    # Pupil data on the command line needs a sign-in (issue 9): the exams officer's badge on
+    # the line, the PIN on standard input.
     out = subprocess.run(
-        [str(KIOSK), "--config", str(folder / "kiosk.toml"), "holdings", "--all", "--json"],
+        [
+            str(KIOSK),
+            "--config",
+            str(folder / "kiosk.toml"),
+            "holdings",
+            "--all",
+            "--json",
+            "--badge",
+            "AB000004",
+        ],
+        input="5082\n",
         capture_output=True,
         text=True,
         check=True,
