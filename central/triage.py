@@ -72,6 +72,9 @@ def tray_item(event_type: str, payload: dict[str, Any]) -> TrayItem | None:
     if event_type in _REFUSALS and not payload.get("barred"):
         # A refusal for want of ID is routine; only a barred adult is a safeguarding matter.
         return None
+    if event_type in _REFUSALS and payload.get("dsl_alerted_by_seq") is not None:
+        # The hatch record of a refusal the policy's own event already put in the tray.
+        return None
     title = CATEGORIES[category]
     detail = payload.get("category")
     if category == "incident" and isinstance(detail, str) and detail:

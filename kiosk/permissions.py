@@ -203,6 +203,7 @@ USE_CASES: dict[str, Permission] = {
     "cancel_exam_session": P.EXAM_SESSION,
     "record_refused_collection": P.RELEASE,
     "check_collector": P.RELEASE,
+    "holdings_to_check": P.VIEW_HOLDINGS,
     "confirm_still_there": P.VIEW_HOLDINGS,
     "record_missing": P.VIEW_HOLDINGS,
     "receipt_slip": P.VIEW_HOLDINGS,

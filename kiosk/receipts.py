@@ -10,6 +10,7 @@ decides that once, so the paper and the screen cannot disagree.
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
@@ -132,12 +133,22 @@ class EscposPrinter(Protocol):
 def print_slip(printer: EscposPrinter, slip: Slip) -> None:
     """Print ``slip``: the school and title bold and centred, the rest left-aligned, then cut.
 
-    Text goes through ``printer.text`` (escpos encodes it to the printer's code page), so a
-    name can never inject printer commands: control characters were refused at import.
+    Text goes through ``printer.text`` (escpos encodes it to the printer's code page), which
+    passes ESC, GS and the other controls through as they are. Names from the MIS have none
+    (refused at import), but a device description or a reason typed or pasted at the hatch
+    may: every control character is printed as ``?``, so no text can become a printer
+    command (``ESC p`` kicks a cash drawer, ``GS V`` cuts; issue 9, "Untrusted text").
     """
-    head, title, *rest = lines(slip)
+    head, title, *rest = (_printable(line) for line in lines(slip))
     printer.set(align="center", bold=True)
     printer.text(f"{head}\n{title}\n")
     printer.set(align="left", bold=False)
     printer.text("\n".join(rest) + "\n")
     printer.cut()
+
+
+def _printable(line: str) -> str:
+    """``line`` with every control/format character (C0, DEL, C1, bidi) as ``?``."""
+    return "".join(
+        "?" if unicodedata.category(ch) in ("Cc", "Cf", "Cs", "Zl", "Zp") else ch for ch in line
+    )

@@ -112,6 +112,9 @@ class StationService:
         self._deferred_sign_outs: dict[int, tuple[Identity, str]] = {}
         self._listeners: list[Listener] = []
         self._guard = threading.RLock()
+        #: One acknowledgement at a time: two presses read the same alarms otherwise, and
+        #: both would be recorded (the second then finds nothing left to acknowledge).
+        self._acknowledging = threading.Lock()
         self._threads: list[threading.Thread] = []
         self._last_activity = self.monotonic()
         self._watchdog_stop = threading.Event()
@@ -264,12 +267,16 @@ class StationService:
         (:class:`~kiosk.auth.NotPermitted` for a signed-out identity) leaves the alarms up.
         """
         kept = ("reader:", "sensor:", "station", "sync")
-        with self._guard:
-            cleared = [k for k in self.alarms if not k.startswith(kept)]
-        self.custody.acknowledge_alarm(actor, cleared)
-        with self._guard:
-            self.alarms = {k: v for k, v in self.alarms.items() if k.startswith(kept)}
-            alarms = dict(self.alarms)
+        with self._acknowledging:
+            with self._guard:
+                cleared = [k for k in self.alarms if not k.startswith(kept)]
+            if not cleared:
+                return  # nothing to acknowledge: no event (a second press records nothing)
+            self.custody.acknowledge_alarm(actor, cleared)
+            with self._guard:
+                # Only what was recorded is cleared: an alarm raised meanwhile stays up.
+                self.alarms = {k: v for k, v in self.alarms.items() if k not in cleared}
+                alarms = dict(self.alarms)
         self._emit(AlarmsChanged(alarms, raised=False))
 
     # ------------------------------------------------------------------ activity

@@ -217,14 +217,18 @@ class KioskApp(App[None]):
         self.push_screen(HomeScreen())
         if after is not None:
             self.push_screen(after)
-        if identity.can(Permission.VIEW_HOLDINGS):
-            self._ask_checks(identity)
+        self._ask_checks(identity)
 
     @work(thread=True, group="checks", exit_on_error=False)
     def _ask_checks(self, who: Identity) -> None:
-        """Phones behind a forced door wait for the next sign-in to check them (issue 14)."""
+        """Phones behind a forced door wait for the next sign-in to check them (issue 14).
+
+        Whether this person may see them is the use-case's rule (``VIEW_HOLDINGS``): a
+        technician is refused there and simply not asked."""
         try:
-            flagged = self.custody.holdings_to_check()
+            flagged = self.custody.holdings_to_check(who)
+        except NotPermitted:
+            return
         except Exception:
             log.exception("could not read the holdings to check")
             return
@@ -286,10 +290,24 @@ class KioskApp(App[None]):
         if self.identity is None:
             self.notify("Sign in to acknowledge the alarms.", severity="warning")
             return
+        self._acknowledge(self.identity)
+
+    @work(thread=True, group="alarms", exit_on_error=False)
+    def _acknowledge(self, who: Identity) -> None:
+        """The acknowledgement is an event written to the ledger (SQLite, ``busy_timeout``):
+        off the UI thread, like every other use-case call (DESIGN "Conventions")."""
         try:
-            self.service.acknowledge_alarms(self.identity)
+            self.service.acknowledge_alarms(who)
         except NotPermitted as exc:
-            self.notify(str(exc), severity="error")
+            self.call_from_thread(self.notify, str(exc), severity="error")
+        except Exception:
+            log.exception("could not record the alarm acknowledgement")
+            self.call_from_thread(
+                self.notify,
+                "The acknowledgement could not be recorded: the alarms stay up. Tell the "
+                "technician.",
+                severity="error",
+            )
 
     def _refresh_banners(self) -> None:
         from tui.widgets.alarm_banner import AlarmBanner

@@ -29,10 +29,11 @@ from db.models import (
     Locker,
     LockerState,
     Pupil,
+    Staff,
 )
 from kiosk.auth import AuthService, AuthSettings, Identity, NotPermitted, authorise
 from kiosk.crashpoints import crashpoint
-from kiosk.permissions import Permission
+from kiosk.permissions import Permission, Role
 from wire.vocabulary import EventType
 
 
@@ -132,6 +133,31 @@ class UseCases:
                 "Not signed in: tap your badge and type your PIN.", permission=permission
             )
         authorise(s, actor, permission)
+
+    @staticmethod
+    def _exam_deposits_only(s: Session, actor: Identity | None) -> bool:
+        """Whether ``actor`` sees only exam deposits: an exams officer with no other role that
+        sees holdings (DESIGN "Who uses it": the exams officer watches the register of their
+        sessions; a confiscation or a safeguarding hold is none of their business). Read from
+        the staff record, like every permission (a role granted or removed counts at once).
+        """
+        if actor is None:
+            return False  # the station's own reads (unattended) and the trusted CLI
+        staff = s.get(Staff, actor.staff_id)
+        roles = set(staff.roles) if staff is not None else set()
+        others = {Role.OFFICE, Role.TEACHER, Role.DSL, Role.SENIOR}
+        return Role.EXAMS in roles and not roles & others
+
+    def _visible(self, s: Session, actor: Identity | None, h: Holding) -> Holding:
+        """``h``, or :class:`NotPermitted` for an exams officer and a holding not an exam
+        deposit."""
+        if h.kind != HoldingKind.EXAM_DEPOSIT and self._exam_deposits_only(s, actor):
+            raise NotPermitted(
+                f"Holding {h.id} is not an exam deposit: the exams officer's role sees exam "
+                "deposits only.",
+                permission=Permission.VIEW_HOLDINGS,
+            )
+        return h
 
     def _ask(self, request: object) -> policies.Decision:
         """The policy decision for ``request``; a refusal raises with every reason."""

@@ -11,7 +11,7 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from db.models import OPEN_STATES, Holding, Incident, Locker
+from db.models import OPEN_STATES, Holding, HoldingKind, Incident, Locker
 from kiosk.auth import Identity
 from kiosk.permissions import Permission
 from kiosk.usecases.base import CustodyError, UseCases
@@ -53,21 +53,26 @@ class CheckUseCases(UseCases):
                 flagged.append(h.id)
             return flagged
 
-    def holdings_to_check(self) -> list[HoldingView]:
-        """Holdings whose locker was forced open and nobody has checked since (oldest first)."""
+    def holdings_to_check(self, actor: Identity) -> list[HoldingView]:
+        """Holdings whose locker was forced open and nobody has checked since (oldest first).
+
+        The list names pupils, so it is pupil data: only a role allowed to see holdings
+        (``VIEW_HOLDINGS``) gets it, decided here and not by the screen (a technician who
+        signs in next is not shown it; DESIGN "Technicians see no pupil data").
+        """
         with self.sessions() as s:
+            self._authorise(s, actor, Permission.VIEW_HOLDINGS)
+            query = select(Holding).where(Holding.check_required_since.is_not(None))
+            if self._exam_deposits_only(s, actor):
+                query = query.where(Holding.kind == HoldingKind.EXAM_DEPOSIT)
             return [
                 HoldingView.of(h)
-                for h in s.scalars(
-                    select(Holding)
-                    .where(Holding.check_required_since.is_not(None))
-                    .order_by(Holding.check_required_since, Holding.id)
-                )
+                for h in s.scalars(query.order_by(Holding.check_required_since, Holding.id))
             ]
 
     def _flagged(self, actor: Identity, s: Session, holding_id: int) -> Holding:
         self._authorise(s, actor, Permission.VIEW_HOLDINGS)
-        h = self._holding(s, holding_id)
+        h = self._visible(s, actor, self._holding(s, holding_id))
         if h.check_required_since is None:
             raise CustodyError(f"Holding {holding_id} has no check pending.")
         return h

@@ -119,11 +119,24 @@ class DepositUseCases(UseCases):
         device_description: str,
         reason: str = "",
         locker_id: int | None = None,
+        switched_off_confirmed: bool = False,
     ) -> HoldingView:
-        """A voluntary hand-in (e.g. a medical-exemption pupil at PE): no sanction, no incident."""
+        """A voluntary hand-in (e.g. a medical-exemption pupil at PE): no sanction, no incident.
+
+        Where the profile wants phones switched off, not silent
+        (``phones.switched_off_not_silent``), staff must confirm it is off, as for a
+        confiscation (issue 14: "``safekeeping`` and exam deposits ask for 'switched off' where
+        the profile requires it"): the rule is checked here, not only asked by the screen.
+        """
         with self._tx() as s:
             self._authorise(s, actor, Permission.SAFEKEEPING)
             pupil = self._pupil(s, pupil_id)
+            rule = self.profile.phones.switched_off_not_silent
+            if rule.value and not switched_off_confirmed:
+                raise CustodyError(
+                    "Switch the phone off first (off, not silent), then confirm it is off "
+                    f"[phones.switched_off_not_silent: {rule.source}]."
+                )
             locker = self._free_locker(s, locker_id)
             locker.state = LockerState.OCCUPIED
             holding = Holding(
@@ -132,6 +145,7 @@ class DepositUseCases(UseCases):
                 pupil=pupil,
                 device_description=device_description.strip() or "phone",
                 reason=reason,
+                switched_off_confirmed=switched_off_confirmed,
                 locker=locker,
                 created_at=self._now(),
                 created_by_id=actor.staff_id,

@@ -10,7 +10,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from db.models import Contact, RefusedCollection
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from db.models import Contact, Event, RefusedCollection
 from kiosk.auth import Identity
 from kiosk.usecases.base import Collector, CustodyError
 from kiosk.usecases.releases import ReleaseUseCases, _release_permission
@@ -131,6 +134,7 @@ class HatchUseCases(ReleaseUseCases):
             )
             s.add(row)
             s.flush()
+            link = self._policy_refusal_completed(s, actor, h.id, contact)
             self._event(
                 s,
                 EventType.RELEASE_REFUSED,
@@ -140,5 +144,38 @@ class HatchUseCases(ReleaseUseCases):
                 rules=rules,
                 id_type_seen=id_type_seen or None,
                 refusal_id=row.id,
+                **link,
             )
             return Refusal(row.id, tuple(rules), barred)
+
+    @staticmethod
+    def _policy_refusal_completed(
+        s: Session, actor: Identity, holding_id: int, contact: Contact | None
+    ) -> dict[str, int]:
+        """Link this record to the policy refusal it completes, if it follows one.
+
+        The release form records the policy's refusal of a listed contact
+        (``release.policy_refused``, by :meth:`check_collector` / :meth:`check_release`);
+        staff then record the same adult here (the name as given). That is one refusal:
+        ``follows_seq`` says so, and where the policy's event already alerted the DSL (a
+        barred contact), ``dsl_alerted_by_seq`` keeps :func:`central.triage.tray_item` from
+        raising a second tray item for it. Only when the newest event of the holding is that
+        refusal, by the same person, of the same contact.
+        """
+        if contact is None or actor.staff_id is None:
+            return {}
+        last = s.scalars(
+            select(Event).where(Event.holding_id == holding_id).order_by(Event.id.desc()).limit(1)
+        ).first()
+        if (
+            last is None
+            or last.type != EventType.RELEASE_POLICY_REFUSED
+            or last.actor_id != actor.staff_id
+            or last.payload.get("collector_kind") != "contact"
+            or last.payload.get("collector_contact_id") != contact.id
+        ):
+            return {}
+        link = {"follows_seq": last.seq}
+        if last.payload.get("barred"):
+            link["dsl_alerted_by_seq"] = last.seq
+        return link

@@ -9,6 +9,7 @@ import policies
 from db.models import (
     OPEN_STATES,
     Holding,
+    HoldingKind,
     Locker,
 )
 from kiosk.auth import Identity
@@ -36,12 +37,14 @@ class QueryUseCases(UseCases):
                 query = query.where(Holding.state.in_([x.value for x in OPEN_STATES]))
             if pupil_id is not None:
                 query = query.where(Holding.pupil_id == pupil_id)
+            if self._exam_deposits_only(s, actor):
+                query = query.where(Holding.kind == HoldingKind.EXAM_DEPOSIT)
             return [HoldingView.of(h) for h in s.scalars(query.order_by(Holding.id.desc()))]
 
     def holding(self, actor: Identity | None, holding_id: int) -> HoldingView:
         with self.sessions() as s:
             self._authorise(s, actor, Permission.VIEW_HOLDINGS, unattended=True)
-            return HoldingView.of(self._holding(s, holding_id))
+            return HoldingView.of(self._visible(s, actor, self._holding(s, holding_id)))
 
     def lockers(self) -> list[LockerView]:
         """Locker states only (no pupil data), so the technician screen may show them."""

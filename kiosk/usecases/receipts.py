@@ -17,7 +17,7 @@ class ReceiptUseCases(UseCases):
         """The slip for ``holding_id``; ``actor`` None is the candidate's self-service screen."""
         with self.sessions() as s:
             self._authorise(s, actor, Permission.VIEW_HOLDINGS, unattended=True)
-            h = self._holding(s, holding_id)
+            h = self._visible(s, actor, self._holding(s, holding_id))
             taken = self._local(h.held_at or h.created_at)
             release = self.profile.release
             collectors: tuple[str, ...] = ()

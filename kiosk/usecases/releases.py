@@ -111,6 +111,9 @@ class ReleaseUseCases(UseCases):
         """
         with self._tx() as s:
             h = self._holding(s, holding_id)
+            # A write of its own: authorised in ITS transaction (a demotion between the
+            # decision and this write stops it, as for every use-case).
+            self._authorise(s, actor, _release_permission(actor, h))
             contact = (
                 s.get(Contact, collector.contact_id)
                 if collector.kind == "contact" and collector.contact_id is not None

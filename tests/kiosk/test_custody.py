@@ -10,6 +10,7 @@ from datetime import timedelta
 
 import pytest
 
+from db.models import Holding
 from kiosk.auth import NotPermitted
 from kiosk.custody import Collector, CustodyError, PolicyRefused
 
@@ -302,13 +303,27 @@ def test_overdue_flags_old_confiscations(demo):
 
 
 # ------------------------------------------------------------------ safekeeping, exemptions
+def test_safekeeping_needs_the_phone_confirmed_off_where_the_profile_says_so(demo):
+    """The rule is the use-case's (phones.switched_off_not_silent), not only the screen's."""
+    assert demo.custody.profile.phones.switched_off_not_silent.value
+    before = demo.counts()
+    with pytest.raises(CustodyError, match="switched_off_not_silent"):
+        demo.custody.safekeeping(
+            demo.staff["office"], pupil_id=demo.pupils["Jack"], device_description="phone"
+        )
+    assert demo.counts() == before
+
+
 def test_safekeeping_goes_back_to_the_pupil_any_time(demo):
     h = demo.custody.safekeeping(
         demo.staff["office"],
         pupil_id=demo.pupils["Jack"],
         device_description="phone for PE",
         reason="PE lesson",
+        switched_off_confirmed=True,
     )
+    with demo.ctx.sessions() as s:
+        assert s.get(Holding, h.id).switched_off_confirmed
     demo.custody.confirm_deposit(demo.staff["office"], h.id)
     demo.clock.at(10, 30)
     back, decision = demo.custody.begin_release(

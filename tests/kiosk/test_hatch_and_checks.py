@@ -7,6 +7,7 @@ from sqlalchemy import select
 
 from central.triage import tray_item
 from db.models import Event, Holding, Incident, RefusedCollection
+from kiosk.auth import NotPermitted
 from kiosk.custody import CustodyError
 
 
@@ -76,19 +77,29 @@ def test_forced_open_flags_the_phone_and_staff_confirm_or_record_missing(demo):
     bank, number = h.locker[0], int(h.locker[1:])
     assert demo.custody.flag_forced_open(bank, number) == [h.id]
     assert demo.custody.flag_forced_open(bank, number) == []  # already flagged
-    assert [x.id for x in demo.custody.holdings_to_check()] == [h.id]
+    assert [x.id for x in demo.custody.holdings_to_check(demo.staff["office"])] == [h.id]
     demo.custody.confirm_still_there(demo.staff["office"], h.id)
-    assert demo.custody.holdings_to_check() == []
+    assert demo.custody.holdings_to_check(demo.staff["office"]) == []
     with pytest.raises(CustodyError, match="no check pending"):
         demo.custody.confirm_still_there(demo.staff["office"], h.id)
 
     demo.custody.flag_forced_open(bank, number)
     incident_id = demo.custody.record_missing(demo.staff["office"], h.id, "door bent")
-    assert demo.custody.holdings_to_check() == []
+    assert demo.custody.holdings_to_check(demo.staff["office"]) == []
     with demo.ctx.sessions() as s:
         incident = s.get(Incident, incident_id)
         assert (incident.category, incident.holding_id) == ("missing_after_forced_open", h.id)
     assert _last(demo, "holding.checked").payload == {"found": False}
+
+
+def test_holdings_to_check_name_pupils_only_to_roles_that_see_holdings(demo):
+    """The list names pupils: a technician signing in next must not get it (the rule is in
+    the use-case, not in the screen that asks)."""
+    h = _held(demo)
+    demo.custody.flag_forced_open(h.locker[0], int(h.locker[1:]))
+    with pytest.raises(NotPermitted):
+        demo.custody.holdings_to_check(demo.staff["technician"])
+    assert [x.id for x in demo.custody.holdings_to_check(demo.staff["office"])] == [h.id]
 
 
 def test_empty_locker_forced_open_flags_nothing(demo):

@@ -33,7 +33,6 @@ NOT_USE_CASES = {
     "exam_sessions": "session names and times for the signage, no pupil data",
     "candidate_number": "a pupil's candidate number for a pouch the caller already shows",
     "flag_forced_open": "the station marks phones behind a forced door (no person acts)",
-    "holdings_to_check": "the station asks whoever signs in next (confirm_still_there)",
     "complete_pin_change": "finishes a sign-in with a ticket minted by sign_in or a senior",
     "change_pin": "one's own PIN, checked against the current one like a sign-in",
     "is_pupil_card": "whether a UID is a pupil's card, no pupil data (technician's screen)",
@@ -96,8 +95,11 @@ def _cases(c: Custody, held: int) -> dict:
         "record_refused_collection": lambda who: c.record_refused_collection(
             who, held, name_given="Not Listed", id_type_seen=None
         ),
-        "confirm_still_there": lambda who: c.confirm_still_there(who, held),
-        "record_missing": lambda who: c.record_missing(who, held),
+        "holdings_to_check": lambda who: c.holdings_to_check(who),
+        # No such holding: the permission is checked first; which holdings a role sees (an
+        # exams officer: exam deposits only) is test_exam_officer_scope's.
+        "confirm_still_there": lambda who: c.confirm_still_there(who, NONE),
+        "record_missing": lambda who: c.record_missing(who, NONE),
         "receipt_slip": lambda who: c.receipt_slip(who, NONE),
         "check_collector": lambda who: c.check_collector(who, held, contact),
         "staff_list": lambda who: c.staff_list(who),

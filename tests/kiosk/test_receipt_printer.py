@@ -57,6 +57,25 @@ def test_simulate_gives_a_simulated_printer_and_the_slip_is_printed_and_cut(stat
     assert paper.endswith(b"\x1dV\x00")
 
 
+def test_control_characters_typed_at_the_hatch_never_reach_the_printer(station):
+    """A device description is typed (or pasted) at the hatch: ESC p would open a cash drawer
+    on the office printer, GS V cut the paper. They print as ``?``."""
+    office = station.staff["office"]
+    ben = station.custody.find_pupils(office, "Ben")[0]
+    h, _ = station.custody.confiscate(
+        office,
+        pupil_id=ben.id,
+        category="unauthorised_use",
+        device_description="grey\x1bp\x00\x19phone\x1dV\x00\u202e",
+        switched_off_confirmed=True,
+    )
+    h = station.custody.confirm_deposit(office, h.id)
+    station.print_receipt(office, h.id)
+    (paper,) = station.printer.printed
+    assert b"Item: grey?p??phone?V??" in paper
+    assert b"\x1bp" not in paper and paper.count(b"\x1dV") == 1  # only the real cut
+
+
 def test_a_safeguarded_slip_is_printed_without_collectors(station):
     h = _held(station, "indecent_images")
     station.print_receipt(station.staff["office"], h.id)

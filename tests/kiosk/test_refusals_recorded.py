@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 from central.triage import tray_item
 from central.web.words import describe_event
 from db.audit import verify_chain
-from db.models import Contact, Event, Holding
+from db.models import Contact, Event, Holding, Staff
 from kiosk.audit_replay import unexplained
 from kiosk.auth import NotPermitted, authorise
 from kiosk.custody import Collector, PolicyRefused
@@ -142,3 +142,57 @@ def test_auth_service_sign_out_invalidates_too(demo):
         demo.custody.auth.sign_out(s, teacher)
     with demo.ctx.sessions() as s, pytest.raises(NotPermitted):
         authorise(s, teacher, Permission.CONFISCATE)
+
+
+def _barred_contact(demo) -> int:
+    with demo.ctx.sessions.begin() as s:
+        contact = s.scalars(select(Contact).where(Contact.pupil_id == demo.pupils["Ben"])).first()
+        contact.may_collect, contact.parental_responsibility = False, False
+        return contact.id
+
+
+def test_the_hatch_record_after_a_policy_refusal_is_one_refusal_and_one_dsl_alert(demo):
+    """Release form: the policy refuses a barred contact (recorded, DSL alerted); staff then
+    record the adult with the refused-adult form. One refusal, so one tray item, and the hatch
+    record says which policy refusal it completes."""
+    hid, cid = _held(demo), _barred_contact(demo)
+    office = demo.staff["office"]
+    check = demo.custody.check_collector(office, hid, Collector("contact", contact_id=cid))
+    assert not check.decision.allowed
+    demo.custody.record_refused_collection(
+        office, hid, name_given="Sam Hughes", id_type_seen=None, contact_id=cid
+    )
+    (policy,) = _events(demo, "release.policy_refused")
+    (hatch,) = _events(demo, "release.refused")
+    assert hatch.payload["follows_seq"] == policy.seq
+    tray = [tray_item(e.type, e.payload) for e in (policy, hatch)]
+    assert [t.category for t in tray if t is not None] == ["refused_collection"]
+    assert "Sam" not in str(hatch.payload)
+
+
+def test_a_hatch_record_with_no_policy_refusal_before_it_alerts_the_dsl_itself(demo):
+    hid, cid = _held(demo), _barred_contact(demo)
+    demo.custody.record_refused_collection(
+        demo.staff["office"], hid, name_given="Sam Hughes", id_type_seen=None, contact_id=cid
+    )
+    (hatch,) = _events(demo, "release.refused")
+    assert "follows_seq" not in hatch.payload
+    assert tray_item(hatch.type, hatch.payload) is not None
+
+
+def test_a_refusal_is_written_only_for_someone_still_allowed_in_its_transaction(demo, monkeypatch):
+    """The refusal is a write of its own: demoted between the decision and the write, the
+    person is refused there too, and nothing is written."""
+    hid, office = _held(demo), demo.staff["office"]
+    decide = demo.custody._decide_release
+
+    def then_demoted(actor, *args):
+        decision = decide(actor, *args)
+        with demo.ctx.sessions.begin() as s:
+            s.get(Staff, actor.staff_id).roles = ["technician"]
+        return decision
+
+    monkeypatch.setattr(demo.custody, "_decide_release", then_demoted)
+    with pytest.raises(NotPermitted):
+        demo.custody.check_release(office, hid, Collector("pupil"), None)
+    assert _events(demo, "release.policy_refused") == []

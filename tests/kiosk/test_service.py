@@ -240,6 +240,11 @@ def test_forced_door_is_an_alarm_with_no_listener(service):
         ).first()
     assert ack is not None and ack.actor_id == teacher.staff_id
     assert ack.payload == {"alarms": ["forced:A7"]}
+    # A second press has nothing left to acknowledge: it records nothing more.
+    service.acknowledge_alarms(teacher)
+    with service.custody.sessions() as s:
+        acks = s.scalars(select(Event).where(Event.type == "alarm.acknowledged")).all()
+    assert len(acks) == 1
 
 
 def test_a_second_station_on_the_same_data_folder_is_refused(service):

@@ -198,5 +198,5 @@ def test_forced_door_with_a_phone_inside_flags_it_for_the_next_sign_in(station):
     station.sim.force_open(held.locker_bank, held.locker_number)
     # Listeners run after the ledger write and the flag, on the same event thread.
     wait_until(lambda: any(isinstance(e, ForcedOpen) for e in seen), what="the alarm")
-    assert held.id in [h.id for h in station.custody.holdings_to_check()]
+    assert held.id in [h.id for h in station.custody.holdings_to_check(office)]
     assert _events(station, "holding.check_required")[-1].holding_id == held.id

@@ -387,3 +387,25 @@ async def test_amnesty_locker_left_open_at_a_lock_is_left_for_staff_by_number(
         assert f"Safekeeping hand-in #{h.id} in {h.locker} is unfinished" in notes
         assert "Amara" not in notes
         assert app.custody.holding(None, h.id).state == "depositing"
+
+
+@run_async
+async def test_the_thank_you_naming_a_candidate_does_not_stay_for_the_next_one(
+    make_app: Any, monkeypatch: Any
+) -> None:
+    """The next candidate walks up to the same screen: the line naming the one before
+    (name, candidate number, pouch) is cleared (issue 9, self-service shows only what the
+    candidate at the hatch needs)."""
+    from tui.screens.exam import ExamDepositScreen
+
+    monkeypatch.setattr(ExamDepositScreen, "CLEAR_AFTER", 0.05)
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await open_exam_screen(pilot, app)
+        await pilot.press("d")
+        await wait_for(pilot, lambda: screen_name(app) == "ExamDepositScreen")
+        await tap(pilot, app, HARRY)
+        await wait_for(pilot, lambda: "POUCH 4" in text_of(app, "#exam-result"))
+        await close_door_when_open(pilot, app, "B", 4)
+        await wait_for(pilot, lambda: "Harry" not in text_of(app, "#exam-result"))
+        assert text_of(app, "#exam-result").strip() == ""

@@ -9,7 +9,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from tui_helpers import BEN, OFFICE, SENIOR, TEACHER, screen_name, sign_in, tap, text_of, wait_for
+from tui_helpers import (
+    BEN,
+    OFFICE,
+    SENIOR,
+    TEACHER,
+    flagged_ids,
+    screen_name,
+    sign_in,
+    tap,
+    text_of,
+    wait_for,
+)
 
 SIZE = (80, 24)
 
@@ -145,7 +156,7 @@ def test_forced_open_check(snap_compare: Any, make_app: Any) -> None:
         await wait_for(pilot, lambda: app.service.started)
         ben = next(h for h in app.custody.holdings(None) if h.pupil_name == "Ben Hughes")
         app.simulator.force_open(ben.locker_bank, ben.locker_number)
-        await wait_for(pilot, lambda: app.custody.holdings_to_check())
+        await wait_for(pilot, lambda: flagged_ids(app))
         await tap(pilot, app, OFFICE[0])
         await wait_for(pilot, lambda: screen_name(app) == "LoginScreen")
         await pilot.press(*OFFICE[1], "enter")

@@ -18,6 +18,7 @@ from tui_helpers import (
     SENIOR,
     TEACHER,
     TECHNICIAN,
+    flagged_ids,
     run_async,
     screen_name,
     sign_in,
@@ -339,7 +340,7 @@ async def _forced_then_sign_in(pilot: Any, app: Any) -> Any:
     await wait_for(pilot, lambda: app.service.started)
     ben = next(h for h in app.custody.holdings(None) if h.pupil_name == "Ben Hughes")
     app.simulator.force_open(ben.locker_bank, ben.locker_number)
-    await wait_for(pilot, lambda: app.custody.holdings_to_check(), what="the flag")
+    await wait_for(pilot, lambda: flagged_ids(app), what="the flag")
     await tap(pilot, app, OFFICE[0])
     await wait_for(pilot, lambda: screen_name(app) == "LoginScreen")
     await pilot.press(*OFFICE[1], "enter")
@@ -358,7 +359,7 @@ async def test_forced_open_phone_confirmed_still_there(make_app: Any) -> None:
         )
         await pilot.press("enter")
         await wait_for(pilot, lambda: screen_name(app) == "HomeScreen")
-        assert app.custody.holdings_to_check() == []
+        assert flagged_ids(app) == []
         checked = events(app, "holding.checked")[-1]
         assert (checked.holding_id, checked.payload["found"]) == (ben.id, True)
 
@@ -384,3 +385,26 @@ async def test_forced_open_phone_missing_records_an_incident(make_app: Any) -> N
                 "locker empty, door bent",
             )
         assert events(app, "holding.checked")[-1].payload["found"] is False
+
+
+@run_async
+async def test_acknowledging_alarms_writes_the_ledger_off_the_ui_thread(make_app: Any) -> None:
+    """The acknowledgement is a ledger write (issue 9): it runs in a worker, never on the UI
+    thread (DESIGN "Conventions": blocking I/O in ``@work(thread=True)``)."""
+    import threading
+
+    app = make_app()
+    ui_thread = threading.get_ident()
+    ran_on: list[int] = []
+    real = app.service.acknowledge_alarms
+
+    def spy(who: Any) -> None:
+        ran_on.append(threading.get_ident())
+        real(who)
+
+    async with app.run_test(size=(80, 24)) as pilot:
+        await sign_in(pilot, app, OFFICE)
+        app.service.acknowledge_alarms = spy  # type: ignore[method-assign]
+        await pilot.press("a")
+        await app.workers.wait_for_complete()
+        assert len(ran_on) == 1 and ran_on[0] != ui_thread

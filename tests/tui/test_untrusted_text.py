@@ -173,3 +173,35 @@ async def test_self_service_shows_no_register(make_app: Any) -> None:
 
 def _screen_words(app: Any) -> str:
     return " ".join(str(w.render()) for w in app.screen.query("Static"))
+
+
+@run_async
+async def test_hostile_name_in_amnesty_and_its_receipt_is_literal(make_app: Any) -> None:
+    """The new screens of issue 14 (voluntary hand-in, receipt) draw the name as text too."""
+    from textual.css.query import NoMatches
+
+    def receipt() -> str:
+        try:
+            return text_of(app, "#receipt")
+        except NoMatches:
+            return ""
+
+    app = make_app()
+    _rename_ben(app)
+    exits = _watch_exits(app)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await sign_in(pilot, app, OFFICE)
+        await pilot.press("v")
+        await wait_for(pilot, lambda: screen_name(app) == "AmnestyScreen")
+        await tap(pilot, app, BEN)
+        await wait_for(pilot, lambda: "Hughes[b]" in text_of(app, "#who"), what="the name")
+        _assert_literal(text_of(app, "#who"))
+        await wait_for(pilot, lambda: app.screen.query_one("#reasons").option_count > 0)
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: app.job is not None and app.job.holding is not None)
+        holding = app.job.holding
+        await close_door_when_open(pilot, app, holding.locker_bank, holding.locker_number)
+        await wait_for(pilot, lambda: screen_name(app) == "ReceiptScreen", what="receipt")
+        await wait_for(pilot, lambda: "Hughes[b]" in receipt(), what="the slip")
+        _assert_literal(receipt())
+        assert exits == []

@@ -131,3 +131,14 @@ async def open_exam_screen(pilot: Any, app: KioskApp) -> None:
     await pilot.press("e")
     await wait_for(pilot, lambda: screen_name(app) == "ExamScreen")
     await wait_for(pilot, lambda: "3 of 6 deposited" in text_of(app, "#exam-status"))
+
+
+def flagged_ids(app: KioskApp) -> list[int]:
+    """Holdings waiting for a forced-open check, read straight from the ledger (the use-case
+    ``holdings_to_check`` needs a signed-in person allowed to see holdings)."""
+    from sqlalchemy import select
+
+    from db.models import Holding
+
+    with app.station.ctx.sessions() as s:
+        return list(s.scalars(select(Holding.id).where(Holding.check_required_since.is_not(None))))

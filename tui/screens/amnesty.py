@@ -182,6 +182,7 @@ class AmnestyScreen(KioskScreen):
             return
         self._busy = True
         who, pupil, locker_id, job = self.actor, self.pupil, self.locker.id, self.job
+        off = self.kiosk.profile.phones.switched_off_not_silent.value
         device = self.query_one("#device", Input).value.strip()
         custody = self.kiosk.custody
         # The worker records the holding on the task before returning, so a lock landing
@@ -195,6 +196,9 @@ class AmnestyScreen(KioskScreen):
                     device_description=device,
                     reason=reason,
                     locker_id=locker_id,
+                    # Enter on a reason is the confirmation the screen asked for ("Enter
+                    # confirms it is off"); the use-case refuses without it where required.
+                    switched_off_confirmed=off,
                 ),
                 lambda h: h,
             ),

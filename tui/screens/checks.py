@@ -49,7 +49,8 @@ class ChecksScreen(KioskScreen):
         self.reload()
 
     def reload(self) -> None:
-        self.call(self.kiosk.custody.holdings_to_check, self._loaded)
+        who = self.actor
+        self.call(lambda: self.kiosk.custody.holdings_to_check(who), self._loaded)
 
     def _loaded(self, flagged: list[HoldingView]) -> None:
         self.flagged = flagged

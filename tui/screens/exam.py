@@ -245,11 +245,18 @@ class ExamDepositScreen(KioskScreen):
 
     HEADING = "Exam deposit (self-service)"
 
+    #: Seconds the "Thank you, NAME: candidate N, pouch P" line stays up. The next candidate
+    #: walks up to the same screen: it must not show them who went before (issue 9,
+    #: "self-service screens show only what the candidate at the hatch needs").
+    CLEAR_AFTER = 8.0
+
     def __init__(self, session: ExamSessionView, opener: Identity) -> None:
         super().__init__()
         self.session = session
         self.opener = opener  # who opened self-service; deposits are made with no actor
         self.job: Task | None = None
+        #: Bumped by every message, so a timer clears only the message it was set for.
+        self._said = 0
 
     def compose_body(self) -> ComposeResult:
         with Vertical(id="exam-body"):
@@ -268,9 +275,22 @@ class ExamDepositScreen(KioskScreen):
         return f"{self.kiosk.config.station.name}  |  {self.HEADING}"
 
     def _say(self, text: str, ok: bool = True) -> None:
+        self._said += 1
         result = self.query_one("#exam-result", Static)
         result.update(text)
         result.set_class(not ok, "refused")
+
+    def _say_briefly(self, text: str) -> None:
+        """A message naming the candidate: cleared after :attr:`CLEAR_AFTER` seconds unless
+        another message replaced it first."""
+        self._say(text)
+        said = self._said
+
+        def clear() -> None:
+            if self._said == said and self.is_attached:
+                self._say("")
+
+        self.set_timer(self.CLEAR_AFTER, clear)
 
     def card_tapped(self, uid: str) -> bool:
         """Every tap is ours: a pupil card deposits, any other card is sent to sign-in."""
@@ -324,7 +344,7 @@ class ExamDepositScreen(KioskScreen):
         if error is not None or result is None:
             self._say(problem_text(error or RuntimeError("no result")), ok=False)
         elif result.ok and isinstance(result, DoorResult):
-            self._say(
+            self._say_briefly(
                 f"Thank you, {pupil.name}: {number}pouch {result.holding.pouch_number} is "
                 f"locked in {result.holding.locker}.\nNext candidate: tap your card."
             )
