@@ -18,6 +18,8 @@ from pathlib import Path
 import pytest
 from test_terminal import KIOSK, TMUX, Terminal
 
+from kiosk.demo import DEMO_BADGES
+
 pytestmark = pytest.mark.skipif(
     TMUX is None or not KIOSK.exists(),
     reason="needs tmux and the installed `kiosk` console script to drive a real terminal",
@@ -115,8 +117,19 @@ def test_exam_day_by_keystrokes(demo: tuple[Terminal, Path]) -> None:
     deadline = time.monotonic() + 15
     while term.alive() and time.monotonic() < deadline:
         time.sleep(0.1)
+    badge, pin = DEMO_BADGES["exams"]  # `kiosk holdings` needs a sign-in (issue 9)
     out = subprocess.run(
-        [str(KIOSK), "--config", str(folder / "kiosk.toml"), "holdings", "--all", "--json"],
+        [
+            str(KIOSK),
+            "--config",
+            str(folder / "kiosk.toml"),
+            "holdings",
+            "--all",
+            "--json",
+            "--badge",
+            badge,
+        ],
+        input=f"{pin}\n",
         capture_output=True,
         text=True,
         check=True,
