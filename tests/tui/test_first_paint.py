@@ -68,3 +68,27 @@ async def test_a_station_that_cannot_open_ends_the_app_with_its_reason(station: 
     assert app.return_code == 2
     assert "schema none" in str(app.open_error)
     assert app.opened is None
+
+
+def test_the_first_frame_needs_no_ledger_modules():
+    """What ``kiosk run`` imports before its first frame: the CLI, the launcher, the app and
+    the starting screen, in a fresh interpreter; SQLAlchemy and Argon2 come with the station
+    in the opener thread (issue 15). ``kiosk.runtime`` is the peer: it does pull them in,
+    so the check can fail."""
+    import subprocess
+    import sys
+
+    probe = (
+        "import sys, importlib; [importlib.import_module(m) for m in sys.argv[1:]]; "
+        "print(sorted(m for m in ('sqlalchemy', 'argon2', 'db.models', 'gpiozero') "
+        "if m in sys.modules))"
+    )
+    first = ["kiosk.cli", "tui.launch", "tui.app", "tui.screens.starting", "tui.messages"]
+    out = subprocess.run(
+        [sys.executable, "-c", probe, *first], capture_output=True, text=True, check=True
+    ).stdout
+    assert out.strip() == "[]", out
+    peer = subprocess.run(
+        [sys.executable, "-c", probe, "kiosk.runtime"], capture_output=True, text=True, check=True
+    ).stdout
+    assert "sqlalchemy" in peer, peer
