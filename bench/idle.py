@@ -27,7 +27,9 @@ from bench.ui_process import demo_station, spawn
 def idle(mode: str, config: Path | None, seconds: float) -> tuple[float, float]:
     ui = spawn(mode, config, stay=True)
     try:
-        ui.next_report()
+        ui.next_report()  # first paint
+        if mode != "bare":
+            ui.next_report()  # the station opened after first paint (tui/app.py): idle screen up
         time.sleep(1.0)  # let start-up work (reconcile, first refreshes) finish
         c0, w0, t0 = ui.cpu_s(), ui.context_switches(), time.monotonic()
         time.sleep(seconds)

@@ -8,7 +8,9 @@ First paint is Textual's ``Ready`` event (DOM ready and first frame displayed), 
 just before the process is spawned; peak RSS is the process's own VmHWM at first paint (and
 at exit, after the station closed); the CPU time the process used up to first paint (all
 threads) is printed too, as the machine's load adds little to it. Goals (issue 15): first
-paint <= 0.5 s, peak <= 60 MB.
+paint <= 0.5 s, peak <= 60 MB. The kiosk now paints a locked "starting" screen and opens its
+station after the first frame (tui/app.py), so the moment the idle screen is up with the
+station open ("station ready") is printed too: first paint alone would flatter it.
 """
 
 from __future__ import annotations
@@ -25,16 +27,25 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench.ui_process import demo_station, spawn
 
 
-def once(mode: str, config: Path | None) -> tuple[float, float, float, float]:
+def once(mode: str, config: Path | None) -> tuple[float, float, float, float, float, float, float]:
+    """(paint s, RSS MB at paint, RSS MB at exit, CPU ms to paint, ready s, RSS MB at
+    ready, CPU ms to ready); "ready" is the idle screen up with the station open, which
+    is first paint itself for the bare app and for a kiosk that opens before painting."""
     ui = spawn(mode, config)
     first = ui.next_report()
-    last = ui.next_report()
+    report = ui.next_report()
+    ready = first
+    if report.get("station_ready"):
+        ready, report = report, ui.next_report()
     ui.proc.wait(timeout=30)
     return (
         first["t"] - ui.started,
         first["hwm_kb"] / 1024,
-        last["exit_hwm_kb"] / 1024,
+        report["exit_hwm_kb"] / 1024,
         first["cpu"] * 1000,
+        ready["t"] - ui.started,
+        ready["hwm_kb"] / 1024,
+        ready["cpu"] * 1000,
     )
 
 
@@ -60,6 +71,12 @@ def main() -> None:
             f"{statistics.median(r[1] for r in runs):5.1f} MB, at exit "
             f"{statistics.median(r[2] for r in runs):5.1f} MB"
         )
+    print(
+        f"{'kiosk: station ready':22} idle screen up median "
+        f"{statistics.median(r[4] for r in kiosk):5.2f} s, CPU "
+        f"{statistics.median(r[6] for r in kiosk):4.0f} ms, peak RSS "
+        f"{statistics.median(r[5] for r in kiosk):5.1f} MB (the station opens after first paint)"
+    )
     kp, bp = statistics.median(r[0] for r in kiosk), statistics.median(r[0] for r in bare)
     km, bm = statistics.median(r[2] for r in kiosk), statistics.median(r[2] for r in bare)
     kc, bc = statistics.median(r[3] for r in kiosk), statistics.median(r[3] for r in bare)

@@ -8,8 +8,12 @@ with one Static: the peer). ``FD`` is a pipe to the parent.
 First paint: Textual posts :class:`textual.events.Ready` to the app once the DOM is ready and
 the first frame has been displayed; a handler added to ``textual.app.App`` (so no project
 code is edited) writes the wall time, this process's CPU time (all threads) and its peak RSS
-(VmHWM) to ``FD``. The
-kiosk's own code path is otherwise untouched: the console script's ``main`` runs as is.
+(VmHWM) to ``FD``. Since the kiosk paints a "starting" screen first and opens its station
+in a thread after it (tui/app.py, issue 15), the moment the idle screen is up (the station
+open: ``KioskApp._go_live``, wrapped here) is reported as well, with the same three figures;
+a tree without ``_go_live`` (before that change) reports first paint only, which was then
+also the station's readiness. The kiosk's own code path is otherwise untouched: the console
+script's ``main`` runs as is.
 """
 
 from __future__ import annotations
@@ -36,13 +40,37 @@ def main() -> None:
 
     import textual.app
 
-    def _on_ready(self: textual.app.App[object], _event: object) -> None:
-        report = {"t": time.time(), "hwm_kb": _hwm_kb(), "cpu": time.process_time()}
+    def _report(**extra: object) -> None:
+        report = {"t": time.time(), "hwm_kb": _hwm_kb(), "cpu": time.process_time(), **extra}
         os.write(fd, (json.dumps(report) + "\n").encode())
-        if not stay:
+
+    def _on_ready(self: textual.app.App[object], _event: object) -> None:
+        # Which heavy modules the first frame needed (sqlalchemy: the ledger was opened).
+        _report(sqlalchemy="sqlalchemy" in sys.modules)
+        # A kiosk that opens its station after the first frame (tui/app.py, issue 15) is
+        # left running until the idle screen is up; its _go_live reports that moment.
+        if not stay and getattr(self, "ready", True):
             self.exit()
 
     textual.app.App._on_ready = _on_ready  # type: ignore[attr-defined]
+    if mode != "bare":
+        import tui.app
+
+        go_live = getattr(tui.app.KioskApp, "_go_live", None)
+        if go_live is not None:
+
+            def _go_live(self: tui.app.KioskApp) -> None:
+                go_live(self)
+
+                # the idle screen is mounted on the next refresh; report once it is painted
+                def done() -> None:
+                    _report(station_ready=True)
+                    if not stay:
+                        self.exit()
+
+                self.call_after_refresh(done)
+
+            tui.app.KioskApp._go_live = _go_live  # type: ignore[method-assign]
     if mode == "bare":
         from textual.widgets import Static
 

@@ -22,9 +22,9 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 from multiprocessing import get_context
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import Table, delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from db.chain_workers import canonical_stored_time, first_altered
@@ -63,11 +63,20 @@ def append_event(
 
     The chain head row is read ``FOR UPDATE`` where the database supports it; on SQLite the
     write transaction itself serialises writers.
+
+    One flush (issue 15, tap to unlock): the event goes in through the ORM together with
+    whatever the caller changed (the holding's new state), and the outbox row and the chain
+    head follow as plain SQL statements, so the commit that follows has nothing left to
+    flush. The head is read as columns, not as an ORM object, so the plain UPDATE leaves no
+    stale copy in the session for the next append of the same transaction.
     """
     payload = payload or {}
-    head = session.execute(
-        select(ChainHead).where(ChainHead.station_id == station_id).with_for_update()
-    ).scalar_one_or_none()
+    with session.no_autoflush:  # the one flush below carries the caller's changes too
+        head = session.execute(
+            select(ChainHead.seq, ChainHead.hash)
+            .where(ChainHead.station_id == station_id)
+            .with_for_update()
+        ).one_or_none()
     seq = 1 if head is None else head.seq + 1
     prev_hash = GENESIS_HASH if head is None else head.hash
     event = Event(
@@ -82,12 +91,16 @@ def append_event(
     )
     event.hash = digest = event_hash(event)
     session.add(event)
-    if head is None:
-        session.add(ChainHead(station_id=station_id, seq=seq, hash=digest))
-    else:
-        head.seq, head.hash = seq, digest
     session.flush()
-    session.add(OutboxRow(event_id=event.id, created_at=occurred_at))
+    heads = cast(Table, ChainHead.__table__)
+    if head is None:
+        session.execute(insert(heads).values(station_id=station_id, seq=seq, hash=digest))
+    else:
+        session.execute(
+            update(heads).where(heads.c.station_id == station_id).values(seq=seq, hash=digest)
+        )
+    outbox = cast(Table, OutboxRow.__table__)
+    session.execute(insert(outbox).values(event_id=event.id, created_at=occurred_at, attempts=0))
     return event
 
 

@@ -536,11 +536,12 @@ def run(ctx: click.Context, simulate: bool, headless: bool, sim_commands: IO[str
     """Start the configured station (staff UI on this terminal, or --headless)."""
     if sim_commands is not None and not (headless and simulate):
         _fail("--sim-commands needs --headless --simulate")
-    from db.engine import DatabaseCorrupt
-    from kiosk.context import NotReady
     from kiosk.watchdog import notify_ready
 
     if headless:
+        # Here, not above: the staff UI paints before it loads SQLAlchemy (issue 15).
+        from db.engine import DatabaseCorrupt
+        from kiosk.context import NotReady
         from kiosk.hardware_lock import HardwareBusy
         from kiosk.headless import run_headless
 

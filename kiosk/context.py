@@ -40,6 +40,8 @@ class KioskContext:
     sessions: sessionmaker[Session]
     profile: policies.Profile
     custody: Custody
+    #: Writes the keyed chain-head anchor off the commit path (kiosk.audit_anchor).
+    anchor: audit_anchor.AnchorWriter | None = None
 
     @cached_property
     def reads(self) -> sessionmaker[Session]:
@@ -47,6 +49,8 @@ class KioskContext:
         return make_read_session_factory(self.engine)
 
     def close(self) -> None:
+        if self.anchor is not None:
+            self.anchor.close()  # every commit so far anchored before the station stops
         self.engine.dispose()
 
 
@@ -95,7 +99,7 @@ def open_context(
     profile = policies.load_profile(config.station.profile)
     sessions = make_session_factory(engine)
     # Every commit that appends events moves the keyed chain-head anchor (kiosk.audit_anchor).
-    audit_anchor.install(sessions, config.station.data_dir, config.anchor_key_path)
+    anchor = audit_anchor.install(sessions, config.station.data_dir, config.anchor_key_path)
     # One AuthService per station process: sign-in, lockout and refusal records all go
     # through it, with the [auth] section of the config (issue 9).
     auth = AuthService(
@@ -109,4 +113,4 @@ def open_context(
         clock=clock,
         auth=auth,
     )
-    return KioskContext(config, engine, sessions, profile, custody)
+    return KioskContext(config, engine, sessions, profile, custody, anchor)

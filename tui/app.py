@@ -16,30 +16,18 @@ from __future__ import annotations
 
 import logging
 import sys
+import threading
 from collections.abc import Callable
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from textual import events, work
 from textual.app import App
 from textual.binding import Binding
+from textual.message import Message
 from textual.notifications import SeverityLevel
 from textual.scrollbar import ScrollBar, ScrollBarRender
 
-from kiosk.auth import Identity, NotPermitted
-from kiosk.config import KioskConfig
-from kiosk.events import BadgeTapped
 from kiosk.permissions import Permission
-from kiosk.runtime import close_station, open_station, simulator_of
-from kiosk.service import (
-    AlarmsChanged,
-    DoorOutcome,
-    NotesChanged,
-    StationService,
-    StationStarted,
-)
-from kiosk.station import ReconcileItem
-from kiosk.task import Task, TaskKind
-from kiosk.views import PupilView
 from tui.messages import (
     HardwareNews,
     ResumesAfterSignIn,
@@ -49,11 +37,20 @@ from tui.messages import (
 )
 from tui.widgets.text import safe
 
+if TYPE_CHECKING:  # the station's modules load after the first frame (issue 15, start-up)
+    from kiosk.auth import Identity
+    from kiosk.config import KioskConfig
+    from kiosk.service import DoorOutcome, StationService
+    from kiosk.simulator_port import SimulatorPort
+    from kiosk.station import ReconcileItem
+    from kiosk.task import Task, TaskKind
+    from kiosk.views import PupilView
+
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 #: Gets the door step's outcome on the UI thread.
-DoorCallback = Callable[[DoorOutcome], None]
+DoorCallback = Callable[["DoorOutcome"], None]
 
 
 class ConsoleScrollBarRender(ScrollBarRender):
@@ -66,11 +63,24 @@ class ConsoleScrollBarRender(ScrollBarRender):
 ScrollBar.renderer = ConsoleScrollBarRender
 
 
+class StationOpened(Message):
+    """The opener thread has the station (or the error that stopped it)."""
+
+    def __init__(self, service: StationService | None, error: BaseException | None) -> None:
+        super().__init__()
+        self.service, self.error = service, error
+
+
 class KioskApp(App[None]):
     """One station's staff UI.
 
     ``idle_lock_seconds`` defaults to the config's ``auth.idle_lock_seconds``; tests pass a
     small value and a short ``lock_check_interval`` so auto-lock can be tested in a second.
+
+    Either ``service`` (an open station: tests) or ``config`` and ``opener`` (``kiosk run``):
+    then the first frame is :class:`~tui.screens.starting.StartingScreen` and ``opener``
+    runs in a thread after it, so first paint waits for Textual and the config only
+    (issue 15); the idle screen follows when the station is open.
     """
 
     CSS_PATH = ["app.tcss", "signage.tcss"]
@@ -83,8 +93,10 @@ class KioskApp(App[None]):
 
     def __init__(
         self,
-        service: StationService,
+        service: StationService | None = None,
         *,
+        config: KioskConfig | None = None,
+        opener: Callable[[], StationService] | None = None,
         idle_lock_seconds: float | None = None,
         lock_check_interval: float = 1.0,
         login_timeout: float = 30.0,
@@ -94,12 +106,19 @@ class KioskApp(App[None]):
         super().__init__()
         #: ``kiosk demo`` (set by its launcher): the one place one key may end the UI.
         self.demo = demo
-        self.service = service
-        self.station = service.station
-        self.custody = service.custody
-        self.config = self.station.ctx.config
-        self.profile = self.station.ctx.profile
-        self.simulator = simulator_of(self.station)
+        self.simulator: SimulatorPort | None = None
+        #: Set by the opener thread: the station ``run_app`` must close, or why it failed.
+        self.opened: StationService | None = None
+        self.open_error: BaseException | None = None
+        self._opener = opener
+        self._opener_thread: threading.Thread | None = None
+        self.ready = False
+        if service is not None:
+            self._attach_station(service)
+        elif config is not None and opener is not None:
+            self.config = config
+        else:
+            raise TypeError("KioskApp needs a service, or a config and an opener")
         self.idle_lock_seconds = float(
             idle_lock_seconds
             if idle_lock_seconds is not None
@@ -130,11 +149,69 @@ class KioskApp(App[None]):
         return self.service.reconcile
 
     # ------------------------------------------------------------------ lifecycle
-    def on_mount(self) -> None:
-        from tui.screens.idle import IdleScreen
+    def _attach_station(self, service: StationService) -> None:
+        from kiosk.runtime import simulator_of
 
+        self.service = service
+        self.station = service.station
+        self.custody = service.custody
+        self.config = self.station.ctx.config
+        self.profile = self.station.ctx.profile
+        self.simulator = simulator_of(self.station)
+        self.ready = True
+
+    def on_mount(self) -> None:
         self.theme = "ansi-dark"
-        self.push_screen(IdleScreen())
+        if self.ready:
+            self._go_live()
+            return
+        from tui.screens.starting import StartingScreen
+
+        self.push_screen(StartingScreen(self.config.station.id))
+
+    def on_ready(self) -> None:
+        """After the first frame: open the station in a thread (its imports would hold the
+        GIL against the first paint if started earlier)."""
+        if self.ready or self._opener is None or self._opener_thread is not None:
+            return
+        opener = self._opener
+
+        def open_station() -> None:
+            try:
+                service = opener()
+            except Exception as exc:  # database not ready, hardware busy: run_app says so
+                self.open_error = exc
+                self.post_message(StationOpened(None, exc))
+                return
+            self.opened = service  # run_app closes it even if the app ended meanwhile
+            self.post_message(StationOpened(service, None))
+
+        self._opener_thread = threading.Thread(target=open_station, name="open-station")
+        self._opener_thread.start()
+
+    def join_opener(self) -> None:
+        """Wait for the opener thread (``run_app``, after the app ended)."""
+        if self._opener_thread is not None:
+            self._opener_thread.join()
+
+    def on_station_opened(self, message: StationOpened) -> None:
+        if message.service is None:
+            self.exit(return_code=2)
+            return
+        if not self.is_running:  # the UI ended while the station opened: run_app closes it
+            return
+        self._attach_station(message.service)
+        self._go_live()
+
+    def _go_live(self) -> None:
+        """The station is open: the idle screen, the service's news, the timers."""
+        from tui.screens.idle import IdleScreen
+        from tui.screens.starting import StartingScreen
+
+        if isinstance(self.screen, StartingScreen):
+            self.switch_screen(IdleScreen())
+        else:
+            self.push_screen(IdleScreen())
         self.service.subscribe(self._from_station)
         if self._start_station:
             self._start()
@@ -156,6 +233,8 @@ class KioskApp(App[None]):
         self.service.show_sync_state(banner.text if banner else None, bool(banner and banner.alarm))
 
     def on_unmount(self) -> None:
+        if not self.ready:
+            return
         self.service.unsubscribe(self._from_station)
         self.service.stop()
 
@@ -173,6 +252,9 @@ class KioskApp(App[None]):
             # The app is shutting down (its screens are gone, news posted before unmount is
             # still queued): the station keeps the record; there is no view left to update.
             return
+        from kiosk.events import BadgeTapped
+        from kiosk.service import AlarmsChanged, NotesChanged, StationStarted
+
         news = message.news
         if isinstance(news, StationStarted | NotesChanged):
             self.refresh_idle()
@@ -193,7 +275,8 @@ class KioskApp(App[None]):
 
     def touch(self) -> None:
         """Someone did something: restart the inactivity clock."""
-        self.service.touch()
+        if self.ready:
+            self.service.touch()
 
     def _check_idle(self) -> None:
         if self.identity is not None and self.service.auto_lock_due(self.idle_lock_seconds):
@@ -225,6 +308,8 @@ class KioskApp(App[None]):
 
         Whether this person may see them is the use-case's rule (``VIEW_HOLDINGS``): a
         technician is refused there and simply not asked."""
+        from kiosk.auth import NotPermitted
+
         try:
             flagged = self.custody.holdings_to_check(who)
         except NotPermitted:
@@ -296,6 +381,8 @@ class KioskApp(App[None]):
     def _acknowledge(self, who: Identity) -> None:
         """The acknowledgement is an event written to the ledger (SQLite, ``busy_timeout``):
         off the UI thread, like every other use-case call (DESIGN "Conventions")."""
+        from kiosk.auth import NotPermitted
+
         try:
             self.service.acknowledge_alarms(who)
         except NotPermitted as exc:
@@ -439,13 +526,25 @@ class KioskApp(App[None]):
 
 
 def run_app(config: KioskConfig, *, simulate: bool, demo: bool = False) -> None:
-    """``kiosk run`` / ``kiosk demo``: open the station, run the UI, close everything."""
-    try:
+    """``kiosk run`` / ``kiosk demo``: paint, open the station after the first frame, run
+    the UI, close everything (the station too if the UI ended while it was opening)."""
+
+    def opener() -> StationService:
+        from kiosk.runtime import open_station
+        from kiosk.service import StationService
+
         station = open_station(config, simulate=simulate, purpose="kiosk run (staff UI)")
-    except Exception as exc:  # database not ready, hardware busy or missing: say so
-        sys.stderr.write(f"kiosk: cannot start the station: {exc}\n")
-        raise SystemExit(2) from exc
+        return StationService(station)
+
+    app = KioskApp(config=config, opener=opener, demo=demo)
     try:
-        KioskApp(StationService(station), demo=demo).run()
+        app.run()
     finally:
-        close_station(station)
+        app.join_opener()
+        if app.opened is not None:
+            from kiosk.runtime import close_station
+
+            close_station(app.opened.station)
+    if app.open_error is not None:  # database not ready, hardware busy or missing: say so
+        sys.stderr.write(f"kiosk: cannot start the station: {app.open_error}\n")
+        raise SystemExit(2) from app.open_error

@@ -7,12 +7,13 @@ touched from another thread.
 
 from __future__ import annotations
 
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from textual.message import Message
 
-from kiosk.auth import Identity
-from kiosk.views import PupilView
+if TYPE_CHECKING:  # annotations only: the app's first frame imports no ledger (issue 15)
+    from kiosk.auth import Identity
+    from kiosk.views import PupilView
 
 
 class StationNews(Message):
