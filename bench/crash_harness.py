@@ -57,6 +57,8 @@ MAX_INTENTS = 6
 COMMIT_DEPTH = 12
 PULSE_DEPTH = 4
 PHOTO_DEPTH = 2
+#: Named cycles spent on one point before the schedule moves on without it.
+RETRIES = 3
 
 
 def crash_schedule() -> list[str]:
@@ -422,7 +424,9 @@ class Harness:
         return rng.choice(options)
 
     # -------------------------------------------------------------- one cycle
-    def cycle(self, n: int, crash_at: str | None) -> None:
+    def cycle(self, n: int, crash_at: str | None) -> str:
+        """One station life: start, check the restart, run intents, be killed. Returns where
+        the kill landed (the ``killed_at`` key)."""
         t = self.tally
         rng = self.rng
         kill_after = rng.randrange(MAX_INTENTS)
@@ -430,9 +434,10 @@ class Harness:
         station = Station(self.config, n, crash_at)
         ready = station.answer(("ready",))
         if ready is None:  # killed itself during start-up
-            t.killed_at[f"{crash_at.split('#')[0]} (start-up)" if crash_at else "start-up"] += 1
+            how = f"{crash_at.split('#')[0]} (start-up)" if crash_at else "start-up"
+            t.killed_at[how] += 1
             station.kill()
-            return
+            return how
         self.check_restart(ready)
         for i in range(MAX_INTENTS):
             intent = self.next_intent()
@@ -464,13 +469,23 @@ class Harness:
         elif not station.killed_by_us and station.proc.returncode != -signal.SIGKILL:
             t.problem(f"station exited {station.proc.returncode}: {''.join(station.stderr)[-500:]}")
         t.killed_at[how] += 1
+        return how
 
     def run(self, cycles: int) -> Tally:
         schedule = crash_schedule()
+        # Whether a life reaches a named point depends on what the random kills before it left
+        # (a refused action pulses no door): a point not reached is tried again in the next
+        # named cycle, up to RETRIES times, so a short run still lands on every early point.
+        at, tries = 0, 0
         for n in range(cycles):
-            crash_at = schedule[(n // 2) % len(schedule)] if n % 2 == 0 else None
-            self.cycle(n, crash_at)
+            crash_at = schedule[at % len(schedule)] if n % 2 == 0 else None
+            how = self.cycle(n, crash_at)
             self.tally.cycles += 1
+            if crash_at is None:
+                continue
+            tries += 1
+            if how.split(" ")[0] == crash_at.split("#")[0] or tries >= RETRIES:
+                at, tries = at + 1, 0
         # The last restart: checked, then a clean stop.
         station = Station(self.config, cycles, None)
         ready = station.answer(("ready",))
