@@ -45,8 +45,12 @@ def _anchored(folder: Path, station: str) -> int:
 
 
 @pytest.fixture
-def held_writes(monkeypatch):
-    """Hold every anchor file write until the test sets ``release``; record what is written."""
+def held_writes(demo, monkeypatch):
+    """Hold every anchor file write until the test sets ``release``; record what is written.
+
+    The demo's own last commits may still be on their way to the anchor file: they are
+    written first (with the real writer), so what the test holds is only its own."""
+    demo.ctx.anchor.flush()
     release = threading.Event()
     entered = threading.Event()
     writes: list[dict[str, tuple[int, str]]] = []
