@@ -282,48 +282,56 @@ def test_cli_adds_a_user_of_two_schools_and_changes_their_schools(tmp_path):
 
 
 def test_migration_moves_each_users_school_into_the_set(engine):
-    """A database at c0005 with one-school users reaches c0006 with the same scope."""
+    """A database at c0005 with one-school users (and rows referring to them) reaches
+    c0006 with the same scope, on SQLite (a table rebuild) and PostgreSQL (a column drop)."""
     from central.store import current_revision
 
-    # The fixture's engine is at head: rebuild at c0005 in a fresh SQLite or schema.
     assert current_revision(engine) == "c0006"
-    url = str(engine.url)
-    if url.startswith("sqlite"):
+    if engine.dialect.name == "sqlite":
         path = engine.url.database
         assert path
         old = make_engine(f"sqlite:///{path}.c0005")
     else:
-        return pytest.skip(
-            "data migration tested on SQLite only (the table-rebuild path); on PostgreSQL "
-            "c0006 is run empty by every test and checked for drift, not run with data"
-        )
+        # The fixture's schema is at head: empty it and build it again up to c0005.
+        with engine.begin() as conn:
+            schema = conn.exec_driver_sql("SHOW search_path").scalar()
+            assert schema and schema.startswith("central_test_")
+            conn.exec_driver_sql(f"DROP SCHEMA {schema} CASCADE")
+            conn.exec_driver_sql(f"CREATE SCHEMA {schema}")
+        old = engine
     try:
         upgrade(old, "c0005")
         with old.begin() as conn:
             conn.execute(text("INSERT INTO schools (slug, name) VALUES ('oak', 'Oak')"))
+            school = conn.execute(text("SELECT id FROM schools")).scalar_one()
             conn.execute(
                 text(
                     "INSERT INTO users (username, display_name, role, school_id, password_hash,"
-                    " created_at) VALUES ('d', 'D', 'dsl', 1, 'x', '2026-11-01 00:00:00'),"
-                    " ('a', 'A', 'trust_admin', NULL, 'x', '2026-11-01 00:00:00')"
-                )
+                    " created_at) VALUES ('d', 'D', 'dsl', :school, 'x', :at),"
+                    " ('a', 'A', 'trust_admin', NULL, 'x', :at)"
+                ),
+                {"school": school, "at": "2026-11-01 00:00:00"},
             )
+            dsl = conn.execute(text("SELECT id FROM users WHERE username = 'd'")).scalar_one()
             conn.execute(
                 text(
                     "INSERT INTO web_sessions (token_hash, user_id, csrf_token, created_at,"
-                    " expires_at) VALUES ('t', 1, 'c', '2026-11-01 00:00:00',"
-                    " '2026-11-01 08:00:00')"
-                )
+                    " expires_at) VALUES ('t', :dsl, 'c', :at, :until)"
+                ),
+                {"dsl": dsl, "at": "2026-11-01 00:00:00", "until": "2026-11-01 08:00:00"},
             )
         upgrade(old)
+        assert current_revision(old) == "c0006"
         with make_sessions(old)() as s:
-            assert [(r.user_id, r.school_id) for r in s.scalars(select(UserSchool))] == [(1, 1)]
+            rows = [(r.user_id, r.school_id) for r in s.scalars(select(UserSchool))]
+            assert rows == [(dsl, school)]
             (change,) = s.scalars(select(UserSchoolChange))
             assert (change.user_id, change.change, change.by_name) == (
-                1,
+                dsl,
                 "added",
                 "migration c0006",
             )
             assert s.scalar(text("SELECT count(*) FROM web_sessions")) == 1
     finally:
-        old.dispose()
+        if old is not engine:
+            old.dispose()
