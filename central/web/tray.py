@@ -74,6 +74,7 @@ def tray_page(
         more=more,
         f=f,
         schools=schools,
+        school_names={sc.id: sc.name for sc in schools},
         categories=CATEGORIES,
         statuses=STATUSES,
         untriaged=queries.untriaged_count(s, v.user),

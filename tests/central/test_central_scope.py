@@ -89,6 +89,7 @@ def test_a_two_school_dsl_sees_both_schools_and_nothing_of_a_third(trust):
     # The school filter offers their two schools only, and narrows to one of them.
     assert "Oakfield Academy" in tray and "Riverside Primary" in tray
     assert "Hillside School" not in tray
+    assert "<th>School</th>" in tray  # several schools: each row says which
     with trust.sessions() as s:
         ids = {sc.slug: sc.id for sc in s.scalars(select(School))}
     only_river = trust.client.get(f"/tray?school={ids['riverside']}").text
@@ -133,6 +134,7 @@ def test_a_one_school_dsl_is_unchanged(trust):
     assert case_ids(tray) == cases["oakfield"]
     assert "Zainab Quist" not in tray and HILL_NAME not in tray
     assert 'name="school"' not in tray  # one school: no school filter
+    assert "<th>School</th>" not in tray
     for case_id in cases["riverside"] | cases["hillside"]:
         assert trust.client.get(f"/cases/{case_id}").status_code == 403
 
