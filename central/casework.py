@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from central.models import AccessLog, Case, CaseEntry, User
+from central.models import AccessLog, Case, CaseEntry, User, UserSchool
 from central.triage import ACTIONS, OUTCOMES
 
 
@@ -50,7 +50,12 @@ def assign(s: Session, case: Case, user: User, assignee_id: int, now: datetime) 
     assignee = s.get(User, assignee_id)
     if assignee is None or assignee.role not in {"dsl", "senior_leader"}:
         raise CaseError("Assign the case to a DSL or senior leader of the school.")
-    if assignee.school_id != case.school_id:
+    covers = s.scalar(
+        select(UserSchool.school_id).where(
+            UserSchool.user_id == assignee.id, UserSchool.school_id == case.school_id
+        )
+    )
+    if covers is None:
         raise CaseError(f"{assignee.display_name} is not at this case's school.")
     record(s, case, user, "assigned", {"to": assignee.id, "name": assignee.display_name}, now)
     case.assignee_id = assignee.id

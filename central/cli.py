@@ -6,6 +6,7 @@ SQLite file ``central.db`` in the current directory).
 
 from __future__ import annotations
 
+import getpass
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -20,6 +21,14 @@ from central.store import DEFAULT_URL, current_revision, head_revision, make_eng
 
 def _now() -> datetime:
     return datetime.now(UTC)
+
+
+def _operator() -> str:
+    """Who ran the command, for the record of a change to a user's schools."""
+    try:
+        return f"cli:{getpass.getuser()}"
+    except (KeyError, OSError):  # no name for this uid (e.g. a bare container)
+        return f"cli:uid {os.getuid()}"
 
 
 @click.group()
@@ -123,7 +132,12 @@ def user() -> None:
 @user.command("add")
 @click.argument("username")
 @click.option("--role", type=click.Choice(admin.ROLES), required=True)
-@click.option("--school", "school_slug", default=None, help="their school's SLUG")
+@click.option(
+    "--school",
+    "school_slugs",
+    multiple=True,
+    help="a school's SLUG; repeat for a DSL or senior leader covering several schools",
+)
 @click.option("--name", "display_name", default="", help="full name shown on the pages")
 @click.option(
     "--password",
@@ -138,7 +152,7 @@ def user_add(
     database: str,
     username: str,
     role: str,
-    school_slug: str | None,
+    school_slugs: tuple[str, ...],
     display_name: str,
     password: str,
 ) -> None:
@@ -150,13 +164,37 @@ def user_add(
             display_name=display_name,
             role=role,
             password=password,
-            school_slug=school_slug,
+            school_slugs=school_slugs,
             now=_now(),
+            by_name=_operator(),
         )
-    click.echo(f"user {username} added as {role.replace('_', ' ')}.")
+    where = f" for {', '.join(school_slugs)}" if school_slugs else " (trust-wide)"
+    click.echo(f"user {username} added as {role.replace('_', ' ')}{where}.")
     if added.totp_uri:
         click.echo("Second factor: add this to an authenticator app now (shown once):")
         click.echo(added.totp_uri)
+
+
+@user.command("add-school")
+@click.argument("username")
+@click.argument("school_slug")
+@click.pass_obj
+def user_add_school(database: str, username: str, school_slug: str) -> None:
+    """Let USERNAME see SCHOOL_SLUG's records too (recorded: who, when)."""
+    with _session(database) as s:
+        admin.add_user_school(s, username, school_slug, _now(), by_name=_operator())
+    click.echo(f"{username} now covers {school_slug}.")
+
+
+@user.command("remove-school")
+@click.argument("username")
+@click.argument("school_slug")
+@click.pass_obj
+def user_remove_school(database: str, username: str, school_slug: str) -> None:
+    """Stop USERNAME seeing SCHOOL_SLUG's records (recorded; never their last school)."""
+    with _session(database) as s:
+        admin.remove_user_school(s, username, school_slug, _now(), by_name=_operator())
+    click.echo(f"{username} no longer covers {school_slug}.")
 
 
 @main.command()

@@ -87,6 +87,7 @@ def load_demo(engine: Engine, now: datetime | None = None) -> Iterator[str]:
                 school_slug=None if role == "trust_admin" else "oakfield",
                 now=now,
                 totp_secret=DEMO_TOTP_SECRET,
+                by_name="kiosk-central demo",
             )
     ingestor = Ingestor(sessions, lambda: now)
     for st in stations:

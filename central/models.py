@@ -230,13 +230,44 @@ class User(Base):
     username: Mapped[str] = mapped_column(String(100), unique=True)
     display_name: Mapped[str] = mapped_column(String(200))
     role: Mapped[str] = mapped_column(String(20))
-    school_id: Mapped[int | None] = mapped_column(ForeignKey("schools.id"))
     password_hash: Mapped[str] = mapped_column(String(200))
     totp_secret: Mapped[str | None] = mapped_column(String(64))
     totp_last_step: Mapped[int | None] = mapped_column(BigInteger)
     """The 30-second step of the last code accepted: a code is good once (no replay)."""
     created_at: Mapped[datetime]
     disabled_at: Mapped[datetime | None]
+
+
+class UserSchool(Base):
+    """A school a user works for: their scope. A DSL or senior leader covering several
+    schools of the trust has one row per school; a trust admin has none (trust-wide, and
+    no pupil data). Changed only through :mod:`central.admin`, which writes a
+    :class:`UserSchoolChange` beside every row it adds or removes (migration c0006)."""
+
+    __tablename__ = "user_schools"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True)
+    school_id: Mapped[int] = mapped_column(ForeignKey("schools.id"), primary_key=True)
+
+
+class UserSchoolChange(Base):
+    """Append-only: a school added to or removed from a user's scope, by whom and when.
+
+    ``by_user_id`` is the trust admin signed in to the pages; from the command line it is
+    empty and ``by_name`` names the operating-system account that ran ``kiosk-central``.
+    """
+
+    __tablename__ = "user_school_changes"
+    __table_args__ = (Index("ix_user_school_changes_user", "user_id", "at"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    at: Mapped[datetime]
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    school_id: Mapped[int] = mapped_column(ForeignKey("schools.id"))
+    change: Mapped[str] = mapped_column(String(10))
+    """``added`` or ``removed``."""
+    by_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    by_name: Mapped[str] = mapped_column(String(200))
 
 
 class WebSession(Base):

@@ -15,7 +15,7 @@ from datetime import datetime
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
-from central.models import Case, Event, Pupil, StaffRef, Station, User
+from central.models import Case, Event, Pupil, StaffRef, Station, User, UserSchool
 
 PAGE_SIZE = 50
 
@@ -40,8 +40,24 @@ class TrayRow:
     assignee: str | None
 
 
-def _school_scope(user: User) -> int | None:
-    return user.school_id
+Scope = frozenset[int] | None
+"""The schools a user may see: a set of school ids, or ``None`` for the whole trust."""
+
+
+def school_scope(s: Session, user: User) -> Scope:
+    """Which schools' records ``user`` may see.
+
+    The trust admin is trust-wide (and sees no pupil data anyway: the pages refuse the
+    role); everyone else sees exactly the schools in ``user_schools``, none if they have
+    no row (never "everything" by omission).
+    """
+    if user.role == "trust_admin":
+        return None
+    return frozenset(s.scalars(select(UserSchool.school_id).where(UserSchool.user_id == user.id)))
+
+
+def in_scope(scope: Scope, school_id: int) -> bool:
+    return scope is None or school_id in scope
 
 
 def tray(s: Session, user: User, f: TrayFilter) -> tuple[list[TrayRow], bool]:
@@ -52,11 +68,11 @@ def tray(s: Session, user: User, f: TrayFilter) -> tuple[list[TrayRow], bool]:
         .outerjoin(Pupil, Pupil.id == Case.pupil_pk)
         .outerjoin(User, User.id == Case.assignee_id)
     )
-    scope = _school_scope(user)
-    if scope is not None:
-        q = q.where(Case.school_id == scope)
-    elif f.school_id is not None:
+    scope = school_scope(s, user)
+    if f.school_id is not None and in_scope(scope, f.school_id):
         q = q.where(Case.school_id == f.school_id)
+    elif scope is not None:
+        q = q.where(Case.school_id.in_(sorted(scope)))
     if f.pupil_id is not None:
         q = q.where(Case.pupil_pk == f.pupil_id)
     if f.category:
@@ -87,9 +103,9 @@ def tray(s: Session, user: User, f: TrayFilter) -> tuple[list[TrayRow], bool]:
 
 def untriaged_count(s: Session, user: User) -> int:
     q = select(func.count()).select_from(Case).where(Case.status == "untriaged")
-    scope = _school_scope(user)
+    scope = school_scope(s, user)
     if scope is not None:
-        q = q.where(Case.school_id == scope)
+        q = q.where(Case.school_id.in_(sorted(scope)))
     return s.scalar(q) or 0
 
 
@@ -171,9 +187,7 @@ class Report:
     tables: list[CountTable]
 
 
-def governors_report(
-    s: Session, school_id: int | None, date_from: dt.date, date_to: dt.date
-) -> Report:
+def governors_report(s: Session, scope: Scope, date_from: dt.date, date_to: dt.date) -> Report:
     """Counts by category, year group, week and outcome: no name, id or free text leaves."""
     from central.triage import CATEGORIES, OUTCOMES
 
@@ -183,8 +197,8 @@ def governors_report(
         .where(Case.opened_at >= _midnight(date_from))
         .where(Case.opened_at < _midnight(date_to + dt.timedelta(days=1)))
     )
-    if school_id is not None:
-        q = q.where(Case.school_id == school_id)
+    if scope is not None:
+        q = q.where(Case.school_id.in_(sorted(scope)))
     rows = s.execute(q).all()
     by_cat: Counter[str] = Counter()
     by_year: Counter[str] = Counter()

@@ -24,6 +24,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from central.models import User, WebSession
+from central.queries import Scope, in_scope, school_scope
 
 TEMPLATES_DIR = Path(__file__).parent.parent / "templates"
 templates = Jinja2Templates(
@@ -80,10 +81,15 @@ class Forbidden(Exception):
 class Viewer:
     user: User
     session: WebSession
+    schools: Scope
+    """The schools this user may see (``None``: the whole trust), read once per request."""
 
     @property
     def sees_names(self) -> bool:
         return self.user.role in NAME_ROLES
+
+    def may_see(self, school_id: int) -> bool:
+        return in_scope(self.schools, school_id)
 
 
 def viewer(request: Request, s: DB) -> Viewer:
@@ -103,7 +109,7 @@ def viewer(request: Request, s: DB) -> Viewer:
     if user is None or user.disabled_at is not None:
         raise SignInNeeded()
     web.last_seen_at = moment
-    return Viewer(user, web)
+    return Viewer(user, web, school_scope(s, user))
 
 
 def require(*roles: str) -> Callable[..., Viewer]:

@@ -14,6 +14,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, Response
+from sqlalchemy import select
 
 from central import queries
 from central.models import School
@@ -43,9 +44,13 @@ def _report(
     request: Request, v: Viewer, s: DB, date_from: str | None, date_to: str | None
 ) -> tuple[queries.Report, str]:
     start, end = _range(request, date_from, date_to)
-    report = queries.governors_report(s, v.user.school_id, start, end)
-    school = s.get(School, v.user.school_id) if v.user.school_id else None
-    return report, school.name if school else "All schools in the trust"
+    report = queries.governors_report(s, v.schools, start, end)
+    if v.schools is None:
+        return report, "All schools in the trust"
+    names = s.scalars(
+        select(School.name).where(School.id.in_(sorted(v.schools))).order_by(School.name)
+    )
+    return report, ", ".join(names) or "No school"
 
 
 @router.get("/report", response_class=HTMLResponse)

@@ -14,7 +14,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import select
 
 from central import casework, queries
-from central.models import Case, Pupil, School, Station, User
+from central.models import Case, Pupil, School, Station, User, UserSchool
 from central.triage import ACTIONS, CATEGORIES, OUTCOMES, STATUSES
 from central.web.common import DB, Forbidden, NameReader, check_csrf, now, render, users_named
 from central.web.words import describe_event
@@ -60,9 +60,11 @@ def tray_page(
         page=page,
     )
     rows, more = queries.tray(s, v.user, f)
-    schools = (
-        list(s.scalars(select(School).order_by(School.name))) if v.user.school_id is None else []
-    )
+    # The school filter: for a user of the whole trust or of several schools, only theirs.
+    school_q = select(School).order_by(School.name)
+    if v.schools is not None:
+        school_q = school_q.where(School.id.in_(sorted(v.schools)))
+    schools = list(s.scalars(school_q)) if v.schools is None or len(v.schools) > 1 else []
     return render(
         request,
         "tray.html",
@@ -72,6 +74,7 @@ def tray_page(
         more=more,
         f=f,
         schools=schools,
+        school_names={sc.id: sc.name for sc in schools},
         categories=CATEGORIES,
         statuses=STATUSES,
         untriaged=queries.untriaged_count(s, v.user),
@@ -89,7 +92,7 @@ def tray_page(
 
 def _case(s: DB, v: NameReader, case_id: int) -> Case:
     case = s.get(Case, case_id)
-    if case is None or (v.user.school_id is not None and case.school_id != v.user.school_id):
+    if case is None or not v.may_see(case.school_id):
         raise Forbidden()  # the same answer for "no such case" and "not yours"
     return case
 
@@ -109,7 +112,9 @@ def case_page(
     colleagues = list(
         s.scalars(
             select(User)
-            .where(User.school_id == case.school_id, User.role.in_(["dsl", "senior_leader"]))
+            .join(UserSchool, UserSchool.user_id == User.id)
+            .where(UserSchool.school_id == case.school_id)
+            .where(User.role.in_(["dsl", "senior_leader"]), User.disabled_at.is_(None))
             .order_by(User.display_name)
         )
     )
@@ -140,7 +145,7 @@ def case_page(
 @router.get("/pupils/{pupil_id}", response_class=HTMLResponse)
 def pupil_page(request: Request, v: NameReader, s: DB, pupil_id: int) -> HTMLResponse:
     pupil = s.get(Pupil, pupil_id)
-    if pupil is None or (v.user.school_id is not None and pupil.school_id != v.user.school_id):
+    if pupil is None or not v.may_see(pupil.school_id):
         raise Forbidden()
     casework.log_view(s, v.user, now(request), f"pupil {pupil.id}", pupil_pk=pupil.id)
     cases = list(s.scalars(select(Case).where(Case.pupil_pk == pupil.id).order_by(Case.opened_at)))
