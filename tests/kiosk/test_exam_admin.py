@@ -184,3 +184,21 @@ def test_a_cabinet_in_use_is_a_refusal_about_the_cabinet(demo):
     with pytest.raises(ExamFieldError) as caught:
         demo.custody.cancel_exam_session(demo.staff["exams"], sid, "  ")
     assert caught.value.field == "why"
+
+
+def test_a_cabinet_under_a_technicians_test_takes_no_pouch(demo):
+    """The test pulse's reservation (``testing``) holds for exam cabinets too: a candidate's
+    deposit between the check and the pulse is refused, and accepted once the test ends."""
+    from kiosk.custody import HardwareLog
+
+    sid = _create(demo)
+    with demo.ctx.sessions() as s:
+        cabinet = s.get(Locker, s.get(ExamSession, sid).locker_id)
+        bank, number = cabinet.bank, cabinet.number
+    log, tech = HardwareLog(demo.custody), demo.staff["technician"]
+    previous = log.begin_test_unlock(tech, bank, number)
+    with pytest.raises(CustodyError, match="being tested"):
+        demo.custody.exam_deposit(None, session_id=sid, pupil_id=demo.pupils["Amara"])
+    log.end_test_unlock(tech, bank, number, previous, "opened")
+    h = demo.custody.exam_deposit(None, session_id=sid, pupil_id=demo.pupils["Amara"])
+    assert h is not None
