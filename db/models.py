@@ -183,6 +183,10 @@ class ExamSession(Base):
     )
     opened_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
     candidates: Mapped[list[int]] = mapped_column(JSON, default=list)
+    #: Why it was cancelled, as typed. Kept here, beside the chain and not in the
+    #: ``exam.cancelled`` event, because free text may name a pupil and the chain is never
+    #: purged (DESIGN.md, issue 9); the retention purge deletes it with the session.
+    cancel_reason: Mapped[str | None] = mapped_column(Text, default=None)
 
 
 class Holding(Base):

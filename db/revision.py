@@ -13,7 +13,7 @@ from sqlalchemy import Engine, text
 from sqlalchemy.exc import OperationalError, ProgrammingError
 
 #: The newest migration in db/migrations/versions (kept equal to Alembic's head by a test).
-HEAD_REVISION = "0007_exam_entries"
+HEAD_REVISION = "0008_trust2_exam_cancel_reason"
 
 
 def stored_revision(engine: Engine) -> str | None:

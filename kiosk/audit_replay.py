@@ -17,7 +17,9 @@ Rules of the fold (:func:`apply_event`):
   payload has them (``releasing``). A closing state (released, handed to police, aborted)
   frees its locker when the locker is ``occupied`` and no other open holding is in it, the
   same rule as ``UseCases._free_locker_if_empty``.
-* ``locker.state``: ``locker_id`` takes ``state``. ``lockers.synced``: ``lockers`` maps every
+* ``locker.state``, ``hardware.test_unlock`` and ``hardware.test_unlock_result`` (a test
+  pulse reserves the locker as ``testing`` and gives it back): ``locker_id`` takes ``state``
+  (older test events carry neither and change nothing). ``lockers.synced``: ``lockers`` maps every
   locker id to its state after the sync.
 * ``staff.*`` events with ``roles``: that member's roles; ``staff.deactivated``: inactive.
 * ``import.<kind>`` events carry ``facts``: ``{"set": {id: row facts}, "removed": [ids]}``, the
@@ -57,7 +59,7 @@ from sqlalchemy.orm import Session
 
 from db.audit import PURGE_EVENT, append_event
 from db.models import Contact, Event, Holding, Locker, Pupil, Staff
-from wire.vocabulary import HoldingState, LockerState
+from wire.vocabulary import EventType, HoldingState, LockerState
 
 Row = dict[str, Any]
 Table = dict[int, Row]
@@ -69,6 +71,12 @@ OPEN = {
     HoldingState.HELD,
     HoldingState.RELEASING,
     HoldingState.SAFEGUARDING_HOLD,
+}
+#: Events that set one locker's state from ``locker_id`` and ``state`` in their payload.
+LOCKER_STATE_EVENTS = {
+    EventType.LOCKER_STATE,
+    EventType.HARDWARE_TEST_UNLOCK,
+    EventType.HARDWARE_TEST_UNLOCK_RESULT,
 }
 CLOSING = {HoldingState.RELEASED, HoldingState.HANDED_TO_POLICE, HoldingState.ABORTED}
 BATCH = 2000
@@ -211,7 +219,7 @@ def apply_event(p: Projection, type_: str, holding_id: int | None, payload: dict
             p["lockers"].setdefault(h["locker_id"], {})["state"] = LockerState.OCCUPIED.value
         if state in CLOSING:
             _free_if_empty(p, h["locker_id"])
-    elif type_ == "locker.state" and "locker_id" in payload:
+    elif type_ in LOCKER_STATE_EVENTS and "locker_id" in payload and "state" in payload:
         p["lockers"][int(payload["locker_id"])] = {"state": payload["state"]}
     elif type_ == "lockers.synced" and "lockers" in payload:
         for lid, state in payload["lockers"].items():

@@ -369,18 +369,21 @@ class Station:
     def test_pulse(self, actor: Identity, bank: str, number: int) -> tuple[UnlockOutcome, str]:
         """The one way a test pulse is sent (technician screen and ``kiosk hw test``).
 
-        Checked and recorded *before* the pulse (technician permission, nothing held, not out
-        of service: :meth:`HardwareLog.begin_test_unlock` raises ``CustodyError`` otherwise,
-        and nothing is pulsed); the outcome is recorded after it, both naming the technician.
+        Checked, reserved and recorded *before* the pulse in one transaction (technician
+        permission, nothing held, not out of service: :meth:`HardwareLog.begin_test_unlock`
+        raises ``CustodyError`` otherwise, and nothing is pulsed); the locker stays
+        ``testing`` (no deposit can take it) until the outcome is recorded after the pulse,
+        both naming the technician.
         """
-        self.log.begin_test_unlock(actor, bank, number)
-        outcome, detail = test_pulse(self.banks[bank], number)
-        self.log.record(
-            EventType.HARDWARE_TEST_UNLOCK_RESULT,
-            as_actor=actor,
-            locker=f"{bank}{number}",
-            outcome=outcome.value,
-        )
+        previous = self.log.begin_test_unlock(actor, bank, number)  # reserves the locker
+        outcome_word = "error"
+        try:
+            outcome, detail = test_pulse(self.banks[bank], number)
+            outcome_word = outcome.value
+        finally:
+            # Always hand the locker back (and record how the pulse ended), even if the
+            # driver raised, so a failed test does not leave it reserved.
+            self.log.end_test_unlock(actor, bank, number, previous, outcome_word)
         return outcome, detail
 
     def set_locker_service(self, actor: Identity, bank: str, number: int, *, fault: bool) -> None:

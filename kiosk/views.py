@@ -83,6 +83,14 @@ class PupilView:
             contacts,
         )
 
+    @classmethod
+    def for_exam(cls, p: Pupil) -> PupilView:
+        """What an exam needs of a candidate: who they are (name, MIS id, year and tutor
+        group), nothing else. Why: the exams officer's role sees exam deposits only (DESIGN
+        "Who uses it"); a pupil's contacts, recorded adjustments (often medical) and card UID
+        are none of their business, so an exams-only sign-in gets this view."""
+        return cls(p.id, p.mis_id, p.display_name, p.year_group, p.tutor_group, None, ())
+
 
 @dataclass(frozen=True)
 class LockerView:

@@ -43,6 +43,9 @@ class LockerState(StrEnum):
     OCCUPIED = "occupied"
     FAULT = "fault"
     OUT_OF_SERVICE = "out_of_service"
+    #: Reserved for a technician's test pulse (``kiosk hw test``): no deposit may take it
+    #: until the test ends and its previous state is put back (issue 9).
+    TESTING = "testing"
 
 
 class ExamSessionState(StrEnum):

@@ -255,8 +255,14 @@ class UseCases:
         self._event(s, EventType.HOLDING_DEPOSITING, actor, holding, **payload)
 
     def _free_locker(self, s: Session, locker_id: int | None) -> Locker:
+        """A ``free`` locker, locked for this transaction (PostgreSQL ``FOR UPDATE``).
+
+        Why the lock: a technician's test pulse reserves a locker (``testing``) in its own
+        transaction; with the row locked, a deposit racing it either waits and sees the
+        reservation, or takes the locker first and the test then sees the phone.
+        """
         if locker_id is not None:
-            locker = s.get(Locker, locker_id)
+            locker = s.get(Locker, locker_id, with_for_update=True, populate_existing=True)
             if locker is None or locker.state != LockerState.FREE:
                 raise CustodyError("That locker is not free. Choose another.")
             return locker
@@ -265,6 +271,7 @@ class UseCases:
             .where(Locker.state == LockerState.FREE, Locker.capacity == 1)
             .order_by(Locker.bank, Locker.number)
             .limit(1)
+            .with_for_update()
         ).first()
         if locker is None:
             raise CustodyError(

@@ -180,9 +180,10 @@ class ExamAdminUseCases(ExamUseCases):
                     "hand them back first."
                 )
             e.state = ExamSessionState.CANCELLED
-            self._event(
-                s, EventType.EXAM_CANCELLED, actor, None, session_id=e.id, reason=why.strip()
-            )
+            # The typed reason stays on the session row (purged with it), never in the
+            # chain: free text may name a pupil (DESIGN.md, issue 9: facts by id in events).
+            e.cancel_reason = why.strip()
+            self._event(s, EventType.EXAM_CANCELLED, actor, None, session_id=e.id)
 
     def candidate_number(self, pupil_id: int) -> str | None:
         """The candidate number shown with a candidate's pouch (None if not imported)."""

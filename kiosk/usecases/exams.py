@@ -179,8 +179,15 @@ class ExamUseCases(ReleaseUseCases):
                 raise CustodyError(
                     f"{pupil.display_name} has already deposited (pouch {existing.pouch_number})."
                 )
-            cabinet = s.get(Locker, session.locker_id)
+            # Locked (PostgreSQL FOR UPDATE) like every locker a deposit takes, so a
+            # technician's test reservation and this deposit cannot both win.
+            cabinet = s.get(Locker, session.locker_id, with_for_update=True, populate_existing=True)
             assert cabinet is not None
+            if cabinet.state == LockerState.TESTING:
+                raise CustodyError(
+                    f"Cabinet {cabinet.label} is being tested by a technician: wait until the "
+                    "test ends, then tap again."
+                )
             used = set(
                 s.scalars(
                     select(Holding.pouch_number).where(

@@ -37,8 +37,10 @@ class HardwareLog:
 
     def _empty_locker(self, s: Session, bank: str, number: int, doing: str) -> Locker:
         """The locker, refusing if any phone is recorded in it (whatever its state says)."""
+        # FOR UPDATE (PostgreSQL): a deposit choosing this locker waits for us and then sees
+        # the state we leave it in; SQLite serialises writers anyway.
         locker = s.scalars(
-            select(Locker).where(Locker.bank == bank, Locker.number == number)
+            select(Locker).where(Locker.bank == bank, Locker.number == number).with_for_update()
         ).one_or_none()
         if locker is None:
             raise CustodyError(f"No locker {bank}{number}.")
@@ -76,13 +78,19 @@ class HardwareLog:
                 by=actor.staff_id,
             )
 
-    def begin_test_unlock(self, actor: Identity, bank: str, number: int) -> None:
-        """Record a technician's test pulse *before* it is sent, with them as the actor.
+    def begin_test_unlock(self, actor: Identity, bank: str, number: int) -> LockerState:
+        """Check and reserve a locker for a technician's test pulse, in one transaction, and
+        record the pulse *before* it is sent, with them as the actor. Returns the state to put
+        back with :meth:`end_test_unlock`.
 
         Refuses a locker that holds anything on record (issue 9: a test never opens a locker
-        with a phone or safeguarding evidence in it) and one taken out of service (someone
-        decided it must stay shut; a ``fault`` locker may be tested, that is how it is fixed).
-        The same check for the technician screen and ``kiosk hw test``.
+        with a phone or safeguarding evidence in it), one taken out of service (someone
+        decided it must stay shut; a ``fault`` locker may be tested, that is how it is fixed)
+        and one already under test. Why reserve: the check and the pulse are separate steps;
+        a deposit starting between them would put a phone in the locker the pulse then opens.
+        The locker is ``testing`` from this commit until :meth:`end_test_unlock`, and a
+        deposit only ever takes a ``free`` locker. The same check for the technician screen
+        and ``kiosk hw test``.
         """
         with self._custody._tx() as s:
             self._custody._authorise(s, actor, Permission.HARDWARE_TEST)
@@ -92,11 +100,41 @@ class HardwareLog:
                     f"Locker {bank}{number} is out of service: it is not opened for a test. "
                     "Put it back in service first if it should be tested."
                 )
+            if locker.state == LockerState.TESTING:
+                raise CustodyError(f"Locker {bank}{number} is already being tested.")
+            previous = LockerState(locker.state)
+            locker.state = LockerState.TESTING
             self._custody._event(
                 s,
                 EventType.HARDWARE_TEST_UNLOCK,
                 actor,
                 None,
                 locker=f"{bank}{number}",
+                locker_id=locker.id,
+                previous=previous.value,
+                state=LockerState.TESTING.value,
                 technician=actor.staff_id,
+            )
+            return previous
+
+    def end_test_unlock(
+        self, actor: Identity, bank: str, number: int, previous: LockerState, outcome: str
+    ) -> None:
+        """Record the pulse's outcome and give the locker back the state it had before the
+        test (it was reserved by :meth:`begin_test_unlock`), in one transaction."""
+        with self._custody._tx() as s:
+            locker = s.scalars(
+                select(Locker).where(Locker.bank == bank, Locker.number == number).with_for_update()
+            ).one()
+            if locker.state == LockerState.TESTING:
+                locker.state = previous
+            self._custody._event(
+                s,
+                EventType.HARDWARE_TEST_UNLOCK_RESULT,
+                actor,
+                None,
+                locker=f"{bank}{number}",
+                locker_id=locker.id,
+                state=LockerState(locker.state).value,
+                outcome=outcome,
             )

@@ -59,6 +59,25 @@ class CollectorCheck:
     #: The profile wants the ID type recorded for this collector at all (so a senior's
     #: override of a refusal still asks for it before the door opens).
     id_required: bool = False
+    #: :meth:`HatchUseCases.record_refused_collection` applies to this collector as they
+    #: stand: a contact who is not on the pupil's list, or is listed with neither collection
+    #: rights nor parental responsibility. False for a contact who may collect (refused only
+    #: as too early, or for want of ID: the release form is where that is settled) and for
+    #: anyone who is not a contact. The screen offers "refuse and record" only when True.
+    refusal_recordable: bool = False
+
+
+def _hatch_rules(contact: Contact | None) -> list[str] | None:
+    """The hatch-refusal rules that apply to ``contact`` before any bar staff know of:
+    ``None`` when the contact is listed and may collect (only a known bar refuses them here).
+    ``contact`` is None for an adult not on the pupil's list. The one rule for both
+    :meth:`HatchUseCases.record_refused_collection` and
+    :attr:`CollectorCheck.refusal_recordable`."""
+    if contact is None:
+        return [NOT_ON_LIST]
+    if not (contact.may_collect or contact.parental_responsibility):
+        return [MAY_NOT_COLLECT]
+    return None
 
 
 class HatchUseCases(ReleaseUseCases):
@@ -74,14 +93,34 @@ class HatchUseCases(ReleaseUseCases):
         decision = self._decide_release(actor, holding_id, collector, None)
         if decision.allowed:
             return CollectorCheck(decision, needs_id=False)
+        recordable = self._refusal_recordable(actor, holding_id, collector)
         others = tuple(r for r in decision.reasons if r.code not in _ID_REASONS)
         required = len(others) < len(decision.reasons)
         if not others:
             # Only the ID is missing: not a refusal, the form asks for it next.
-            return CollectorCheck(decision, needs_id=True, id_required=True)
+            return CollectorCheck(
+                decision, needs_id=True, id_required=True, refusal_recordable=recordable
+            )
         refused = replace(decision, reasons=others)
         self._record_refused_release(actor, holding_id, collector, None, refused)
-        return CollectorCheck(refused, needs_id=False, id_required=required)
+        return CollectorCheck(
+            refused, needs_id=False, id_required=required, refusal_recordable=recordable
+        )
+
+    def _refusal_recordable(self, actor: Identity, holding_id: int, collector: Collector) -> bool:
+        """Whether :meth:`record_refused_collection` applies to ``collector`` (a contact)
+        with no bar known to staff: read and authorised in its own session."""
+        if collector.kind != "contact":
+            return False
+        with self.sessions() as s:
+            h = self._holding(s, holding_id)
+            self._authorise(s, actor, _release_permission(actor, h))
+            contact = (
+                s.get(Contact, collector.contact_id) if collector.contact_id is not None else None
+            )
+            if contact is not None and contact.pupil_id != h.pupil_id:
+                contact = None
+            return _hatch_rules(contact) is not None
 
     def record_refused_collection(
         self,
@@ -109,13 +148,11 @@ class HatchUseCases(ReleaseUseCases):
             contact = s.get(Contact, contact_id) if contact_id is not None else None
             if contact is not None and contact.pupil_id != h.pupil_id:
                 contact = None
-            rules: list[str] = []
-            if contact is None:
-                rules.append(NOT_ON_LIST)
-            elif not (contact.may_collect or contact.parental_responsibility):
-                rules.append(MAY_NOT_COLLECT)
+            applies = _hatch_rules(contact)
+            rules: list[str] = list(applies or [])
+            if MAY_NOT_COLLECT in rules:
                 barred = True
-            elif not barred:
+            elif contact is not None and not barred:
                 raise CustodyError(
                     f"{contact.name} is on the contact list and may collect: use the release "
                     "form (it says whether and when the policy allows it)."

@@ -57,6 +57,8 @@ class PeopleUseCases(UseCases):
                     | func.lower(Pupil.tutor_group).like(like)
                 )
             query = query.order_by(Pupil.family_name, Pupil.given_name).limit(limit)
+            if self._exam_deposits_only(s, actor):
+                return [PupilView.for_exam(p) for p in s.scalars(query)]
             return [PupilView.of(p, with_contacts=True) for p in s.scalars(query)]
 
     def pupil_by_card(self, actor: Identity | None, card_uid: str) -> PupilView | None:
@@ -68,4 +70,8 @@ class PeopleUseCases(UseCases):
                 .options(selectinload(Pupil.contacts))
                 .where(Pupil.card_uid == card_uid.upper())
             ).one_or_none()
-            return PupilView.of(pupil, with_contacts=actor is not None) if pupil else None
+            if pupil is None:
+                return None
+            if self._exam_deposits_only(s, actor):
+                return PupilView.for_exam(pupil)  # no contacts, adjustments or card
+            return PupilView.of(pupil, with_contacts=actor is not None)

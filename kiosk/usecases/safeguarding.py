@@ -10,9 +10,12 @@ from db.models import (
 )
 from kiosk.auth import Identity
 from kiosk.permissions import Permission
-from kiosk.usecases.base import UseCases, _best_role
+from kiosk.usecases.base import CustodyError, UseCases, _best_role
 from kiosk.views import HoldingView
 from wire.vocabulary import EventType
+
+#: How a parent may be told (the words the ``holding.parent_informed`` event may carry).
+INFORMED_HOW = ("phone", "email", "letter", "in_person")
 
 
 class SafeguardingUseCases(UseCases):
@@ -80,6 +83,15 @@ class SafeguardingUseCases(UseCases):
     def record_parent_informed(
         self, actor: Identity, holding_id: int, how: str = "phone"
     ) -> HoldingView:
+        """Record that a parent was told; ``how`` is one word of :data:`INFORMED_HOW`.
+
+        Why a closed list: ``how`` goes into the chained event, which is never purged, so it
+        must not carry free text that could name someone (DESIGN.md, issue 9).
+        """
+        if how not in INFORMED_HOW:
+            raise CustodyError(
+                f"How the parent was told must be one of {', '.join(INFORMED_HOW)}, not {how!r}."
+            )
         with self._tx() as s:
             self._authorise(s, actor, Permission.PARENT_INFORMED)
             h = self._holding(s, holding_id)

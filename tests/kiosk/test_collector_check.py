@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from db.models import Event, Staff
 from kiosk.auth import AuthError, PinChangeRequired
-from kiosk.custody import Collector
+from kiosk.custody import Collector, CustodyError
 from kiosk.pin_rules import PinRejected
 
 
@@ -47,6 +47,7 @@ def test_a_contact_who_may_not_collect_is_refused_before_any_id(demo):
     assert "may_not_collect" in check.decision.reason_codes
     assert "id_not_seen" not in check.decision.reason_codes  # not asked, not blamed
     assert check.id_required  # an override would still record the ID type
+    assert check.refusal_recordable  # listed without rights: the hatch refusal applies
     (refused,) = _events(demo, "release.policy_refused")  # the refusal shown is recorded
     assert "may_not_collect" in refused.payload["rules"]
 
@@ -58,6 +59,26 @@ def test_too_early_is_refused_before_any_id(demo):
     check = demo.custody.check_collector(demo.staff["office"], h.id, sarah)
     assert not check.needs_id
     assert check.decision.reason_codes == ("too_early",)
+    # Sarah may collect, only not yet: recording her as a refused adult does not apply (the
+    # use-case would answer "use the release form"), and the check says so for the screen.
+    assert not check.refusal_recordable
+    with pytest.raises(CustodyError, match="use the release form"):
+        demo.custody.record_refused_collection(
+            demo.staff["office"],
+            h.id,
+            name_given="Sarah Hughes",
+            id_type_seen=None,
+            contact_id=demo.contacts["Sarah Hughes"],
+        )
+
+
+def test_an_adult_not_on_the_list_may_be_recorded_as_refused(demo):
+    demo.clock.at(16)
+    h = _held(demo)
+    stranger = Collector("contact", None)
+    assert demo.custody._refusal_recordable(demo.staff["office"], h.id, stranger)
+    pupil = Collector("pupil")
+    assert not demo.custody.check_collector(demo.staff["office"], h.id, pupil).refusal_recordable
 
 
 def _events(demo, type_):

@@ -243,6 +243,14 @@ def test_parent_informed_is_recorded(demo):
     assert demo.custody.record_parent_informed(demo.staff["office"], ben.id).parent_informed
 
 
+def test_how_a_parent_was_told_is_a_word_never_free_text(demo):
+    """``how`` is chained (never purged), so typed text that could name someone is refused."""
+    ben = demo.held("Ben")
+    with pytest.raises(CustodyError, match="must be one of"):
+        demo.custody.record_parent_informed(demo.staff["office"], ben.id, "told Mrs Smith")
+    assert not demo.custody.holding(demo.staff["office"], ben.id).parent_informed
+
+
 # ------------------------------------------------------------------ exams
 def _session(demo):
     return next(s for s in demo.custody.exam_sessions()).id

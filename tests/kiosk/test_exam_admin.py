@@ -67,7 +67,10 @@ def test_exams_officer_creates_edits_and_cancels_a_session(demo):
     demo.custody.cancel_exam_session(demo.staff["exams"], sid, "paper moved to June")
     with demo.ctx.sessions() as s:
         assert s.get(ExamSession, sid).state == "cancelled"
-    assert _events(demo, "exam.cancelled")[0].payload["reason"] == "paper moved to June"
+    # The typed reason is beside the chain (on the session row), the event has ids only.
+    assert _events(demo, "exam.cancelled")[0].payload == {"session_id": sid}
+    with demo.ctx.sessions() as s:
+        assert s.get(ExamSession, sid).cancel_reason == "paper moved to June"
     with pytest.raises(CustodyError, match="cannot be cancelled"):
         demo.custody.cancel_exam_session(demo.staff["exams"], sid, "again")
 
@@ -181,3 +184,21 @@ def test_a_cabinet_in_use_is_a_refusal_about_the_cabinet(demo):
     with pytest.raises(ExamFieldError) as caught:
         demo.custody.cancel_exam_session(demo.staff["exams"], sid, "  ")
     assert caught.value.field == "why"
+
+
+def test_a_cabinet_under_a_technicians_test_takes_no_pouch(demo):
+    """The test pulse's reservation (``testing``) holds for exam cabinets too: a candidate's
+    deposit between the check and the pulse is refused, and accepted once the test ends."""
+    from kiosk.custody import HardwareLog
+
+    sid = _create(demo)
+    with demo.ctx.sessions() as s:
+        cabinet = s.get(Locker, s.get(ExamSession, sid).locker_id)
+        bank, number = cabinet.bank, cabinet.number
+    log, tech = HardwareLog(demo.custody), demo.staff["technician"]
+    previous = log.begin_test_unlock(tech, bank, number)
+    with pytest.raises(CustodyError, match="being tested"):
+        demo.custody.exam_deposit(None, session_id=sid, pupil_id=demo.pupils["Amara"])
+    log.end_test_unlock(tech, bank, number, previous, "opened")
+    h = demo.custody.exam_deposit(None, session_id=sid, pupil_id=demo.pupils["Amara"])
+    assert h is not None

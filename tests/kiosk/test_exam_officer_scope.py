@@ -41,3 +41,19 @@ def test_a_forced_locker_with_a_confiscation_is_not_the_exams_officers_to_check(
     with pytest.raises(NotPermitted):
         demo.custody.confirm_still_there(demo.staff["exams"], hid)
     assert [x.id for x in demo.custody.holdings_to_check(demo.staff["office"])] == [hid]
+
+
+def test_the_exams_officer_finds_candidates_without_contacts_or_adjustments(demo):
+    """``find_pupils`` and ``pupil_by_card`` give an exams-only sign-in who the pupil is and
+    nothing else: no contacts, no recorded adjustments, no card UID."""
+    exams, office = demo.staff["exams"], demo.staff["office"]
+    (full,) = [p for p in demo.custody.find_pupils(office, "Ben") if p.id == demo.pupils["Ben"]]
+    assert full.contacts and full.card_uid  # what the office sees, so the test can fail
+    (seen,) = [p for p in demo.custody.find_pupils(exams, "Ben") if p.id == demo.pupils["Ben"]]
+    assert (seen.name, seen.mis_id) == (full.name, full.mis_id)
+    assert (seen.contacts, seen.exemptions, seen.card_uid) == ((), (), None)
+    by_card = demo.custody.pupil_by_card(exams, full.card_uid)
+    assert by_card is not None and by_card.id == full.id
+    assert (by_card.contacts, by_card.exemptions, by_card.card_uid) == ((), (), None)
+    office_by_card = demo.custody.pupil_by_card(office, full.card_uid)
+    assert office_by_card is not None and office_by_card.contacts

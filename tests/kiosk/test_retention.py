@@ -482,3 +482,27 @@ def test_a_purge_that_finds_nothing_is_still_recorded_and_starts_leavers_clocks(
         assert leaver.left_at == T0
     days = school.ctx.profile.retention.staff_left_days.value
     assert school.purge(days=days).kinds["staff"] == 1
+
+
+def test_a_cancellation_reason_stays_off_the_chain_and_goes_with_the_session(school):
+    """The reason typed when an exam session is cancelled may name a pupil: it is kept on the
+    session row (beside the chain), never in the event payload, and purged with the session
+    (DESIGN.md, issue 9: facts by id in the chain)."""
+    c, clock = school.custody, school.clock
+    clock.at(8, 0)
+    sid = c.open_exam_session(
+        school.staff["exams"],
+        name=RITA["exam"],
+        starts_at=T0.replace(hour=9),
+        ends_at=T0.replace(hour=10),
+        candidate_ids=[school.ids[RITA["given"]]],
+    )
+    why = f"{RITA['given']} {RITA['family']} is in hospital, paper moved"
+    c.cancel_exam_session(school.staff["exams"], sid, why)
+    with school.ctx.sessions() as s:
+        payloads = " ".join(str(e.payload) for e in s.scalars(select(Event)))
+        assert s.get(ExamSession, sid).cancel_reason == why
+    assert RITA["family"] not in payloads and "hospital" not in payloads
+    r = school.ctx.profile.retention
+    assert school.purge(days=r.exam_session_days.value + 1).kinds["exam_sessions"] == 1
+    assert "hospital" not in school.dump() and school.chain_ok()

@@ -15,6 +15,7 @@ from kiosk_testing import Clock, wait_until
 from sqlalchemy import select
 
 from db.models import Event
+from kiosk.audit_replay import unexplained
 from kiosk.auth import NotPermitted
 from kiosk.custody import Collector, CustodyError
 from kiosk.demo import demo_config
@@ -200,3 +201,70 @@ def test_forced_door_with_a_phone_inside_flags_it_for_the_next_sign_in(station):
     wait_until(lambda: any(isinstance(e, ForcedOpen) for e in seen), what="the alarm")
     assert held.id in [h.id for h in station.custody.holdings_to_check(office)]
     assert _events(station, "holding.check_required")[-1].holding_id == held.id
+
+
+def test_a_deposit_between_the_test_check_and_the_pulse_is_refused(station, monkeypatch):
+    """``hw test`` checks the locker is empty, then pulses it: the check reserves the locker in
+    the same transaction, so a deposit that starts in between (run here, deterministically,
+    on another thread while the pulse is about to be sent) cannot take it."""
+    import kiosk.station as station_module
+
+    tech, office = _staff(station, "technician"), _staff(station, "office")
+    a8 = next(x for x in station.custody.lockers() if x.label == "A8")
+    assert a8.state == "free"
+    seen: dict[str, object] = {}
+    real_pulse = station_module.test_pulse
+
+    def deposit_then_pulse(bank, number):
+        def deposit():
+            try:
+                seen["holding"] = station.custody.confiscate(
+                    office,
+                    pupil_id=_pupil(station, "Jack").id,
+                    category="unauthorised_use",
+                    device_description="phone",
+                    switched_off_confirmed=True,
+                    locker_id=a8.id,
+                )
+            except CustodyError as refused:
+                seen["refused"] = str(refused)
+
+        other = threading.Thread(target=deposit)
+        other.start()
+        other.join(timeout=30)  # the deposit has finished (or was refused) before the pulse
+        assert not other.is_alive()
+        seen["state_at_pulse"] = {x.label: x.state for x in station.custody.lockers()}["A8"]
+        with station.ctx.sessions() as s:
+            seen["unexplained_at_pulse"] = unexplained(s)
+        return real_pulse(bank, number)
+
+    monkeypatch.setattr(station_module, "test_pulse", deposit_then_pulse)
+    assert station.test_unlock(tech, "A", 8).value == "opened"
+    assert "holding" not in seen and "not free" in str(seen["refused"])
+    assert seen["state_at_pulse"] == "testing" and seen["unexplained_at_pulse"] == []
+    # The test ended: the locker is free again, and the replay explains every state.
+    assert {x.label: x.state for x in station.custody.lockers()}["A8"] == "free"
+    (begin,) = _events(station, "hardware.test_unlock")[:1]
+    assert begin.payload["state"] == "testing" and begin.payload["previous"] == "free"
+    assert _events(station, "hardware.test_unlock_result")[-1].payload["state"] == "free"
+    with station.ctx.sessions() as s:
+        assert unexplained(s) == []
+
+
+def test_a_locker_under_test_is_not_tested_twice_and_is_given_back_if_the_pulse_fails(
+    station, monkeypatch
+):
+    import kiosk.station as station_module
+
+    tech = _staff(station, "technician")
+
+    def broken(bank, number):
+        with pytest.raises(CustodyError, match="already being tested"):
+            station.test_unlock(tech, "A", 8)
+        raise RuntimeError("driver fell over")
+
+    monkeypatch.setattr(station_module, "test_pulse", broken)
+    with pytest.raises(RuntimeError):
+        station.test_unlock(tech, "A", 8)
+    assert {x.label: x.state for x in station.custody.lockers()}["A8"] == "free"
+    assert _events(station, "hardware.test_unlock_result")[-1].payload["outcome"] == "error"

@@ -226,6 +226,10 @@ async def test_release_refused_before_release_time(make_app: Any, clock: Any) ->
         text = await _refused(pilot, app)
         assert "Not before 15:15" in text
         assert "[release.earliest_time]" in text
+        # Sarah may collect (only not yet): recording her as a refused adult does not apply,
+        # so it is not offered (the use-case says so: CollectorCheck.refusal_recordable).
+        ids = [o.id for o in app.screen.query_one("#decision-options").options]
+        assert ids == ["back"]
 
 
 @run_async

@@ -80,6 +80,7 @@ class ReleaseScreen(KioskScreen):
         self._busy = False
         #: The profile wants the collector's ID type recorded (from ``check_collector``).
         self._id_required = False
+        self._refusal_recordable = False  # from the use-case, per collector checked
         #: A senior's written override waiting for the ID type before the door opens.
         self._override_reason: str | None = None
 
@@ -242,6 +243,7 @@ class ReleaseScreen(KioskScreen):
         """Ask the policy about the collector first; the ID type only if it allows them."""
         self.collector, self.collector_name = collector, name
         self.id_type = None
+        self._refusal_recordable = False
         h, who = self.holding, self.actor
         assert h is not None
         self.call(
@@ -251,6 +253,9 @@ class ReleaseScreen(KioskScreen):
 
     def _collector_checked(self, check: CollectorCheck) -> None:
         self._id_required = check.id_required
+        # The use-case says whether recording this adult as refused applies (the rule is
+        # not decided here): not for a contact who may collect but is refused as too early.
+        self._refusal_recordable = check.refusal_recordable
         self._override_reason = None
         if not check.needs_id:
             self._decided(check.decision)
@@ -349,7 +354,7 @@ class ReleaseScreen(KioskScreen):
         if decision.allowed:
             menu.add_option(option(f"Open locker {h.locker} and hand it over", id="open"))
         else:
-            if self.collector is not None and self.collector.kind == "contact":
+            if self._refusal_recordable:
                 menu.add_option(
                     option("Refuse and record this adult (name, ID seen, bar)", id="refuse")
                 )
