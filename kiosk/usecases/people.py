@@ -63,9 +63,11 @@ class PeopleUseCases(UseCases):
         """Pupil with this card, or None. ``actor`` None is the exam self-service screen."""
         with self.sessions() as s:
             self._authorise(s, actor, Permission.VIEW_HOLDINGS, unattended=True)
-            pupil = s.scalars(
-                select(Pupil)
-                .options(selectinload(Pupil.contacts))
-                .where(Pupil.card_uid == card_uid.upper())
-            ).one_or_none()
-            return PupilView.of(pupil, with_contacts=actor is not None) if pupil else None
+            # The contacts only where they are shown: the exam self-service screen (no
+            # actor) shows none, and their second SELECT was paid per candidate (issue 15).
+            shown = actor is not None
+            query = select(Pupil).where(Pupil.card_uid == card_uid.upper())
+            if shown:
+                query = query.options(selectinload(Pupil.contacts))
+            pupil = s.scalars(query).one_or_none()
+            return PupilView.of(pupil, with_contacts=shown) if pupil else None
