@@ -45,8 +45,14 @@ def _anchored(folder: Path, station: str) -> int:
 
 
 @pytest.fixture
-def held_writes(monkeypatch):
-    """Hold every anchor file write until the test sets ``release``; record what is written."""
+def held_writes(demo, monkeypatch):
+    """Hold every anchor file write until the test sets ``release``; record what is written.
+
+    The seeding's own anchor writes are flushed first: one still in flight when the write is
+    patched would be held (or counted) as the test's, and the file would lag the head the
+    test reads as "before" (seen once under xdist).
+    """
+    demo.ctx.anchor.flush()
     release = threading.Event()
     entered = threading.Event()
     writes: list[dict[str, tuple[int, str]]] = []
