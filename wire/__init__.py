@@ -7,11 +7,10 @@ cannot drift. Depends on the standard library and pydantic only; nothing of ours
 from typing import TYPE_CHECKING, Any
 
 from wire.chain import GENESIS_HASH, canonical_time, event_digest
+from wire.limits import MAX_BATCH, WIRE_VERSION
 
 if TYPE_CHECKING:
     from wire.schema import (
-        MAX_BATCH,
-        WIRE_VERSION,
         Anchor,
         HoldingRef,
         IngestAccepted,
@@ -37,8 +36,6 @@ def __getattr__(name: str) -> Any:
 
 _SCHEMA = frozenset(
     {
-        "MAX_BATCH",
-        "WIRE_VERSION",
         "Anchor",
         "HoldingRef",
         "IngestAccepted",

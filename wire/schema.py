@@ -22,9 +22,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-WIRE_VERSION = 1
-MAX_BATCH = 500
-"""Most events in one batch: bounds a request's size and the central log's transaction."""
+from wire.limits import MAX_BATCH as MAX_BATCH  # defined apart: no pydantic (issue 15)
+from wire.limits import WIRE_VERSION as WIRE_VERSION
 
 Hash = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$", description="hex SHA-256")]
 StationId = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")]

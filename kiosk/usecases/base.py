@@ -132,7 +132,10 @@ class UseCases:
             raise NotPermitted(
                 "Not signed in: tap your badge and type your PIN.", permission=permission
             )
-        authorise(s, actor, permission)
+        # Held for the session's life: the identity map is weak, so without a reference the
+        # row just re-read was dropped and the next look at it in this transaction (e.g.
+        # :meth:`_exam_deposits_only`) read it again: one SELECT per listing (issue 15).
+        s.info["authorised_staff"] = authorise(s, actor, permission)
 
     @staticmethod
     def _exam_deposits_only(s: Session, actor: Identity | None) -> bool:

@@ -168,12 +168,15 @@ class ExamUseCases(ReleaseUseCases):
             pupil = self._pupil(s, pupil_id)
             if session.candidates and pupil.id not in session.candidates:
                 raise CustodyError(f"{pupil.display_name} is not a candidate in {session.name}.")
-            existing = s.scalars(
-                select(Holding).where(
+            # The pouch number only (a column, not a Holding object to build per candidate).
+            existing = s.execute(
+                select(Holding.pouch_number)
+                .where(
                     Holding.exam_session_id == session.id,
                     Holding.pupil_id == pupil.id,
                     Holding.state.in_([x.value for x in OPEN_STATES]),
                 )
+                .limit(1)
             ).first()
             if existing is not None:
                 raise CustodyError(

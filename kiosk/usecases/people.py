@@ -65,13 +65,17 @@ class PeopleUseCases(UseCases):
         """Pupil with this card, or None. ``actor`` None is the exam self-service screen."""
         with self.sessions() as s:
             self._authorise(s, actor, Permission.VIEW_HOLDINGS, unattended=True)
-            pupil = s.scalars(
-                select(Pupil)
-                .options(selectinload(Pupil.contacts))
-                .where(Pupil.card_uid == card_uid.upper())
-            ).one_or_none()
+            # The contacts only where they are shown: the exam self-service screen (no
+            # actor) and the exams officer see none, and their second SELECT was paid per
+            # candidate (issue 15).
+            exam_only = self._exam_deposits_only(s, actor)
+            shown = actor is not None and not exam_only
+            query = select(Pupil).where(Pupil.card_uid == card_uid.upper())
+            if shown:
+                query = query.options(selectinload(Pupil.contacts))
+            pupil = s.scalars(query).one_or_none()
             if pupil is None:
                 return None
-            if self._exam_deposits_only(s, actor):
+            if exam_only:
                 return PupilView.for_exam(pupil)  # no contacts, adjustments or card
-            return PupilView.of(pupil, with_contacts=actor is not None)
+            return PupilView.of(pupil, with_contacts=shown)

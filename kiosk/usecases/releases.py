@@ -233,9 +233,10 @@ class ReleaseUseCases(UseCases):
         with self._tx() as s:
             h = self._holding(s, holding_id)
             self._authorise(s, actor, _release_permission(actor, h))
-            self._move(s, h, HoldingState.RELEASED, actor)
+            # Before the move: one UPDATE of the holding with its state (issue 15).
             h.released_at = self._now()
             h.released_by_id = actor.staff_id if actor else h.released_by_id
+            self._move(s, h, HoldingState.RELEASED, actor)
             self._free_locker_if_empty(s, h.locker)
             return HoldingView.of(h)
 
