@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from textual import work
 from textual.app import ComposeResult
 from textual.screen import Screen
-from textual.widgets import Footer
+from textual.widgets import ContentSwitcher, Footer, OptionList, Static
 
 from kiosk.auth import AuthError, Identity, NotPermitted
 from kiosk.custody import CustodyError, PolicyRefused
@@ -24,7 +24,7 @@ from kiosk.staff_admin import StaffAdminError
 from kiosk.task import TaskLocked
 from tui.widgets.alarm_banner import AlarmBanner
 from tui.widgets.simulator_panel import SimulatorStrip
-from tui.widgets.text import Plain, safe
+from tui.widgets.text import Plain, option, safe
 
 if TYPE_CHECKING:
     from tui.app import KioskApp
@@ -127,6 +127,36 @@ class KioskScreen(Screen[None]):
     def show_problem(self, exc: Exception) -> None:
         """Default refusal display: a notification in words staff can act on."""
         self.notify(problem_text(exc), severity="error", timeout=8)
+
+
+class StepForm(KioskScreen):
+    """A form in steps (one ``ContentSwitcher``) with a ``#form-error`` line and a door step
+    (``#door-text``, ``#door-options``): confiscation, release and the voluntary hand-in."""
+
+    def _step(self, step: str, focus: str, *, keep_error: bool = False) -> None:
+        self.query_one(ContentSwitcher).current = step
+        self.query_one(focus).focus()
+        if not keep_error:
+            self.query_one("#form-error", Static).update("")
+
+    def _error(self, text: str) -> None:
+        self.query_one("#form-error", Static).update(text)
+
+    def _offer_door_choices(self, message: str, *, cancel: str, cancel_id: str) -> None:
+        """The door did not close in time: keep waiting, or ``cancel`` (the screen's words
+        for what undoing means here)."""
+        self.query_one("#door-text", Static).update(message)
+        options = self.query_one("#door-options", OptionList)
+        options.clear_options()
+        options.add_options(
+            [
+                option("Keep waiting: I am closing the door now", id="wait"),
+                option(cancel, id=cancel_id),
+            ]
+        )
+        options.display = True
+        options.highlighted = 0
+        options.focus()
 
 
 def problem_text(exc: Exception) -> str:

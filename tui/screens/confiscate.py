@@ -31,13 +31,13 @@ from kiosk.service import DoorOutcome
 from kiosk.station import DoorResult
 from kiosk.task import Task, TaskKind
 from kiosk.views import LockerState
-from tui.screens.base import KioskScreen, problem_text
+from tui.screens.base import StepForm, problem_text
 from tui.screens.receipt import ReceiptPanel, print_receipt
 from tui.widgets.decision_panel import DecisionPanel
 from tui.widgets.text import Plain, option
 
 
-class ConfiscateScreen(KioskScreen):
+class ConfiscateScreen(StepForm):
     HEADING = "Confiscate"
     BINDINGS = [Binding("escape", "back", "Back")]
 
@@ -90,15 +90,6 @@ class ConfiscateScreen(KioskScreen):
             self._pupil_chosen(self.pupil)
         else:
             self._step("step-pupil", "#search")
-
-    def _step(self, step: str, focus: str, *, keep_error: bool = False) -> None:
-        self.query_one(ContentSwitcher).current = step
-        self.query_one(focus).focus()
-        if not keep_error:
-            self.query_one("#form-error", Static).update("")
-
-    def _error(self, text: str) -> None:
-        self.query_one("#form-error", Static).update(text)
 
     # ------------------------------------------------------------------ pupil
     def pupil_tapped(self, pupil: PupilView) -> None:
@@ -271,18 +262,9 @@ class ConfiscateScreen(KioskScreen):
         self._confirm_step(keep_error=True)
 
     def _door_choices(self, message: str) -> None:
-        self.query_one("#door-text", Static).update(message)
-        options = self.query_one("#door-options", OptionList)
-        options.clear_options()
-        options.add_options(
-            [
-                option("Keep waiting: I am closing the door now", id="wait"),
-                option("Cancel: the phone is NOT in the locker", id="abort"),
-            ]
+        self._offer_door_choices(
+            message, cancel="Cancel: the phone is NOT in the locker", cancel_id="abort"
         )
-        options.display = True
-        options.highlighted = 0
-        options.focus()
 
     def _door_option(self, choice: str) -> None:
         if choice == "wait":

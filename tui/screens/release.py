@@ -40,7 +40,7 @@ from kiosk.station import DoorResult
 from kiosk.task import Task, TaskKind
 from kiosk.usecases.hatch import CollectorCheck, Refusal
 from kiosk.views import HoldingKind, HoldingState
-from tui.screens.base import KioskScreen, problem_text
+from tui.screens.base import StepForm, problem_text
 from tui.screens.hatch import RefusedAdult, RefusedAdultForm, refusal_text
 from tui.screens.styles import STAFF_TCSS
 from tui.widgets.decision_panel import DecisionPanel
@@ -57,7 +57,7 @@ def id_label(code: str) -> str:
     return code.replace("_", " ").capitalize()
 
 
-class ReleaseScreen(KioskScreen):
+class ReleaseScreen(StepForm):
     CSS_PATH = STAFF_TCSS
     HEADING = "Release"
     BINDINGS = [
@@ -120,14 +120,6 @@ class ReleaseScreen(KioskScreen):
     def _loaded(self, holdings: list[HoldingView]) -> None:
         self.holdings = [h for h in holdings if h.state in RELEASABLE]
         self._filter(self.query_one("#filter", Input).value)
-
-    def _step(self, step: str, focus: str) -> None:
-        self.query_one(ContentSwitcher).current = step
-        self.query_one(focus).focus()
-        self.query_one("#form-error", Static).update("")
-
-    def _error(self, text: str) -> None:
-        self.query_one("#form-error", Static).update(text)
 
     # ------------------------------------------------------------------ find
     def _filter(self, text: str, pupil_id: int | None = None) -> None:
@@ -479,18 +471,11 @@ class ReleaseScreen(KioskScreen):
         options.focus()
 
     def _door_choices(self, message: str) -> None:
-        self.query_one("#door-text", Static).update(message)
-        options = self.query_one("#door-options", OptionList)
-        options.clear_options()
-        options.add_options(
-            [
-                option("Keep waiting: I am closing the door now", id="wait"),
-                option("Cancel: the phone was NOT handed over (it stays held)", id="cancel"),
-            ]
+        self._offer_door_choices(
+            message,
+            cancel="Cancel: the phone was NOT handed over (it stays held)",
+            cancel_id="cancel",
         )
-        options.display = True
-        options.highlighted = 0
-        options.focus()
 
     def _door_option(self, choice: str) -> None:
         if choice == "wait":
