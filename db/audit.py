@@ -18,10 +18,8 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Generator
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
-from multiprocessing import get_context
 from typing import Any, cast
 
 from sqlalchemy import Table, bindparam, delete, func, insert, select, update
@@ -286,6 +284,11 @@ def verify_chain(session: Session, *, workers: int | None = 1) -> ChainReport:
         pool = None
         futures: list[Any] = []
         if plan is not None:
+            # Here, not at the top: the station appends events through this module all day
+            # and never verifies in parallel; multiprocessing is ~0.4 MB of imports.
+            from concurrent.futures import ProcessPoolExecutor
+            from multiprocessing import get_context
+
             path, ranges = plan
             pool = ProcessPoolExecutor(len(ranges), mp_context=get_context("spawn"))
             futures = [pool.submit(first_altered, path, station, lo, hi) for lo, hi in ranges]
