@@ -1,6 +1,6 @@
 """`kiosk run --simulate`: time to first paint and peak RSS, beside a bare Textual app.
 
-Run: .venv/bin/python bench/startup.py [--runs 5] [--signins 3]
+Run: .venv/bin/python bench/startup.py [--runs 5] [--signins 3] [--year bench/.data/school_year]
 
 Each run starts a fresh process under a pseudo-terminal (bench/ui_process.py): the kiosk on a
 seeded demo station, and in the same run, alternately, a bare Textual app with one Static
@@ -17,12 +17,15 @@ simulated reader and the PIN box (bench/ui_child.py), and the peak after the fir
 and the resident size after the first and the last are printed: a sign-in verifies an
 Argon2 hash (19 MiB by default), and memory that stays after it would grow the station.
 Goals (issue 15): first paint <= 0.5 s, peak <= 60 MB "sign-ins included".
+``--year FOLDER`` runs on a copy of that station (bench/school_year.py's year, whose staff
+are the demo's) instead of a freshly seeded demo: a big ledger's page cache counts too.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import statistics
 import sys
 import tempfile
@@ -76,11 +79,16 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--signins", type=int, default=3, help="sign-ins per kiosk run (>= 1)")
+    ap.add_argument("--year", type=Path, help="a station folder to copy and run instead")
     args = ap.parse_args()
     signins = max(1, args.signins)
     print(f"load average at start: {os.getloadavg()}")
     with tempfile.TemporaryDirectory() as tmp:
-        config = demo_station(Path(tmp) / "demo")
+        if args.year is not None:
+            shutil.copytree(args.year, Path(tmp) / "year")
+            config = Path(tmp) / "year" / "kiosk.toml"
+        else:
+            config = demo_station(Path(tmp) / "demo")
         once("kiosk", config, signins)  # warm the page cache and .pyc files for all three
         once("bare", None)
         once("floor", config)
