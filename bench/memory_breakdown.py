@@ -12,6 +12,8 @@ top-level package. Printed per phase: what the phase allocated, the part its imp
 allocated, by package, and the process's resident size split into anonymous and
 file-backed pages (``/proc/self/status``; tracemalloc's own bookkeeping inflates the
 anonymous part, so compare those with bench/startup.py's figures, not with each other).
+The child imports the kiosk installed in the interpreter that runs this script (another
+checkout's ``.venv/bin/python`` measures that checkout).
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.ui_process import ROOT, demo_station
+from bench.ui_process import demo_station
 
 CHILD = r"""
 import collections, json, sys, tracemalloc
@@ -116,7 +118,7 @@ def main() -> None:
             [sys.executable, "-c", CHILD, str(config), "AB000001", "3917"],
             capture_output=True,
             text=True,
-            cwd=ROOT,
+            cwd=tmp,  # not the checkout: the interpreter's own install is measured
             check=True,
         )
     phases = json.loads(done.stderr.strip().splitlines()[-1])
