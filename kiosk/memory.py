@@ -9,7 +9,10 @@ run on worker threads and glibc gives each new thread its own arena (up to 8 per
 the station kept one more 19 MiB block per arena: measured with ``bench/startup.py``'s
 probe, resident memory went 85 -> 106 -> 125 MB over three sign-ins. Setting the threshold
 explicitly turns the dynamic adjustment off (``mallopt(3)``): a hash's block is always
-mapped and unmapped, so the 19 MiB is resident only while the hash runs.
+mapped and unmapped, so the 19 MiB is resident only while the hash runs. The price is the
+kernel zero-filling 19 MiB of fresh pages per hash: +5.5 to +6.6 ms CPU on a ~20 ms verify
+here (bench/argon2_release.py); a sign-in is not a hot path, and the peak at a sign-in is
+the same either way (the block must be touched once per hash).
 
 Fewer arenas: the station runs about ten threads (Textual's, the door monitor, the reader
 poll, the anchor writer, workers) that mostly hold the GIL, so one arena per thread buys no
