@@ -20,6 +20,7 @@ the central log gets a fresh schema there, dropped afterwards.
 
 from __future__ import annotations
 
+import gc
 import os
 import socket
 import subprocess
@@ -199,6 +200,9 @@ def drain(
         data_dir=data_dir,
         batch_size=batch_size,
     )
+    # As the `kiosk sync` process does before its drains (since perf4; run against an older
+    # tree it freezes too, which can only flatter that tree).
+    gc.freeze()
     pg_before = {pid: cpu_seconds(pid) for pid in backends}
     central_before = cpu_seconds(server_pid)
     cpu_before = time.process_time()
