@@ -5,12 +5,14 @@ inside the transaction that holds the station's row lock); this module decides *
 as few statements and round trips as the database allows, each a constant text that
 SQLAlchemy compiles once and the driver can prepare once per connection:
 
-* **PostgreSQL**: every table's rows go as one array parameter per column into an
-  ``INSERT ... SELECT ... FROM unnest(...)``. Three statements per batch whatever its size:
-  the reference data (staff, holdings and pupils in one statement), the pupil links, and the
-  events together with the cases they raise (a data-modifying CTE: the events' new ids feed
-  the cases without another round trip). The pupil an event concerns is found in the same
-  statement from the links and holdings just written.
+* **PostgreSQL**: every table's rows go as one JSON document into an
+  ``INSERT ... SELECT ... FROM json_to_recordset(...)``. Three statements per batch whatever
+  its size: the reference data (staff, holdings and pupils in one statement), the pupil
+  links, and the events together with the cases they raise and the station's new anchor
+  (data-modifying CTEs: the events' new ids feed the cases without another round trip). The
+  pupil an event concerns is found in the same statement from the links and holdings just
+  written. A batch with no reference rows (the relay leaves out rows the central log
+  acknowledged earlier in the same drain) needs only the third.
 * **SQLite** (the embedded demo): the same upserts as cached executemany statements, and
   a select for the new events' ids.
 
