@@ -285,6 +285,11 @@ class ExamUseCases(ReleaseUseCases):
         existing = conn.execute(_DEPOSITED, {"session": session.id, "pupil": pupil.id}).first()
         if existing is not None:
             raise CustodyError(f"{name} has already deposited (pouch {existing.pouch_number}).")
+        if session.locker_id is None:  # ``kiosk import exams`` leaves the cabinet to choose
+            raise CustodyError(
+                f"{session.name} has no cabinet yet: the exams officer chooses one (edit the "
+                "session), then tap again."
+            )
         # Locked (PostgreSQL FOR UPDATE) like every locker a deposit takes, so a
         # technician's test reservation and this deposit cannot both win.
         cabinet = conn.execute(_CABINET_FOR_UPDATE, {"id": session.locker_id}).one()

@@ -8,11 +8,14 @@ step, and ``audit verify`` passing afterwards.
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
+from kiosk_testing import T0
 from sqlalchemy import select
 
 from db.audit import verify_chain
-from db.models import Event, Pupil
+from db.models import Event, ExamSession, ExamSessionState, Pupil
 from kiosk.custody import CustodyError, PolicyRefused
 
 
@@ -160,3 +163,26 @@ def test_a_rush_and_its_hand_back_leave_a_chain_that_verifies(demo):
         report = verify_chain(s)
     assert report.ok, report.problem
     assert demo.counts()[0] == demo.counts()[1]
+
+
+def test_a_session_without_a_cabinet_is_refused_in_words(demo):
+    """``kiosk import exams`` opens sessions with no cabinet (the officer picks one later);
+    a candidate tapping in before then gets a refusal to act on, not a crash."""
+    with demo.ctx.sessions.begin() as s:
+        imported = ExamSession(
+            name="GCSE Maths Paper 2",
+            starts_at=T0,
+            ends_at=T0 + timedelta(hours=2),
+            locker_id=None,
+            state=ExamSessionState.OPEN,
+            candidates=[demo.pupils["Harry"]],
+        )
+        s.add(imported)
+        s.flush()
+        sid = imported.id
+    before = demo.counts()
+    with pytest.raises(CustodyError, match="no cabinet"):
+        demo.custody.exam_deposit_by_card(None, session_id=sid, card_uid=_card(demo, "Harry"))
+    with pytest.raises(CustodyError, match="no cabinet"):
+        demo.custody.exam_deposit(None, session_id=sid, pupil_id=demo.pupils["Harry"])
+    assert demo.counts() == before
