@@ -74,7 +74,7 @@ def test_deposit_by_card_gives_what_the_three_calls_gave(demo):
         "session_id": sid,
         "pouch": 4,
         "pupil_id": harry,
-        "locker_id": event.payload["locker_id"],
+        "locker_id": next(lk.id for lk in demo.custody.lockers() if lk.label == "B4"),
     }
 
 
