@@ -206,6 +206,37 @@ def test_committed_release_whose_door_never_opened_is_rolled_back(service):
     assert service.open_door(task, office, Outcomes()) is False  # nothing opens after a lock
 
 
+def test_a_rollback_that_ends_before_the_lock_publishes_keeps_its_note(service, monkeypatch):
+    """The rollback thread a lock starts may finish before lock() has published its notes;
+    its "rolled back" note must not be overwritten by the lock's "rolling back..." one."""
+    office = staff(service, "office")
+    ben = next(x for x in service.custody.holdings(office) if x.pupil_name == "Ben Hughes")
+    sarah = next(
+        c
+        for c in service.custody.find_pupils(office, "Ben")[0].contacts
+        if c.name == "Sarah Hughes"
+    )
+    task = service.begin_task(TaskKind.RELEASE)
+    service.commit(
+        task,
+        lambda: service.custody.begin_release(
+            office, ben.id, Collector("contact", sarah.id), "passport"
+        ),
+        lambda result: result[0],
+    )
+    publish = service._set_notes
+
+    def rollback_first(notes):  # the interleaving, forced: the rollback ends, then this
+        service.join()
+        publish(notes)
+
+    monkeypatch.setattr(service, "_set_notes", rollback_first)
+    service.lock(office, "Locked.")
+    service.join()
+    assert any("was rolled back" in n for n in service.notes), service.notes
+    assert not any("rolling back" in n for n in service.notes), service.notes
+
+
 def test_exam_hand_back_pauses_auto_lock_and_a_lock_leaves_it_for_staff(service, ticker):
     exams = staff(service, "exams")
     sid = service.custody.exam_sessions()[0].id
