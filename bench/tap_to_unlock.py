@@ -3,10 +3,11 @@
 Run: .venv/bin/python bench/tap_to_unlock.py [--taps 200] [--year bench/.data/school_year]
 
 The timed path is the release a parent's visit takes once the pupil's card is tapped:
-``Custody.pupil_by_card`` -> the pupil's open holdings (``Custody.holdings(pupil_id=)``) ->
-``Custody.begin_release`` (policy decision, ``releasing`` committed with its event, WAL,
-``synchronous=FULL``) -> ``Station.release`` up to the moment it calls the lock bank's
-``unlock`` (the unlock command). The bank is a recorder that returns at once: the pulse,
+``Custody.card_tapped`` (the pupil, their contacts and their open holdings in one read
+transaction, what the release screen asks on a tap) -> ``Custody.begin_release`` (policy
+decision, ``releasing`` committed with its event, WAL, ``synchronous=FULL``) ->
+``Station.release`` up to the moment it calls the lock bank's ``unlock`` (the unlock
+command). The bank is a recorder that returns at once: the pulse,
 the door and RS-485 retries are hardware time, measured by bench/tap_latency.py.
 
 Untimed around each tap: a phone is confiscated into a GPIO locker in the morning and the
@@ -119,12 +120,12 @@ def run(folder: Path, taps: int) -> tuple[list[float], list[float], list[float],
             clock.now += timedelta(hours=7)
             # timed: the card is tapped at the hatch ... the unlock command is given
             t0, c0 = time.perf_counter(), time.process_time()
-            pupil = custody.pupil_by_card(office, str(uid))
+            tapped = custody.card_tapped(office, str(uid))
+            pupil = tapped.pupil
             assert pupil is not None
-            held = custody.holdings(office, pupil_id=pupil.id)
             view, _ = custody.begin_release(
                 office,
-                next(x.id for x in held if x.id == h.id),
+                next(x.id for x in tapped.holdings if x.id == h.id),
                 Collector("contact", pupil.contacts[0].id),
                 "passport",
             )

@@ -162,6 +162,44 @@ async def test_release_to_parent_in_six_inputs(make_app: Any) -> None:
         )
 
 
+@run_async
+async def test_release_card_tap_reads_once_before_the_collector_list(make_app: Any) -> None:
+    """Issue 15: the tap asks the station once (``card_tapped``: pupil, contacts and open
+    holdings in one read transaction); choosing the phone then asks nothing more (before:
+    ``pupil_by_card``, then ``find_pupils`` for the contacts)."""
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await sign_in(pilot, app, OFFICE)
+        await pilot.press("r")
+        await wait_for(pilot, lambda: screen_name(app) == "ReleaseScreen")
+        await wait_for(pilot, lambda: bool(app.screen.holdings), what="open holdings")
+        calls: list[str] = []
+        custody = app.custody
+
+        def counted(name: str, real: Any) -> Any:
+            def call(*args: Any) -> Any:
+                calls.append(name)
+                return real(*args)
+
+            return call
+
+        for name in ("card_tapped", "pupil_by_card", "holdings", "find_pupils", "holding"):
+            setattr(custody, name, counted(name, getattr(custody, name)))
+        try:
+            await tap(pilot, app, BEN)
+            await wait_for(
+                pilot,
+                lambda: app.screen.focused is not None and app.screen.focused.id == "collectors",
+                what="collector list",
+            )
+        finally:
+            for name in ("card_tapped", "pupil_by_card", "holdings", "find_pupils", "holding"):
+                delattr(custody, name)
+        assert calls == ["card_tapped"]
+        # The collector list came from the tap's read: the pupil's contacts are on it.
+        assert any("Sarah Hughes" in name for _c, name in app.screen._collectors)
+
+
 async def _refused(pilot: Any, app: Any) -> str:
     await wait_for(pilot, lambda: "REFUSED" in text_of(app, "#decision"), what="refusal")
     return text_of(app, "#decision")

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 
 from textual import events
 
-from kiosk.views import Decision, HoldingView, PupilView
+from kiosk.views import CardTap, Decision, HoldingView, PupilView
 
 if TYPE_CHECKING:
     from tui.app import KioskApp
@@ -72,6 +72,8 @@ class ReleaseScreen(StepForm):
         self.shown: list[HoldingView] = []
         self.holding: HoldingView | None = None
         self.pupil: PupilView | None = None
+        #: The pupil (with contacts) whose card was tapped on this screen, if any.
+        self.tapped: PupilView | None = None
         self.collector: Collector | None = None
         self.collector_name = ""
         self.id_type: str | None = None
@@ -154,9 +156,18 @@ class ReleaseScreen(StepForm):
             menu = self.query_one("#held", OptionList)
             (menu.action_cursor_down if event.key == "down" else menu.action_cursor_up)()
 
-    def pupil_tapped(self, pupil: PupilView) -> None:
+    def card_looked_up(self, tap: CardTap) -> None:
+        """A pupil's card: their holdings and contacts came in the tap's one read (issue 15),
+        so choosing the phone asks nothing more before the collector list."""
+        pupil = tap.pupil
+        assert pupil is not None  # the app routes a card that is no pupil's to sign-in
         step = self.query_one(ContentSwitcher).current
         if step == "step-find":
+            self.tapped = pupil
+            # What is held now (the list loaded when the screen opened may be older).
+            fresh = [h for h in tap.holdings if h.state in RELEASABLE]
+            others = [h for h in self.holdings if h.pupil_id != pupil.id]
+            self.holdings = sorted(others + fresh, key=lambda h: h.id, reverse=True)
             self._filter("", pupil.id)
             if len(self.shown) == 1:
                 self._holding_chosen(self.shown[0])
@@ -170,6 +181,10 @@ class ReleaseScreen(StepForm):
     def _holding_chosen(self, holding: HoldingView) -> None:
         self.holding = holding
         who = self.actor
+        tapped = self.tapped
+        if tapped is not None and tapped.id == holding.pupil_id:
+            self._pupil_loaded(tapped)  # the card's read brought the contacts already
+            return
 
         def load() -> Any:
             if holding.pupil_id is None:
