@@ -24,7 +24,7 @@ from datetime import datetime
 from multiprocessing import get_context
 from typing import Any, cast
 
-from sqlalchemy import Table, delete, func, insert, select, update
+from sqlalchemy import Table, bindparam, delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from db.chain_workers import canonical_stored_time, first_altered
@@ -49,6 +49,25 @@ def event_hash(event: Event) -> str:
     )
 
 
+_HEADS = cast(Table, ChainHead.__table__)
+_OUTBOX = cast(Table, OutboxRow.__table__)
+# Built once: every state change appends an event, and building these three statements and
+# running them through the ORM session cost ~60 us each against ~15 us for a prebuilt
+# statement on the session's connection (issue 15, tap to unlock; measured on the school year).
+_HEAD_FOR_UPDATE = (
+    select(_HEADS.c.seq, _HEADS.c.hash)
+    .where(_HEADS.c.station_id == bindparam("station_id"))
+    .with_for_update()
+)
+_HEAD_INSERT = insert(_HEADS)
+_HEAD_UPDATE = (
+    update(_HEADS)
+    .where(_HEADS.c.station_id == bindparam("head_station"))
+    .values(seq=bindparam("new_seq"), hash=bindparam("new_hash"))
+)
+_OUTBOX_INSERT = insert(_OUTBOX)
+
+
 def append_event(
     session: Session,
     *,
@@ -71,12 +90,10 @@ def append_event(
     stale copy in the session for the next append of the same transaction.
     """
     payload = payload or {}
-    with session.no_autoflush:  # the one flush below carries the caller's changes too
-        head = session.execute(
-            select(ChainHead.seq, ChainHead.hash)
-            .where(ChainHead.station_id == station_id)
-            .with_for_update()
-        ).one_or_none()
+    # The session's own connection (same transaction), without the ORM's statement handling:
+    # these are plain statements on tables, and nothing is flushed before them.
+    conn = session.connection()
+    head = conn.execute(_HEAD_FOR_UPDATE, {"station_id": station_id}).one_or_none()
     seq = 1 if head is None else head.seq + 1
     prev_hash = GENESIS_HASH if head is None else head.hash
     event = Event(
@@ -92,15 +109,11 @@ def append_event(
     event.hash = digest = event_hash(event)
     session.add(event)
     session.flush()
-    heads = cast(Table, ChainHead.__table__)
     if head is None:
-        session.execute(insert(heads).values(station_id=station_id, seq=seq, hash=digest))
+        conn.execute(_HEAD_INSERT, {"station_id": station_id, "seq": seq, "hash": digest})
     else:
-        session.execute(
-            update(heads).where(heads.c.station_id == station_id).values(seq=seq, hash=digest)
-        )
-    outbox = cast(Table, OutboxRow.__table__)
-    session.execute(insert(outbox).values(event_id=event.id, created_at=occurred_at, attempts=0))
+        conn.execute(_HEAD_UPDATE, {"head_station": station_id, "new_seq": seq, "new_hash": digest})
+    conn.execute(_OUTBOX_INSERT, {"event_id": event.id, "created_at": occurred_at, "attempts": 0})
     return event
 
 

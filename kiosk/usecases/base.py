@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session, joinedload, sessionmaker
 
 import policies
@@ -56,6 +56,14 @@ class Collector:
     kind: str  # "contact" | "pupil" | "police" | "staff"
     contact_id: int | None = None
     name: str | None = None
+
+
+#: One holding by id with its pupil and locker (many-to-one: joined), see ``_holding``.
+_HOLDING_BY_ID = (
+    select(Holding)
+    .options(joinedload(Holding.pupil), joinedload(Holding.locker))
+    .where(Holding.id == bindparam("holding_id"))
+)
 
 
 def utcnow() -> datetime:
@@ -192,10 +200,11 @@ class UseCases:
 
     def _holding(self, s: Session, holding_id: int) -> Holding:
         # Pupil and locker in the same query: nearly every use-case reads them (the policy
-        # facts, HoldingView.of), and two lazy loads cost more than the join (issue 15).
-        holding = s.get(
-            Holding, holding_id, options=(joinedload(Holding.pupil), joinedload(Holding.locker))
-        )
+        # facts, HoldingView.of), and two lazy loads cost more than the join (issue 15). The
+        # statement is built once (``s.get`` with options built the options and their cache
+        # key per call: ~0.28 against ~0.17 ms here); no flush before it, as with ``s.get``.
+        with s.no_autoflush:
+            holding = s.execute(_HOLDING_BY_ID, {"holding_id": holding_id}).scalar_one_or_none()
         if holding is None:
             raise CustodyError(f"No holding with number {holding_id}.")
         return holding
