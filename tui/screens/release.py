@@ -85,6 +85,9 @@ class ReleaseScreen(StepForm):
         self._refusal_recordable = False  # from the use-case, per collector checked
         #: A senior's written override waiting for the ID type before the door opens.
         self._override_reason: str | None = None
+        #: The door step is on screen; until then a door outcome waits in ``_early_door``.
+        self._door_shown = False
+        self._early_door: DoorOutcome | None = None
 
     def compose_body(self) -> ComposeResult:
         with Vertical(id="form"):
@@ -413,20 +416,28 @@ class ReleaseScreen(StepForm):
         h, collector, id_type, who = self.holding, self.collector, self.id_type, self.actor
         assert h is not None and collector is not None
         job = self.job = self.kiosk.begin_task(TaskKind.RELEASE)
-        custody = self.kiosk.custody
-        # The worker records the holding on the task before returning (a lock may land
-        # while it is saving: the app then rolls it back, its door never opened).
-        self.call(
-            lambda: self.kiosk.service.commit(
+        kiosk, custody = self.kiosk, self.kiosk.custody
+
+        def commit_then_open() -> str:
+            """Commit first, then pulse (DESIGN.md), both on this worker: the unlock command
+            does not wait for a hop through the UI thread (issue 15; ~1.6 ms median here).
+
+            The worker records the holding on the task before returning (a lock may land
+            while it is saving: the app then rolls it back, its door never opened); a lock
+            that lands after the commit makes the service refuse to open the door.
+            """
+            kiosk.service.commit(
                 job,
                 lambda: custody.begin_release(
                     who, h.id, collector, id_type or None, override_reason=override_reason
                 ),
                 lambda result: result[0],
-            ),
-            self._begun,
-            self._refused,
-        )
+            )
+            if not kiosk.service.is_current(job):
+                return "taken over"  # a lock took the task over: the service rolled it back
+            return "opening" if kiosk.run_door(job, who, self._door_done) else "locked"
+
+        self.call(commit_then_open, self._begun, self._refused)
 
     def _refused(self, exc: Exception) -> None:
         self._busy = False
@@ -435,14 +446,27 @@ class ReleaseScreen(StepForm):
             self.query_one("#decision", DecisionPanel).show(exc.decision)
         self._error(problem_text(exc))
 
-    def _begun(self, result: tuple[HoldingView, Decision]) -> None:
+    def _begun(self, door: str) -> None:
         self._busy = False
-        if not self.kiosk.service.is_current(self.job):
-            return  # a lock took the task over: the service rolled it back
-        self._open_door()
+        if door == "taken over":
+            return
+        self._show_door()
+        if door == "locked":
+            self._error("The kiosk was locked: nothing was opened.")
+        elif self._early_door is not None:  # the door step ended before this got here
+            out, self._early_door = self._early_door, None
+            self._door_done(out)
 
     # ------------------------------------------------------------------ door
     def _open_door(self) -> None:
+        """Keep waiting for the door: the door step again, from the UI thread."""
+        self._show_door()
+        assert self.job is not None
+        if not self.kiosk.run_door(self.job, self.actor, self._door_done):
+            self._error("The kiosk was locked: nothing was opened.")
+
+    def _show_door(self) -> None:
+        self._door_shown = True
         assert self.job is not None and self.job.holding is not None
         h = self.job.holding
         pouch = f", pouch {h.pouch_number}" if h.pouch_number else ""
@@ -454,12 +478,15 @@ class ReleaseScreen(StepForm):
         options.clear_options()
         options.display = False
         self._step("step-door", "#door-options")
-        if not self.kiosk.run_door(self.job, self.actor, self._door_done):
-            self._error("The kiosk was locked: nothing was opened.")
 
     def _door_done(self, out: DoorOutcome) -> None:
         result, error = out.result, out.error
         if not self.is_attached:
+            return
+        if not self._door_shown:
+            # The door was opened from the worker; its outcome can in principle overtake
+            # the worker's own report (_begun), which shows it once the door step is up.
+            self._early_door = out
             return
         if error is not None or result is None:
             self._error(problem_text(error or RuntimeError("no result")))
