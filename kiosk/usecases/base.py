@@ -65,6 +65,17 @@ _HOLDING_BY_ID = (
     .where(Holding.id == bindparam("holding_id"))
 )
 
+#: The pupil's confiscations this term (the policy's offence count), see ``_pupil_facts``;
+#: built once, like ``_HOLDING_BY_ID`` (every release and confiscation asks it).
+_PRIOR_OFFENCES = select(func.count(Holding.id)).where(
+    Holding.pupil_id == bindparam("pupil_id"),
+    Holding.kind == HoldingKind.CONFISCATION,
+    Holding.state != HoldingState.ABORTED,
+    Holding.created_at >= bindparam("start_at"),
+    Holding.created_at <= bindparam("end_at"),
+)
+_PRIOR_OFFENCES_BUT = _PRIOR_OFFENCES.where(Holding.id != bindparam("exclude"))
+
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
@@ -244,16 +255,11 @@ class UseCases:
         start, end = policies.term_bounds(self._local(self._now()), self.profile)
         start_at = datetime.combine(start, datetime.min.time(), self.tz)
         end_at = datetime.combine(end, datetime.max.time(), self.tz)
-        query = select(func.count(Holding.id)).where(
-            Holding.pupil_id == pupil.id,
-            Holding.kind == HoldingKind.CONFISCATION,
-            Holding.state != HoldingState.ABORTED,
-            Holding.created_at >= start_at,
-            Holding.created_at <= end_at,
-        )
-        if exclude is not None:
-            query = query.where(Holding.id != exclude)
-        prior = s.scalar(query) or 0
+        params = {"pupil_id": pupil.id, "start_at": start_at, "end_at": end_at}
+        if exclude is None:
+            prior = s.scalar(_PRIOR_OFFENCES, params) or 0
+        else:
+            prior = s.scalar(_PRIOR_OFFENCES_BUT, {**params, "exclude": exclude}) or 0
         return policies.PupilFacts(
             exemptions=frozenset(pupil.exemptions or ()), prior_offences_this_term=prior
         )
