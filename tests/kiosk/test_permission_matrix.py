@@ -81,6 +81,9 @@ def _cases(c: Custody, held: int) -> dict:
         "begin_exam_session_release": lambda who: c.begin_exam_session_release(who, NONE),
         "complete_exam_session_release": lambda who: c.complete_exam_session_release(who, NONE),
         "exam_deposit": lambda who: c.exam_deposit(who, session_id=NONE, pupil_id=NONE),
+        "exam_deposit_by_card": lambda who: c.exam_deposit_by_card(
+            who, session_id=NONE, card_uid="FFFFFFFF"
+        ),
         "create_exam_session": lambda who: c.create_exam_session(
             who,
             paper="t",
