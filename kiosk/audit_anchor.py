@@ -59,7 +59,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import event, select
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session, SessionTransaction, sessionmaker
 
 from db.audit import APPENDED_HEADS
 from db.models import ChainCheckpoint, Event
@@ -261,6 +261,14 @@ def install(sessions: sessionmaker[Session], data_dir: Path, key_file: Path) -> 
     @event.listens_for(sessions, "after_rollback")
     def _forget(session: Session) -> None:
         session.info.pop(APPENDED_HEADS, None)
+
+    @event.listens_for(sessions, "after_transaction_end")
+    def _ended(session: Session, transaction: SessionTransaction) -> None:
+        # ``Session.close()`` ends a transaction without ``after_rollback``; a commit has
+        # popped its heads already (``after_commit`` comes first), so this only drops heads
+        # that were never committed, before a reused session's next commit could anchor them.
+        if transaction.parent is None:
+            session.info.pop(APPENDED_HEADS, None)
 
     return writer
 

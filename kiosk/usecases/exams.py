@@ -75,7 +75,11 @@ _OCCUPY = (
     update(_LOCKERS).where(_LOCKERS.c.id == bindparam("cabinet")).values(state=LockerState.OCCUPIED)
 )
 _IN_CABINET = (_HOLDINGS.c.locker_id == bindparam("cabinet")) & _HOLDINGS.c.state.in_(_OPEN)
-_POUCHES_TOP = select(func.count(), func.max(_HOLDINGS.c.pouch_number)).where(_IN_CABINET)
+# Numbered pouches only: a phone put in the cabinet by locker id has none, and counting it
+# would hide a gap from :meth:`ExamUseCases._free_pouch`'s count == max shortcut.
+_POUCHES_TOP = select(
+    func.count(_HOLDINGS.c.pouch_number), func.max(_HOLDINGS.c.pouch_number)
+).where(_IN_CABINET)
 _POUCHES = select(_HOLDINGS.c.pouch_number).where(_IN_CABINET)
 _INSERT_HOLDING = insert(_HOLDINGS)
 
@@ -285,6 +289,11 @@ class ExamUseCases(ReleaseUseCases):
         existing = conn.execute(_DEPOSITED, {"session": session.id, "pupil": pupil.id}).first()
         if existing is not None:
             raise CustodyError(f"{name} has already deposited (pouch {existing.pouch_number}).")
+        if session.locker_id is None:  # ``kiosk import exams`` leaves the cabinet to choose
+            raise CustodyError(
+                f"{session.name} has no cabinet yet: the exams officer chooses one (edit the "
+                "session), then tap again."
+            )
         # Locked (PostgreSQL FOR UPDATE) like every locker a deposit takes, so a
         # technician's test reservation and this deposit cannot both win.
         cabinet = conn.execute(_CABINET_FOR_UPDATE, {"id": session.locker_id}).one()

@@ -8,11 +8,14 @@ step, and ``audit verify`` passing afterwards.
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
-from sqlalchemy import select
+from kiosk_testing import T0
+from sqlalchemy import select, update
 
 from db.audit import verify_chain
-from db.models import Event, Pupil
+from db.models import Event, ExamSession, ExamSessionState, Locker, Pupil
 from kiosk.custody import CustodyError, PolicyRefused
 
 
@@ -71,7 +74,7 @@ def test_deposit_by_card_gives_what_the_three_calls_gave(demo):
         "session_id": sid,
         "pouch": 4,
         "pupil_id": harry,
-        "locker_id": event.payload["locker_id"],
+        "locker_id": next(lk.id for lk in demo.custody.lockers() if lk.label == "B4"),
     }
 
 
@@ -160,3 +163,90 @@ def test_a_rush_and_its_hand_back_leave_a_chain_that_verifies(demo):
         report = verify_chain(s)
     assert report.ok, report.problem
     assert demo.counts()[0] == demo.counts()[1]
+
+
+def test_a_session_without_a_cabinet_is_refused_in_words(demo):
+    """``kiosk import exams`` opens sessions with no cabinet (the officer picks one later);
+    a candidate tapping in before then gets a refusal to act on, not a crash."""
+    with demo.ctx.sessions.begin() as s:
+        imported = ExamSession(
+            name="GCSE Maths Paper 2",
+            starts_at=T0,
+            ends_at=T0 + timedelta(hours=2),
+            locker_id=None,
+            state=ExamSessionState.OPEN,
+            candidates=[demo.pupils["Harry"]],
+        )
+        s.add(imported)
+        s.flush()
+        sid = imported.id
+    before = demo.counts()
+    with pytest.raises(CustodyError, match="no cabinet"):
+        demo.custody.exam_deposit_by_card(None, session_id=sid, card_uid=_card(demo, "Harry"))
+    with pytest.raises(CustodyError, match="no cabinet"):
+        demo.custody.exam_deposit(None, session_id=sid, pupil_id=demo.pupils["Harry"])
+    assert demo.counts() == before
+
+
+def test_a_phone_without_a_pouch_number_in_the_cabinet_does_not_hide_a_gap(demo):
+    """The count-and-maximum shortcut counts numbered pouches only: a holding put in the
+    cabinet by locker id (a confiscation through the API) has no pouch number, and counting
+    it made {no number, 2} look like "1 and 2 taken", so pouch 3 was given while 1 was free."""
+    sid, exams = _session(demo), demo.staff["exams"]
+    demo.custody.end_exam_session(exams, sid)
+    demo.custody.begin_exam_session_release(exams, sid)
+    demo.custody.complete_exam_session_release(exams, sid)  # cabinet B4 is free again
+    cabinet = next(lk for lk in demo.custody.lockers() if lk.label == "B4")
+    sid = demo.custody.open_exam_session(
+        exams,
+        name="GCSE Maths Paper 2",
+        starts_at=T0,
+        ends_at=T0 + timedelta(hours=2),
+        locker_id=cabinet.id,
+        candidate_ids=[demo.pupils[n] for n in ("Harry", "Isla", "Chloe")],
+    )
+    phone, _ = demo.custody.confiscate(
+        demo.staff["office"],
+        pupil_id=demo.pupils["Jack"],
+        category="unauthorised_use",
+        device_description="grey phone",
+        switched_off_confirmed=True,
+        locker_id=cabinet.id,
+    )
+    assert (phone.locker, phone.pouch_number) == ("B4", None)
+    harry = demo.custody.exam_deposit(None, session_id=sid, pupil_id=demo.pupils["Harry"])
+    isla = demo.custody.exam_deposit(None, session_id=sid, pupil_id=demo.pupils["Isla"])
+    assert (harry.pouch_number, isla.pouch_number) == (1, 2)
+    demo.custody.abort_deposit(None, harry.id, "walked away")  # pouch 1 is free again
+    chloe = demo.custody.exam_deposit(None, session_id=sid, pupil_id=demo.pupils["Chloe"])
+    assert chloe.pouch_number == 1
+
+
+def test_a_full_cabinet_and_one_made_smaller_under_its_pouches(demo):
+    """Full: refused. A cabinet whose capacity the config lowered below the pouches already
+    in it (``kiosk lockers sync`` resizes it) is full too, a pouch freed below the new
+    capacity is given again, and a number above the capacity never is."""
+    sid = _session(demo)  # pouches 1-3 of B4 are taken
+
+    def capacity(n: int) -> None:
+        with demo.ctx.sessions.begin() as s:
+            s.execute(
+                update(Locker).where(Locker.bank == "B", Locker.number == 4).values(capacity=n)
+            )
+
+    def deposit(name: str):
+        return demo.custody.exam_deposit(None, session_id=sid, pupil_id=demo.pupils[name])
+
+    capacity(5)
+    harry, isla = deposit("Harry"), deposit("Isla")
+    assert (harry.pouch_number, isla.pouch_number) == (4, 5)
+    with pytest.raises(CustodyError, match="B4 is full"):
+        deposit("Chloe")
+    capacity(4)  # pouches 1-5 in use
+    with pytest.raises(CustodyError, match="B4 is full"):
+        deposit("Chloe")
+    demo.custody.abort_deposit(None, harry.id, "walked away")  # 1-3 and 5 in use
+    assert deposit("Chloe").pouch_number == 4
+    demo.custody.abort_deposit(None, isla.id, "walked away")  # 1-4 in use: full at 4
+    with pytest.raises(CustodyError, match="B4 is full"):
+        deposit("Harry")

@@ -10,8 +10,11 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from sqlalchemy import update
 from textual.widgets import Input, OptionList
 from tui_helpers import OFFICE, run_async, screen_name, sign_in, text_of, wait_for
+
+from db.models import Pupil
 
 
 def _options(app: Any) -> list[str]:
@@ -55,3 +58,29 @@ async def test_several_matches_are_listed_and_none_is_said(
         )
         assert _options(app) == []
         assert screen_name(app) == screen
+
+
+@pytest.mark.parametrize(("key", "screen"), [("c", "ConfiscateScreen"), ("v", "AmnestyScreen")])
+@run_async
+async def test_a_hostile_name_in_the_list_of_matches_is_literal(
+    make_app: Any, key: str, screen: str
+) -> None:
+    """The list path with a name from the MIS holding markup and terminal controls (issue 9,
+    "Untrusted text is shown as text"): tests/tui/test_untrusted_text.py reaches only the
+    one-match path, on the confiscation only."""
+    app = make_app()
+    with app.station.ctx.sessions.begin() as s:
+        s.execute(
+            update(Pupil)
+            .where(Pupil.given_name == "Ben")
+            .values(
+                given_name="[@click=app.quit]x[/]", family_name="A[b]\x1b[2J", tutor_group="11A"
+            )
+        )
+    async with app.run_test(size=(100, 30)) as pilot:
+        await sign_in(pilot, app, OFFICE)
+        await pilot.press(key)
+        await wait_for(pilot, lambda: screen_name(app) == screen)
+        await pilot.press(*"11a", "enter")
+        await wait_for(pilot, lambda: len(_options(app)) == 3, what="three matches listed")
+        assert "[@click=app.quit]x[/] A[b]\\x1b[2J  11A  (year 9)" in _options(app)
