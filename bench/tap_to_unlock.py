@@ -3,10 +3,11 @@
 Run: .venv/bin/python bench/tap_to_unlock.py [--taps 200] [--year bench/.data/school_year]
 
 The timed path is the release a parent's visit takes once the pupil's card is tapped:
-``Custody.pupil_by_card`` -> the pupil's open holdings (``Custody.holdings(pupil_id=)``) ->
-``Custody.begin_release`` (policy decision, ``releasing`` committed with its event, WAL,
-``synchronous=FULL``) -> ``Station.release`` up to the moment it calls the lock bank's
-``unlock`` (the unlock command). The bank is a recorder that returns at once: the pulse,
+``Custody.card_tapped`` (the pupil, their contacts and their open holdings in one read
+transaction, what the release screen asks on a tap) -> ``Custody.begin_release`` (policy
+decision, ``releasing`` committed with its event, WAL, ``synchronous=FULL``) ->
+``Station.release`` up to the moment it calls the lock bank's ``unlock`` (the unlock
+command). The bank is a recorder that returns at once: the pulse,
 the door and RS-485 retries are hardware time, measured by bench/tap_latency.py.
 
 Untimed around each tap: a phone is confiscated into a GPIO locker in the morning and the
@@ -15,6 +16,8 @@ release completed after the tap, so every tap finds one held phone, as at the ha
 Peer, in the same run, interleaved tap for tap, in the same directory: a bare ``sqlite3``
 transaction that inserts one row and commits with the same settings (WAL,
 ``synchronous=FULL``), i.e. the floor set by the disk's fsync. Goal (issue 15): p99 <= 10 ms.
+After the taps, in the same process: the tap's lookups two ways, alternated tap for tap
+(``pupil_by_card`` + ``holdings(pupil_id=)`` as the path was before ``card_tapped``).
 Also run on a freshly seeded demo ledger (``--fresh``) to show what the ledger's size costs.
 """
 
@@ -29,6 +32,7 @@ import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -72,7 +76,32 @@ def pct(values: list[float], p: float) -> float:
     return ordered[min(len(ordered) - 1, max(0, round(p * len(ordered)) - 1))]
 
 
-def run(folder: Path, taps: int) -> tuple[list[float], list[float], list[float], dict[str, int]]:
+def lookups(custody: Any, actor: Any, cards: list[Any], taps: int) -> dict[str, list[float]]:
+    """CPU of the tap's lookups two ways, same process, the order swapped every tap: the
+    two calls the release path made before ``card_tapped`` (``pupil_by_card`` +
+    ``holdings(pupil_id=)``, each its own transaction) beside ``card_tapped`` (one)."""
+    cpu: dict[str, list[float]] = {"two calls": [], "card_tapped": []}
+
+    def two(uid: str) -> None:
+        pupil = custody.pupil_by_card(actor, uid)
+        custody.holdings(actor, pupil_id=pupil.id)
+
+    def one(uid: str) -> None:
+        custody.card_tapped(actor, uid)
+
+    for i in range(taps):
+        uid = str(cards[(i * 37) % len(cards)][1])
+        order = [("two calls", two), ("card_tapped", one)]
+        for name, fn in order if i % 2 else order[::-1]:
+            c0 = time.process_time()
+            fn(uid)
+            cpu[name].append((time.process_time() - c0) * 1000)
+    return cpu
+
+
+def run(
+    folder: Path, taps: int
+) -> tuple[list[float], list[float], list[float], dict[str, int], dict[str, list[float]]]:
     clock = _Clock(datetime(2026, 7, 1, 8, tzinfo=UTC))
     station = open_station(demo_config(folder), simulate=True, clock=clock)
     ctx = station.ctx
@@ -119,12 +148,12 @@ def run(folder: Path, taps: int) -> tuple[list[float], list[float], list[float],
             clock.now += timedelta(hours=7)
             # timed: the card is tapped at the hatch ... the unlock command is given
             t0, c0 = time.perf_counter(), time.process_time()
-            pupil = custody.pupil_by_card(office, str(uid))
+            tapped = custody.card_tapped(office, str(uid))
+            pupil = tapped.pupil
             assert pupil is not None
-            held = custody.holdings(office, pupil_id=pupil.id)
             view, _ = custody.begin_release(
                 office,
-                next(x.id for x in held if x.id == h.id),
+                next(x.id for x in tapped.holdings if x.id == h.id),
                 Collector("contact", pupil.contacts[0].id),
                 "passport",
             )
@@ -140,10 +169,11 @@ def run(folder: Path, taps: int) -> tuple[list[float], list[float], list[float],
             bare.execute("INSERT INTO t (v) VALUES (?)", (f"tap {i}",))
             bare.execute("COMMIT")
             bare_ms.append((time.perf_counter() - t0) * 1000)
+        lookup_cpu = lookups(custody, office, cards, taps)
     finally:
         bare.close()
         close_station(station)
-    return kiosk_ms, bare_ms, cpu_ms, sizes
+    return kiosk_ms, bare_ms, cpu_ms, sizes, lookup_cpu
 
 
 def report(
@@ -152,6 +182,7 @@ def report(
     bare_ms: list[float],
     cpu_ms: list[float],
     sizes: dict[str, int],
+    lookup_cpu: dict[str, list[float]],
 ) -> None:
     k50, k99 = statistics.median(kiosk_ms), pct(kiosk_ms, 0.99)
     b50, b99 = statistics.median(bare_ms), pct(bare_ms, 0.99)
@@ -173,6 +204,11 @@ def report(
         "does not add to)"
     )
     print(f"  ratio kiosk/bare       p50 {k50 / b50:6.1f}x    p99 {k99 / b99:6.1f}x")
+    for name, values in lookup_cpu.items():
+        print(
+            f"  lookups, CPU, {name:<12} p50 {statistics.median(values):6.2f} ms  "
+            f"p99 {pct(values, 0.99):6.2f} ms  (same process, alternated tap for tap)"
+        )
 
 
 def main() -> None:

@@ -175,6 +175,7 @@ PERMISSIONS: dict[Permission, Rule] = {
 USE_CASES: dict[str, Permission] = {
     "find_pupils": P.VIEW_HOLDINGS,
     "pupil_by_card": P.VIEW_HOLDINGS,
+    "card_tapped": P.VIEW_HOLDINGS,
     "holdings": P.VIEW_HOLDINGS,
     "holding": P.VIEW_HOLDINGS,
     "overdue": P.VIEW_HOLDINGS,

@@ -23,6 +23,7 @@ from wire.vocabulary import (
 #: The words screens compare against (re-exported: the UI imports only ``kiosk``).
 __all__ = [
     "HALF_WAY_STATES",
+    "CardTap",
     "Category",
     "ContactView",
     "Decision",
@@ -236,6 +237,24 @@ class HoldingView:
             elif isinstance(value, tuple):
                 data[key] = list(value)
         return data
+
+
+@dataclass(frozen=True)
+class CardTap:
+    """A pupil's card tapped by signed-in staff: who it is and what of theirs is held, read
+    in one transaction (issue 15, tap to unlock).
+
+    Why one view: the release screen needs the pupil (with the contacts a release picks the
+    collector from) and the pupil's open holdings; asking for them in three use-case calls
+    paid three sessions, three ``BEGIN`` and three staff re-reads per tap. ``pupil`` is None
+    when the card is no pupil's (the app then treats it as a staff badge). What the actor's
+    role may see is decided by the use-case: an exams-only sign-in gets the exam view of the
+    pupil and exam deposits only.
+    """
+
+    pupil: PupilView | None
+    #: The pupil's open holdings, newest first (those the actor's role may see).
+    holdings: tuple[HoldingView, ...] = ()
 
 
 @dataclass(frozen=True)

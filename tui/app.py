@@ -33,6 +33,7 @@ from tui.messages import (
     ResumesAfterSignIn,
     StationNews,
     TakesCards,
+    TakesCardTaps,
     TakesPupils,
 )
 from tui.widgets.text import safe
@@ -44,7 +45,7 @@ if TYPE_CHECKING:  # the station's modules load after the first frame (issue 15,
     from kiosk.simulator_port import SimulatorPort
     from kiosk.station import ReconcileItem
     from kiosk.task import Task, TaskKind
-    from kiosk.views import PupilView
+    from kiosk.views import CardTap, PupilView
 
 log = logging.getLogger(__name__)
 
@@ -417,7 +418,8 @@ class KioskApp(App[None]):
             self.lock("Signed out: badge tapped again.")
             return
         if self.identity.can(Permission.VIEW_HOLDINGS):
-            self._lookup_card(self.identity, uid)
+            # A screen that acts on the pupil's holdings gets them in the same read.
+            self._lookup_card(self.identity, uid, with_holdings=isinstance(screen, TakesCardTaps))
         else:
             self._check_pupil_card(self.identity, uid)
 
@@ -447,23 +449,34 @@ class KioskApp(App[None]):
         self.begin_login(uid)
 
     @work(thread=True, group="cards", exit_on_error=False)
-    def _lookup_card(self, who: Identity, uid: str) -> None:
+    def _lookup_card(self, who: Identity, uid: str, *, with_holdings: bool = False) -> None:
+        """Who the card is (and, for a screen that acts on holdings, what of theirs is held):
+        one use-case call, so one read transaction per tap (issue 15)."""
         try:
-            pupil = self.custody.pupil_by_card(who, uid)
+            found: CardTap | PupilView | None
+            if with_holdings:
+                found = self.custody.card_tapped(who, uid)
+            else:
+                found = self.custody.pupil_by_card(who, uid)
         except Exception as exc:
             self.call_from_thread(self.notify, str(exc), severity="error", markup=False)
             return
-        self.call_from_thread(self._card_resolved, uid, pupil)
+        self.call_from_thread(self._card_resolved, uid, found)
 
-    def _card_resolved(self, uid: str, pupil: PupilView | None) -> None:
+    def _card_resolved(self, uid: str, found: CardTap | PupilView | None) -> None:
+        from kiosk.views import CardTap
+
         if self.identity is None:
             return
+        tap, pupil = (found, found.pupil) if isinstance(found, CardTap) else (None, found)
         if pupil is None:
             self.lock("Signed out: another badge was tapped.")
             self.begin_login(uid)
             return
         screen = self.screen
-        if isinstance(screen, TakesPupils):
+        if tap is not None and isinstance(screen, TakesCardTaps):
+            screen.card_looked_up(tap)
+        elif isinstance(screen, TakesPupils):
             screen.pupil_tapped(pupil)
         else:
             self.notify(

@@ -13,7 +13,7 @@ from textual.message import Message
 
 if TYPE_CHECKING:  # annotations only: the app's first frame imports no ledger (issue 15)
     from kiosk.auth import Identity
-    from kiosk.views import PupilView
+    from kiosk.views import CardTap, PupilView
 
 
 class StationNews(Message):
@@ -48,6 +48,15 @@ class TakesPupils(Protocol):
     """A screen that does something with a pupil's card tapped by signed-in staff."""
 
     def pupil_tapped(self, pupil: PupilView) -> None: ...
+
+
+@runtime_checkable
+class TakesCardTaps(Protocol):
+    """A screen that needs the tapped pupil's open holdings with the pupil (the release
+    screen): the app asks the station for both in one read (``Custody.card_tapped``,
+    issue 15) instead of the screen asking again for the holdings."""
+
+    def card_looked_up(self, tap: CardTap) -> None: ...
 
 
 @runtime_checkable

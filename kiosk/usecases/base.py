@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session, joinedload, sessionmaker
 
 import policies
@@ -56,6 +56,25 @@ class Collector:
     kind: str  # "contact" | "pupil" | "police" | "staff"
     contact_id: int | None = None
     name: str | None = None
+
+
+#: One holding by id with its pupil and locker (many-to-one: joined), see ``_holding``.
+_HOLDING_BY_ID = (
+    select(Holding)
+    .options(joinedload(Holding.pupil), joinedload(Holding.locker))
+    .where(Holding.id == bindparam("holding_id"))
+)
+
+#: The pupil's confiscations this term (the policy's offence count), see ``_pupil_facts``;
+#: built once, like ``_HOLDING_BY_ID`` (every release and confiscation asks it).
+_PRIOR_OFFENCES = select(func.count(Holding.id)).where(
+    Holding.pupil_id == bindparam("pupil_id"),
+    Holding.kind == HoldingKind.CONFISCATION,
+    Holding.state != HoldingState.ABORTED,
+    Holding.created_at >= bindparam("start_at"),
+    Holding.created_at <= bindparam("end_at"),
+)
+_PRIOR_OFFENCES_BUT = _PRIOR_OFFENCES.where(Holding.id != bindparam("exclude"))
 
 
 def utcnow() -> datetime:
@@ -192,10 +211,11 @@ class UseCases:
 
     def _holding(self, s: Session, holding_id: int) -> Holding:
         # Pupil and locker in the same query: nearly every use-case reads them (the policy
-        # facts, HoldingView.of), and two lazy loads cost more than the join (issue 15).
-        holding = s.get(
-            Holding, holding_id, options=(joinedload(Holding.pupil), joinedload(Holding.locker))
-        )
+        # facts, HoldingView.of), and two lazy loads cost more than the join (issue 15). The
+        # statement is built once (``s.get`` with options built the options and their cache
+        # key per call: ~0.28 against ~0.17 ms here); no flush before it, as with ``s.get``.
+        with s.no_autoflush:
+            holding = s.execute(_HOLDING_BY_ID, {"holding_id": holding_id}).scalar_one_or_none()
         if holding is None:
             raise CustodyError(f"No holding with number {holding_id}.")
         return holding
@@ -235,16 +255,11 @@ class UseCases:
         start, end = policies.term_bounds(self._local(self._now()), self.profile)
         start_at = datetime.combine(start, datetime.min.time(), self.tz)
         end_at = datetime.combine(end, datetime.max.time(), self.tz)
-        query = select(func.count(Holding.id)).where(
-            Holding.pupil_id == pupil.id,
-            Holding.kind == HoldingKind.CONFISCATION,
-            Holding.state != HoldingState.ABORTED,
-            Holding.created_at >= start_at,
-            Holding.created_at <= end_at,
-        )
-        if exclude is not None:
-            query = query.where(Holding.id != exclude)
-        prior = s.scalar(query) or 0
+        params = {"pupil_id": pupil.id, "start_at": start_at, "end_at": end_at}
+        if exclude is None:
+            prior = s.scalar(_PRIOR_OFFENCES, params) or 0
+        else:
+            prior = s.scalar(_PRIOR_OFFENCES_BUT, {**params, "exclude": exclude}) or 0
         return policies.PupilFacts(
             exemptions=frozenset(pupil.exemptions or ()), prior_offences_this_term=prior
         )

@@ -45,6 +45,7 @@ def _cases(c: Custody, held: int) -> dict:
     calls = {
         "find_pupils": lambda who: c.find_pupils(who, "zz-nobody"),
         "pupil_by_card": lambda who: c.pupil_by_card(who, "FFFFFFFF"),
+        "card_tapped": lambda who: c.card_tapped(who, "FFFFFFFF"),
         "holdings": lambda who: c.holdings(who),
         "holding": lambda who: c.holding(who, NONE),
         "overdue": lambda who: c.overdue(who),

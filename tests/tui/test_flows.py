@@ -7,6 +7,7 @@ and one physical door close each count as one input.
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 from tui_helpers import (
@@ -160,6 +161,88 @@ async def test_release_to_parent_in_six_inputs(make_app: Any) -> None:
             "Sarah Hughes",
             "driving_licence",
         )
+
+
+@run_async
+async def test_release_door_outcome_before_the_workers_report(make_app: Any) -> None:
+    """The door is pulsed from the worker right after the commit (issue 15), so the door
+    step's outcome can reach the screen before the worker's own report: forced here by
+    holding the worker until the outcome is delivered. The screen shows the door step,
+    then the outcome, and does not overwrite it with "is opening"."""
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await sign_in(pilot, app, OFFICE)
+        ben = held_for(app, "Ben Hughes")[0]
+        await _release_to(pilot, app, BEN, 0)
+        await wait_for(
+            pilot, lambda: app.screen.focused is not None and app.screen.focused.id == "id-types"
+        )
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: "ALLOWED" in text_of(app, "#decision"), what="decision")
+        screen = app.screen
+        delivered = threading.Event()
+        real_done, real_run_door = screen._door_done, app.run_door
+
+        early: list[bool] = []
+
+        def door_done(out: Any) -> None:
+            early.append(not screen._door_shown)
+            real_done(out)
+            delivered.set()
+
+        def run_door(task: Any, actor: Any, done: Any) -> bool:
+            opened = real_run_door(task, actor, done)
+            # Failure bound only: the door closes below, on the pilot's loop.
+            assert delivered.wait(timeout=20), "the door outcome never reached the screen"
+            return opened
+
+        screen._door_done = door_done  # type: ignore[method-assign]
+        app.run_door = run_door  # type: ignore[method-assign]
+        await pilot.press("enter")  # open the locker
+        await close_door_when_open(pilot, app, ben.locker_bank, ben.locker_number)
+        await wait_for(pilot, lambda: "Released from" in text_of(app, "#door-text"))
+        # The outcome came first and was held; the door step, once up, showed it.
+        assert early == [True, False]
+        assert screen._early_door is None
+        assert app.custody.holding(None, ben.id).state == "released"
+
+
+@run_async
+async def test_release_card_tap_reads_once_before_the_collector_list(make_app: Any) -> None:
+    """Issue 15: the tap asks the station once (``card_tapped``: pupil, contacts and open
+    holdings in one read transaction); choosing the phone then asks nothing more (before:
+    ``pupil_by_card``, then ``find_pupils`` for the contacts)."""
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await sign_in(pilot, app, OFFICE)
+        await pilot.press("r")
+        await wait_for(pilot, lambda: screen_name(app) == "ReleaseScreen")
+        await wait_for(pilot, lambda: bool(app.screen.holdings), what="open holdings")
+        calls: list[str] = []
+        custody = app.custody
+
+        def counted(name: str, real: Any) -> Any:
+            def call(*args: Any) -> Any:
+                calls.append(name)
+                return real(*args)
+
+            return call
+
+        for name in ("card_tapped", "pupil_by_card", "holdings", "find_pupils", "holding"):
+            setattr(custody, name, counted(name, getattr(custody, name)))
+        try:
+            await tap(pilot, app, BEN)
+            await wait_for(
+                pilot,
+                lambda: app.screen.focused is not None and app.screen.focused.id == "collectors",
+                what="collector list",
+            )
+        finally:
+            for name in ("card_tapped", "pupil_by_card", "holdings", "find_pupils", "holding"):
+                delattr(custody, name)
+        assert calls == ["card_tapped"]
+        # The collector list came from the tap's read: the pupil's contacts are on it.
+        assert any("Sarah Hughes" in name for _c, name in app.screen._collectors)
 
 
 async def _refused(pilot: Any, app: Any) -> str:

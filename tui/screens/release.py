@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 
 from textual import events
 
-from kiosk.views import Decision, HoldingView, PupilView
+from kiosk.views import CardTap, Decision, HoldingView, PupilView
 
 if TYPE_CHECKING:
     from tui.app import KioskApp
@@ -72,6 +72,8 @@ class ReleaseScreen(StepForm):
         self.shown: list[HoldingView] = []
         self.holding: HoldingView | None = None
         self.pupil: PupilView | None = None
+        #: The pupil (with contacts) whose card was tapped on this screen, if any.
+        self.tapped: PupilView | None = None
         self.collector: Collector | None = None
         self.collector_name = ""
         self.id_type: str | None = None
@@ -83,6 +85,9 @@ class ReleaseScreen(StepForm):
         self._refusal_recordable = False  # from the use-case, per collector checked
         #: A senior's written override waiting for the ID type before the door opens.
         self._override_reason: str | None = None
+        #: The door step is on screen; until then a door outcome waits in ``_early_door``.
+        self._door_shown = False
+        self._early_door: DoorOutcome | None = None
 
     def compose_body(self) -> ComposeResult:
         with Vertical(id="form"):
@@ -154,9 +159,18 @@ class ReleaseScreen(StepForm):
             menu = self.query_one("#held", OptionList)
             (menu.action_cursor_down if event.key == "down" else menu.action_cursor_up)()
 
-    def pupil_tapped(self, pupil: PupilView) -> None:
+    def card_looked_up(self, tap: CardTap) -> None:
+        """A pupil's card: their holdings and contacts came in the tap's one read (issue 15),
+        so choosing the phone asks nothing more before the collector list."""
+        pupil = tap.pupil
+        assert pupil is not None  # the app routes a card that is no pupil's to sign-in
         step = self.query_one(ContentSwitcher).current
         if step == "step-find":
+            self.tapped = pupil
+            # What is held now (the list loaded when the screen opened may be older).
+            fresh = [h for h in tap.holdings if h.state in RELEASABLE]
+            others = [h for h in self.holdings if h.pupil_id != pupil.id]
+            self.holdings = sorted(others + fresh, key=lambda h: h.id, reverse=True)
             self._filter("", pupil.id)
             if len(self.shown) == 1:
                 self._holding_chosen(self.shown[0])
@@ -170,6 +184,10 @@ class ReleaseScreen(StepForm):
     def _holding_chosen(self, holding: HoldingView) -> None:
         self.holding = holding
         who = self.actor
+        tapped = self.tapped
+        if tapped is not None and tapped.id == holding.pupil_id:
+            self._pupil_loaded(tapped)  # the card's read brought the contacts already
+            return
 
         def load() -> Any:
             if holding.pupil_id is None:
@@ -398,20 +416,28 @@ class ReleaseScreen(StepForm):
         h, collector, id_type, who = self.holding, self.collector, self.id_type, self.actor
         assert h is not None and collector is not None
         job = self.job = self.kiosk.begin_task(TaskKind.RELEASE)
-        custody = self.kiosk.custody
-        # The worker records the holding on the task before returning (a lock may land
-        # while it is saving: the app then rolls it back, its door never opened).
-        self.call(
-            lambda: self.kiosk.service.commit(
+        kiosk, custody = self.kiosk, self.kiosk.custody
+
+        def commit_then_open() -> str:
+            """Commit first, then pulse (DESIGN.md), both on this worker: the unlock command
+            does not wait for a hop through the UI thread (issue 15; ~1.6 ms median here).
+
+            The worker records the holding on the task before returning (a lock may land
+            while it is saving: the app then rolls it back, its door never opened); a lock
+            that lands after the commit makes the service refuse to open the door.
+            """
+            kiosk.service.commit(
                 job,
                 lambda: custody.begin_release(
                     who, h.id, collector, id_type or None, override_reason=override_reason
                 ),
                 lambda result: result[0],
-            ),
-            self._begun,
-            self._refused,
-        )
+            )
+            if not kiosk.service.is_current(job):
+                return "taken over"  # a lock took the task over: the service rolled it back
+            return "opening" if kiosk.run_door(job, who, self._door_done) else "locked"
+
+        self.call(commit_then_open, self._begun, self._refused)
 
     def _refused(self, exc: Exception) -> None:
         self._busy = False
@@ -420,14 +446,27 @@ class ReleaseScreen(StepForm):
             self.query_one("#decision", DecisionPanel).show(exc.decision)
         self._error(problem_text(exc))
 
-    def _begun(self, result: tuple[HoldingView, Decision]) -> None:
+    def _begun(self, door: str) -> None:
         self._busy = False
-        if not self.kiosk.service.is_current(self.job):
-            return  # a lock took the task over: the service rolled it back
-        self._open_door()
+        if door == "taken over":
+            return
+        self._show_door()
+        if door == "locked":
+            self._error("The kiosk was locked: nothing was opened.")
+        elif self._early_door is not None:  # the door step ended before this got here
+            out, self._early_door = self._early_door, None
+            self._door_done(out)
 
     # ------------------------------------------------------------------ door
     def _open_door(self) -> None:
+        """Keep waiting for the door: the door step again, from the UI thread."""
+        self._show_door()
+        assert self.job is not None
+        if not self.kiosk.run_door(self.job, self.actor, self._door_done):
+            self._error("The kiosk was locked: nothing was opened.")
+
+    def _show_door(self) -> None:
+        self._door_shown = True
         assert self.job is not None and self.job.holding is not None
         h = self.job.holding
         pouch = f", pouch {h.pouch_number}" if h.pouch_number else ""
@@ -439,12 +478,15 @@ class ReleaseScreen(StepForm):
         options.clear_options()
         options.display = False
         self._step("step-door", "#door-options")
-        if not self.kiosk.run_door(self.job, self.actor, self._door_done):
-            self._error("The kiosk was locked: nothing was opened.")
 
     def _door_done(self, out: DoorOutcome) -> None:
         result, error = out.result, out.error
         if not self.is_attached:
+            return
+        if not self._door_shown:
+            # The door was opened from the worker; its outcome can in principle overtake
+            # the worker's own report (_begun), which shows it once the door step is up.
+            self._early_door = out
             return
         if error is not None or result is None:
             self._error(problem_text(error or RuntimeError("no result")))
