@@ -21,6 +21,7 @@ from collections.abc import Callable
 from typing import IO, TextIO
 
 from kiosk.config import KioskConfig
+from kiosk.memory import freeze_startup_heap
 from kiosk.runtime import close_station, open_station, simulator_of
 from kiosk.service import AlarmsChanged, StationService, StationStarted
 from kiosk.simulator_port import SimulatorPort
@@ -106,6 +107,7 @@ def run_headless(
         started = service.start()
         if started.error:
             raise RuntimeError(started.error)
+        freeze_startup_heap()  # full collections no longer walk it at a tap (kiosk/memory.py)
         with write_lock:
             out.write(f"{READY} (pid {os.getpid()})\n")
             out.flush()

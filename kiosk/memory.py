@@ -59,3 +59,22 @@ def tune_malloc(*, mmap_threshold: int = MMAP_THRESHOLD, arena_max: int = ARENA_
     if not ok:
         log.warning("mallopt refused the station's malloc settings; memory may grow per sign-in")
     return ok
+
+
+def freeze_startup_heap() -> int:
+    """Move everything alive now out of the garbage collector's reach; return how many objects.
+
+    Why: once the station has started, nearly every object in the process (SQLAlchemy and
+    its mappers, pydantic, the policy profile, Textual's CSS) lives until it exits. CPython's
+    full collections walk them all while holding the GIL, and one that falls on a tap stops
+    the hatch for its length (``bench/gc_pause.py`` prints it beside the frozen figure).
+    ``gc.freeze()`` puts them in a permanent generation that is never walked; they are still
+    freed by reference counting, so nothing leaks that would not have leaked. Called by the
+    process entry points (``kiosk run``, UI and headless), never by library code, so tests that
+    start many stations in one process do not pin each other's objects.
+    """
+    import gc
+
+    gc.collect()  # what is garbage now is freed first, not frozen
+    gc.freeze()
+    return gc.get_freeze_count()

@@ -543,11 +543,14 @@ def run_app(config: KioskConfig, *, simulate: bool, demo: bool = False) -> None:
     the UI, close everything (the station too if the UI ended while it was opening)."""
 
     def opener() -> StationService:
+        from kiosk.memory import freeze_startup_heap
         from kiosk.runtime import open_station
         from kiosk.service import StationService
 
         station = open_station(config, simulate=simulate, purpose="kiosk run (staff UI)")
-        return StationService(station)
+        service = StationService(station)
+        freeze_startup_heap()  # full collections no longer walk it at a tap (kiosk/memory.py)
+        return service
 
     app = KioskApp(config=config, opener=opener, demo=demo)
     try:

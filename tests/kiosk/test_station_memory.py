@@ -136,3 +136,49 @@ def test_kiosk_run_tunes_malloc_before_the_station_starts(
     )
     assert result.exit_code == 0, result.output
     assert calls == ["tune", "station"]
+
+
+def test_headless_station_freezes_its_start_up_heap_once_started(
+    tmp_path: Path, demo_template: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``kiosk run --headless`` freezes the heap after the station started and before it
+    says it is ready (bench/gc_pause.py: a full collection at a tap walks ~110k start-up
+    objects otherwise). The freeze is recorded, not done, so this test process is not pinned."""
+    import io
+
+    from kiosk.config import load_config
+
+    seen: list[str] = []
+    out = io.StringIO()
+    monkeypatch.setattr(kiosk.headless, "freeze_startup_heap", lambda: seen.append(out.getvalue()))
+    folder = tmp_path / "demo"
+    shutil.copytree(demo_template, folder)
+    commands = io.StringIO("")
+    commands.name = "<stdin>"  # type: ignore[misc]  # as the real stdin: its end stops the station
+    kiosk.headless.run_headless(
+        load_config(folder / "kiosk.toml"), simulate=True, commands=commands, out=out
+    )
+    assert len(seen) == 1, "the heap is frozen exactly once"
+    assert kiosk.headless.READY not in seen[0], "frozen before the station says it is ready"
+    assert kiosk.headless.READY in out.getvalue()
+
+
+def test_freeze_startup_heap_takes_what_is_alive_out_of_the_collectors_walk() -> None:
+    """In a fresh interpreter (a freeze cannot be undone for what it froze): objects alive
+    before the freeze are no longer walked by a full collection."""
+    script = textwrap.dedent(
+        """
+        import gc
+        from kiosk.memory import freeze_startup_heap
+        keep = [[i] for i in range(5000)]
+        walked_before = len(gc.get_objects())
+        frozen = freeze_startup_heap()
+        print(frozen, walked_before, len(gc.get_objects()))
+        """
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, cwd=ROOT, check=True
+    )
+    frozen, walked_before, walked_after = map(int, done.stdout.split())
+    assert frozen >= 5000
+    assert walked_after < walked_before - 5000
