@@ -24,6 +24,7 @@ Also run on a freshly seeded demo ledger (``--fresh``) to show what the ledger's
 from __future__ import annotations
 
 import argparse
+import gc
 import shutil
 import sqlite3
 import statistics
@@ -100,7 +101,7 @@ def lookups(custody: Any, actor: Any, cards: list[Any], taps: int) -> dict[str, 
 
 
 def run(
-    folder: Path, taps: int
+    folder: Path, taps: int, *, freeze: bool = True
 ) -> tuple[list[float], list[float], list[float], dict[str, int], dict[str, list[float]]]:
     clock = _Clock(datetime(2026, 7, 1, 8, tzinfo=UTC))
     station = open_station(demo_config(folder), simulate=True, clock=clock)
@@ -126,6 +127,9 @@ def run(
                 "holdings": s.scalar(select(func.count(Holding.id))) or 0,
                 "events": s.scalar(select(func.count(Event.id))) or 0,
             }
+        if freeze:  # as `kiosk run` does once its station is built (bench/gc_pause.py)
+            gc.collect()
+            gc.freeze()
         recorder = _RecordingBank(station.banks["A"])
         station.banks["A"] = recorder  # type: ignore[assignment]
         kiosk_ms: list[float] = []
@@ -216,15 +220,21 @@ def main() -> None:
     ap.add_argument("--taps", type=int, default=200)
     ap.add_argument("--year", type=Path, default=DEFAULT_OUT)
     ap.add_argument("--fresh", action="store_true", help="also run on a fresh demo ledger")
+    ap.add_argument(
+        "--no-freeze",
+        action="store_true",
+        help="leave the start-up heap to the collector (kiosk run freezes it: kiosk/memory.py)",
+    )
     args = ap.parse_args()
+    freeze = not args.no_freeze
     with tempfile.TemporaryDirectory(dir=args.year.parent) as tmp:
         if args.fresh:
             fresh = Path(tmp) / "fresh"
             seed_demo(fresh, now=datetime(2026, 5, 1, tzinfo=UTC)).close()
-            report("fresh demo ledger", *run(fresh, args.taps))
+            report("fresh demo ledger", *run(fresh, args.taps, freeze=freeze))
         copy = Path(tmp) / "year"
         shutil.copytree(ensure(args.year), copy)
-        report("school year", *run(copy, args.taps))
+        report("school year", *run(copy, args.taps, freeze=freeze))
 
 
 if __name__ == "__main__":
