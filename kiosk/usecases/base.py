@@ -283,6 +283,13 @@ class UseCases:
             locker = s.get(Locker, locker_id, with_for_update=True, populate_existing=True)
             if locker is None or locker.state != LockerState.FREE:
                 raise CustodyError("That locker is not free. Choose another.")
+            if locker.capacity > 1:
+                # DESIGN.md "Words": a locker with capacity > 1 is an exam cabinet for
+                # numbered pouches; one phone in it would be handed over with the pouches.
+                raise CustodyError(
+                    f"{locker.label} is an exam cabinet, not a single locker: choose a single "
+                    "locker."
+                )
             return locker
         locker = s.scalars(
             select(Locker)
@@ -296,6 +303,22 @@ class UseCases:
                 "No free locker. Release a phone or mark a repaired locker as in service."
             )
         return locker
+
+    @staticmethod
+    def _on_roll(name: str, left_at: datetime | None, doing: str) -> None:
+        """Refuse a voluntary deposit (exam pouch, safekeeping) from a pupil who has left.
+
+        Seed 001 §2 "Additional Responsibilities of Technical Staff": leavers are removed
+        from the school's systems; the kiosk takes no new voluntary custody for one (a full
+        MIS import marks them, ``kiosk.mis_import``). A confiscation is not refused: the phone
+        is already in the office's hands and must be held securely (seed 000 "Mobile phones").
+        """
+        if left_at is not None:
+            raise CustodyError(
+                f"{name} has left the school (missing from the MIS import on "
+                f"{left_at:%d %b %Y}): {doing} is refused. If they are still on roll, "
+                "re-import the MIS file that lists them, then try again."
+            )
 
     def _free_locker_if_empty(self, s: Session, locker: Locker | None) -> None:
         if locker is None or locker.state != LockerState.OCCUPIED:

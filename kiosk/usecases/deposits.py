@@ -167,6 +167,7 @@ class DepositUseCases(UseCases):
         with self._tx() as s:
             self._authorise(s, actor, Permission.SAFEKEEPING)
             pupil = self._pupil(s, pupil_id)
+            self._on_roll(pupil.display_name, pupil.left_at, "a voluntary hand-in")
             rule = self.profile.phones.switched_off_not_silent
             if rule.value and not switched_off_confirmed:
                 raise CustodyError(

@@ -43,6 +43,7 @@ _CANDIDATE = select(
     _PUPILS.c.year_group,
     _PUPILS.c.tutor_group,
     _PUPILS.c.candidate_number,
+    _PUPILS.c.left_at,
 )
 _SESSION = select(
     _SESSIONS.c.id,
@@ -286,6 +287,7 @@ class ExamUseCases(ReleaseUseCases):
         name = f"{pupil.given_name} {pupil.family_name}"
         if session.candidates and pupil.id not in session.candidates:
             raise CustodyError(f"{name} is not a candidate in {session.name}.")
+        self._on_roll(name, pupil.left_at, "an exam deposit")
         existing = conn.execute(_DEPOSITED, {"session": session.id, "pupil": pupil.id}).first()
         if existing is not None:
             raise CustodyError(f"{name} has already deposited (pouch {existing.pouch_number}).")
@@ -302,6 +304,17 @@ class ExamUseCases(ReleaseUseCases):
             raise CustodyError(
                 f"Cabinet {label} is being tested by a technician: wait until the test ends, "
                 "then tap again."
+            )
+        if cabinet.state in (LockerState.FAULT, LockerState.OUT_OF_SERVICE):
+            # Physical truth first (DESIGN.md "Physical truth vs. database truth"): a cabinet
+            # marked fault (e.g. its door did not open on the last deposit) or out of service
+            # stays so until a technician clears it, as a confiscation never takes a locker
+            # that is not free (``_free_locker``); a deposit must not turn it ``occupied``.
+            what = "fault" if cabinet.state == LockerState.FAULT else "out of service"
+            raise CustodyError(
+                f"Cabinet {label} is marked {what}: the exams officer puts the remaining "
+                "phones in another cabinet (moves this session while it has no pouches, or "
+                "opens a session on another cabinet) and asks a technician to check this one."
             )
         pouch = self._free_pouch(conn, cabinet.id, cabinet.capacity)
         if pouch is None:

@@ -441,3 +441,47 @@ def test_events_written_while_the_last_batch_is_on_the_wire_are_sent_too(rig: Ri
     result = rig.relay.drain()
     assert added and result.stored == seeded + 3
     assert_in_step(rig)
+
+
+def test_a_mark_lost_behind_a_later_one_is_resent_and_taken_as_a_duplicate(
+    rig: Rig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The phase 3 writer fails batch 2's "mark sent" after batch 3's is queued (a crash,
+    a full disk): batch 3 is marked and anchored, batch 2 is not. The next drain sends batch
+    2 again, the central log answers it as held, and the two are in step. The failing write
+    waits for batch 4's request, so the order does not depend on timing."""
+    from kiosk.sync import outbox as outbox_module
+
+    add_events(rig.kiosk, 40)
+    real = outbox_module.mark_sent
+    fourth = threading.Event()
+
+    def mark_sent(session, station_id, first_seq, last_seq, now):  # type: ignore[no-untyped-def]
+        if first_seq == 11:
+            assert fourth.wait(timeout=20)
+            raise OSError("disk full (test)")
+        return real(session, station_id, first_seq, last_seq, now)
+
+    def see_fourth(request: httpx.Request) -> None:
+        if IngestBatch.model_validate_json(request.content).events[0].seq == 31:
+            fourth.set()
+
+    monkeypatch.setattr(outbox_module, "mark_sent", mark_sent)
+    rig.central.hook = see_fourth
+    with pytest.raises(OSError, match="disk full"):
+        rig.relay.drain()
+    with rig.kiosk.sessions() as s:
+        unsent = set(
+            s.scalars(
+                select(Event.seq)
+                .join(OutboxRow, OutboxRow.event_id == Event.id)
+                .where(OutboxRow.sent_at.is_(None))
+            )
+        )
+    assert set(range(11, 21)) <= unsent and not unsent & set(range(21, 31))
+
+    monkeypatch.setattr(outbox_module, "mark_sent", real)
+    rig.central.hook = None
+    result = rig.relay.drain()
+    assert result.duplicates >= 10 and result.quarantined == 0
+    assert_in_step(rig)

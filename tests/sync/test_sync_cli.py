@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import gc
 import socket
+import weakref
 
 from click.testing import CliRunner
 from sqlalchemy import delete, select, update
@@ -118,3 +120,32 @@ def test_daemon_stops_on_sigterm_even_while_backing_off(rig: Rig) -> None:
         assert proc.wait(timeout=20) == 0
     finally:
         proc.kill()
+
+
+class _Cycle:
+    def __init__(self) -> None:
+        self.me = self
+
+
+def test_sync_in_process_leaves_the_callers_garbage_collectable(rig: Rig) -> None:
+    """``kiosk sync`` freezes the heap it starts with (gc.freeze: the collector's full passes
+    skip it); run in-process (a test, an embedding caller) it must not make the caller's
+    garbage immortal. The collector is off while the cycle is garbage, so no automatic pass
+    decides the outcome."""
+    config = write_config(
+        rig.kiosk.config.station.data_dir, f"http://127.0.0.1:{closed_port()}", attempts=1
+    )
+    frozen = gc.get_freeze_count()
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        garbage = weakref.ref(_Cycle())
+        assert garbage() is not None  # a cycle: only the collector frees it
+        result = run(config, "sync", "--once")
+        assert result.exit_code == 1, result.output
+    finally:
+        if was_enabled:
+            gc.enable()
+    gc.collect()
+    assert garbage() is None
+    assert gc.get_freeze_count() == frozen

@@ -7,6 +7,7 @@ and the empty answer are the widget's other two paths, the same on both screens.
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 import pytest
@@ -84,3 +85,69 @@ async def test_a_hostile_name_in_the_list_of_matches_is_literal(
         await pilot.press(*"11a", "enter")
         await wait_for(pilot, lambda: len(_options(app)) == 3, what="three matches listed")
         assert "[@click=app.quit]x[/] A[b]\\x1b[2J  11A  (year 9)" in _options(app)
+
+
+def _on_screen_running(app: Any) -> bool:
+    return any(w.node is app.screen and not w.is_finished for w in app.workers)
+
+
+@run_async
+async def test_a_slow_first_search_does_not_overwrite_the_second(make_app: Any) -> None:
+    """Two quick searches: the first's answer, arriving last, is dropped, not listed over the
+    second's. The first lookup is held on an event the test releases, so the order does not
+    depend on timing."""
+    app = make_app()
+    find = app.custody.find_pupils
+    held, entered = threading.Event(), threading.Event()
+
+    def slow_first(who: Any, text: str, *args: Any, **kwargs: Any) -> Any:
+        found = find(who, text, *args, **kwargs)
+        if text == "11a":
+            entered.set()
+            held.wait(timeout=20)
+        return found
+
+    app.custody.find_pupils = slow_first
+    try:
+        async with app.run_test(size=(100, 30)) as pilot:
+            await sign_in(pilot, app, OFFICE)
+            await pilot.press("c")
+            await wait_for(pilot, lambda: screen_name(app) == "ConfiscateScreen")
+            await pilot.press(*"11a", "enter")
+            await wait_for(pilot, entered.is_set, what="the first lookup under way")
+            app.screen.query_one("#search", Input).value = ""
+            await pilot.press(*"11b", "enter")
+            await wait_for(pilot, lambda: len(_options(app)) == 2, what="the second's matches")
+            held.set()
+            await wait_for(pilot, lambda: not _on_screen_running(app), what="both lookups done")
+            await pilot.pause()
+            assert _options(app) == [
+                "Chloe Evans  11B  (year 11)",
+                "Grace Mensah  11B  (year 11)",
+            ]
+    finally:
+        held.set()
+
+
+@run_async
+async def test_a_one_match_search_clears_the_list_of_the_one_before(make_app: Any) -> None:
+    app = make_app()
+    async with app.run_test(size=(100, 30)) as pilot:
+        await sign_in(pilot, app, OFFICE)
+        await pilot.press("c")
+        await wait_for(pilot, lambda: screen_name(app) == "ConfiscateScreen")
+        await pilot.press(*"11a", "enter")
+        await wait_for(pilot, lambda: len(_options(app)) == 2, what="two matches listed")
+        search = app.screen.query_one("#search", Input)
+        search.value = ""
+        search.focus()
+        await pilot.press(*"thompson", "enter")
+        await wait_for(
+            pilot,
+            lambda: app.screen.focused is not None and app.screen.focused.id == "categories",
+            what="the one match taken",
+        )
+        assert "Jack Thompson" in text_of(app, "#who")
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: app.screen.focused is search, what="back at the search")
+        assert _options(app) == []

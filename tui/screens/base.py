@@ -16,6 +16,7 @@ from textual import work
 from textual.app import ComposeResult
 from textual.screen import Screen
 from textual.widgets import ContentSwitcher, Footer, OptionList, Static
+from textual.worker import Worker, get_current_worker
 
 from kiosk.auth import AuthError, Identity, NotPermitted
 from kiosk.custody import CustodyError, PolicyRefused
@@ -141,11 +142,33 @@ class StepForm(KioskScreen):
 
     def on_pupil_search_find(self, event: PupilSearch.Find) -> None:
         event.stop()
-        who, search, text = self.actor, event.search, event.text
-        self.call(
-            lambda: self.kiosk.custody.find_pupils(who, text),
-            lambda pupils: self._pupils_found(search, pupils),
+        self._find_pupils(self.actor, event.search, event.text)
+
+    @work(thread=True, exclusive=True, group="pupil-search", exit_on_error=False)
+    def _find_pupils(self, who: Identity, search: PupilSearch, text: str) -> None:
+        """The lookup for the words typed, one at a time: a new search cancels the one in
+        flight (``exclusive``), and a cancelled one's answer is dropped on the UI thread
+        (:meth:`_search_answered`), so two quick searches never list the first's matches
+        over the second's."""
+        worker = get_current_worker()
+        try:
+            pupils = self.kiosk.custody.find_pupils(who, text)
+        except Exception as exc:
+            if not isinstance(exc, STAFF_ERRORS):
+                log.exception("pupil search failed")
+            self.app.call_from_thread(self._search_answered, worker, self.show_problem, exc)
+            return
+        self.app.call_from_thread(
+            self._search_answered, worker, lambda p: self._pupils_found(search, p), pupils
         )
+
+    def _search_answered(
+        self, worker: Worker[None], callback: Callable[[Any], None], value: Any
+    ) -> None:
+        # On the UI thread, where the next search's start cancels this worker: checked here,
+        # an answer overtaken by a newer search cannot slip in after it.
+        if not worker.is_cancelled:
+            self._deliver(callback, value)
 
     def _pupils_found(self, search: PupilSearch, pupils: list[PupilView]) -> None:
         search.show(pupils)

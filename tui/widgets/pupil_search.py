@@ -72,12 +72,13 @@ class PupilSearch(Vertical):
     def show(self, pupils: Sequence[PupilView]) -> None:
         """The matches for the words typed: one is chosen at once, several are listed (the
         first highlighted), none leaves the list empty (the screen says so)."""
+        menu = self.query_one("#results", OptionList)
+        menu.clear_options()  # the last search's list goes whatever this one found
+        self._found = []
         if len(pupils) == 1:
             self.post_message(self.PupilChosen(self, pupils[0]))
             return
         self._found = list(pupils)
-        menu = self.query_one("#results", OptionList)
-        menu.clear_options()
         menu.add_options(
             [
                 option(f"{p.name}  {p.tutor_group}  (year {p.year_group})", id=str(i))

@@ -1,0 +1,119 @@
+"""What the use-cases refuse whatever screen asks: a faulty cabinet, a cabinet for one phone,
+a pupil who has left. The rule lives here, not in the TUI's choices (DESIGN.md "Layers":
+the TUI decides nothing about holdings, doors or locks)."""
+
+from __future__ import annotations
+
+import pytest
+
+from db.models import Locker, LockerState, Pupil
+from kiosk.custody import CustodyError
+
+
+def _session(demo) -> int:
+    return next(s for s in demo.custody.exam_sessions()).id
+
+
+def _cabinet(demo):
+    return next(x for x in demo.custody.lockers() if x.capacity > 1)
+
+
+def _set_cabinet_state(demo, state: LockerState) -> None:
+    with demo.ctx.sessions.begin() as s:
+        s.get(Locker, _cabinet(demo).id).state = state
+
+
+def _mark_left(demo, pupil: str) -> None:
+    with demo.ctx.sessions.begin() as s:
+        s.get(Pupil, demo.pupils[pupil]).left_at = demo.clock()
+
+
+def test_exam_deposit_into_a_cabinet_whose_door_did_not_open_is_refused(demo):
+    """The cabinet marked ``fault`` by an aborted deposit (the door did not open) stays a
+    fault: the next candidate's deposit is refused in words, not turned into ``occupied``."""
+    sid = _session(demo)
+    d = demo.custody.exam_deposit(None, session_id=sid, pupil_id=demo.pupils["Harry"])
+    demo.custody.abort_deposit(None, d.id, "door did not open", locker_fault="did_not_open")
+    assert _cabinet(demo).state == LockerState.FAULT
+    before = demo.counts()
+    with pytest.raises(CustodyError, match=r"fault.*another cabinet.*technician"):
+        demo.custody.exam_deposit(None, session_id=sid, pupil_id=demo.pupils["Harry"])
+    assert _cabinet(demo).state == LockerState.FAULT
+    assert demo.counts() == before
+
+
+def test_exam_deposit_into_a_cabinet_out_of_service_is_refused(demo):
+    sid = _session(demo)
+    _set_cabinet_state(demo, LockerState.OUT_OF_SERVICE)
+    with pytest.raises(CustodyError, match=r"out of service.*another cabinet"):
+        demo.custody.exam_deposit(None, session_id=sid, pupil_id=demo.pupils["Harry"])
+    assert _cabinet(demo).state == LockerState.OUT_OF_SERVICE
+
+
+def _empty_the_cabinet(demo) -> int:
+    sid = _session(demo)
+    demo.clock.at(14, 0)
+    demo.custody.end_exam_session(demo.staff["exams"], sid)
+    demo.custody.begin_exam_session_release(demo.staff["exams"], sid)
+    demo.custody.complete_exam_session_release(demo.staff["exams"], sid)
+    cabinet = _cabinet(demo)
+    assert cabinet.state == LockerState.FREE
+    return cabinet.id
+
+
+def test_a_free_exam_cabinet_is_refused_for_a_confiscation(demo):
+    cabinet = _empty_the_cabinet(demo)
+    before = demo.counts()
+    with pytest.raises(CustodyError, match=r"exam cabinet.*single locker"):
+        demo.custody.confiscate(
+            demo.staff["office"],
+            pupil_id=demo.pupils["Jack"],
+            category="unauthorised_use",
+            device_description="grey phone",
+            switched_off_confirmed=True,
+            locker_id=cabinet,
+        )
+    with pytest.raises(CustodyError, match=r"exam cabinet.*single locker"):
+        demo.custody.safekeeping(
+            demo.staff["office"],
+            pupil_id=demo.pupils["Jack"],
+            device_description="phone",
+            switched_off_confirmed=True,
+            locker_id=cabinet,
+        )
+    assert demo.counts() == before
+    assert _cabinet(demo).state == LockerState.FREE
+
+
+def test_a_pupil_who_has_left_cannot_deposit_an_exam_phone(demo):
+    sid = _session(demo)
+    _mark_left(demo, "Harry")
+    before = demo.counts()
+    with pytest.raises(CustodyError, match=r"left the school.*MIS"):
+        demo.custody.exam_deposit(None, session_id=sid, pupil_id=demo.pupils["Harry"])
+    assert demo.counts() == before
+
+
+def test_a_pupil_who_has_left_cannot_hand_a_phone_in(demo):
+    _mark_left(demo, "Jack")
+    with pytest.raises(CustodyError, match=r"left the school.*MIS"):
+        demo.custody.safekeeping(
+            demo.staff["office"],
+            pupil_id=demo.pupils["Jack"],
+            device_description="phone",
+            switched_off_confirmed=True,
+        )
+
+
+def test_a_phone_taken_from_a_pupil_marked_as_left_is_still_confiscated(demo):
+    """The phone is in the office's hands: it must be held securely whatever the MIS says
+    (seed 000 "Mobile phones"), so a confiscation is not refused."""
+    _mark_left(demo, "Jack")
+    h, _ = demo.custody.confiscate(
+        demo.staff["office"],
+        pupil_id=demo.pupils["Jack"],
+        category="unauthorised_use",
+        device_description="grey phone",
+        switched_off_confirmed=True,
+    )
+    assert h.state == "depositing"
