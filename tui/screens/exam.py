@@ -196,7 +196,10 @@ class ExamScreen(KioskScreen):
         job = self.job = self.kiosk.begin_task(TaskKind.EXAM_RELEASE)
         job.session_id = self.session.id
         if self.kiosk.run_door(job, self.actor, self._released):
-            self.notify("Opening the cabinet: hand out the pouches, then close its door.")
+            # On the status line too: a toast goes after a few seconds, the door stays open.
+            opening = "Opening the cabinet: hand out the pouches, then close its door."
+            self.query_one("#exam-status", Static).update(opening)
+            self.notify(opening)
 
     def _released(self, out: DoorOutcome) -> None:
         result, error = out.result, out.error
