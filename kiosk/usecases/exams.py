@@ -148,14 +148,36 @@ class ExamUseCases(ReleaseUseCases):
             return rows
 
     def exam_deposit(
-        self, actor: Identity | None, *, session_id: int, pupil_id: int
+        self,
+        actor: Identity | None,
+        *,
+        session_id: int,
+        pupil_id: int,
+        switched_off_confirmed_by: int | None = None,
     ) -> HoldingView:
         """A candidate deposits their phone into the session's cabinet; a pouch number is given.
 
         ``actor`` None is the self-service screen the exams officer opened.
+
+        ``switched_off_confirmed_by``: the member of staff (staff id) who confirmed that the
+        phones go into the pouches switched off. Where the profile wants phones off, not
+        silent (``phones.switched_off_not_silent``), a deposit without it is refused, as for
+        safekeeping (issue 14). The exams officer confirms once for the session when opening
+        self-service (so a candidate still has one tap): the rule is about the phone's state
+        ("must be turned off (not placed on silent)", 002_2c79a8926c881883.txt § Mobile
+        Devices), not about one check per phone, and candidates deposit under the
+        invigilator's eye ("Phones and devices must not be taken into examinations",
+        000_65bd33aa88e9eb3e.txt § Pupils' use of personal devices). Recorded on the holding
+        and in its ``holding.depositing`` event.
         """
         with self._tx() as s:
             self._authorise(s, actor, Permission.EXAM_DEPOSIT, unattended=True)
+            rule = self.profile.phones.switched_off_not_silent
+            if rule.value and switched_off_confirmed_by is None:
+                raise CustodyError(
+                    "The exams officer must confirm the phones go in switched off (off, not "
+                    f"silent) [phones.switched_off_not_silent: {rule.source}]."
+                )
             session = s.get(ExamSession, session_id)
             if session is None:
                 raise CustodyError(f"No exam session {session_id}.")
@@ -211,6 +233,7 @@ class ExamUseCases(ReleaseUseCases):
                 locker=cabinet,
                 pouch_number=free[0],
                 exam_session_id=session.id,
+                switched_off_confirmed=switched_off_confirmed_by is not None,
                 created_at=self._now(),
                 created_by_id=actor.staff_id if actor else None,
             )
@@ -223,6 +246,7 @@ class ExamUseCases(ReleaseUseCases):
                 pouch=holding.pouch_number,
                 pupil_id=pupil.id,
                 locker_id=cabinet.id,
+                switched_off_confirmed_by=switched_off_confirmed_by,
             )
             return HoldingView.of(holding)
 

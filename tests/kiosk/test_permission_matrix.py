@@ -79,7 +79,9 @@ def _cases(c: Custody, held: int) -> dict:
         "end_exam_session": lambda who: c.end_exam_session(who, NONE),
         "begin_exam_session_release": lambda who: c.begin_exam_session_release(who, NONE),
         "complete_exam_session_release": lambda who: c.complete_exam_session_release(who, NONE),
-        "exam_deposit": lambda who: c.exam_deposit(who, session_id=NONE, pupil_id=NONE),
+        "exam_deposit": lambda who: c.exam_deposit(
+            who, session_id=NONE, pupil_id=NONE, switched_off_confirmed_by=1
+        ),
         "create_exam_session": lambda who: c.create_exam_session(
             who,
             paper="t",

@@ -20,6 +20,7 @@ from tui_helpers import (
     open_exam_screen,
     screen_name,
     sign_in,
+    start_self_service,
     tap,
     text_of,
     wait_for,
@@ -103,8 +104,7 @@ def test_self_service_shows_the_candidate_number_and_pouch(
 
     async def deposit(pilot: Any) -> None:
         await open_exam_screen(pilot, app)
-        await pilot.press("d")
-        await wait_for(pilot, lambda: screen_name(app) == "ExamDepositScreen")
+        await start_self_service(pilot, app)
         await tap(pilot, app, HARRY)
         await wait_for(pilot, lambda: "POUCH 4" in text_of(app, "#exam-result"))
         await close_door_when_open(pilot, app, "B", 4)  # no door step left running

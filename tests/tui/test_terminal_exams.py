@@ -105,6 +105,10 @@ def test_exam_day_by_keystrokes(demo: tuple[Terminal, Path]) -> None:
 
     # Self-service: each candidate taps their card and closes the cabinet.
     term.keys("d")
+    # Once for the session, the officer confirms the phones go in switched off (the demo
+    # profile has phones.switched_off_not_silent): one key, not one per candidate.
+    term.wait_for("phones are switched off - start self-service")
+    term.keys("Enter")
     term.wait_for("CANDIDATES: tap your card")
     for name, pouch in (("ben hughes", 1), ("amara", 2)):
         tap(term, name)
