@@ -111,6 +111,8 @@ def _cases(c: Custody, held: int) -> dict:
         "issue_enrolment_code": lambda who: c.issue_enrolment_code(who, NONE),
         "approve_pin_setup": lambda who: c.approve_pin_setup(who, NONE),
         "require_pin_change": lambda who: c.require_pin_change(who, NONE),
+        "grant_role": lambda who: c.grant_role(who, NONE, "exams"),
+        "revoke_role": lambda who: c.revoke_role(who, NONE, "teacher"),
         "acknowledge_alarm": lambda who: c.acknowledge_alarm(who, ["forced:A7"]),
     }
     return {name: (call, P[name]) for name, call in calls.items()}
