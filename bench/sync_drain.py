@@ -8,6 +8,11 @@ sends a sample of a second station's queue one request per event, the peer that 
 is measured against. Prints events/s for both and their ratio beside the goals (>= 5,000
 events/s batched, >= 20x per-event). Nothing is asserted; figures are measured here.
 
+Also prints, for the batched drain, where each batch's time goes: wall time per batch, and
+the CPU each side used per batch (the kiosk's relay process, all threads; the central log's
+service process; the PostgreSQL backends serving it, read from ``/proc``, so give the bench
+a database of its own), and the part of the wall time spent waiting for the central log.
+
 Run: .venv/bin/python bench/sync_drain.py [N ...]   (default: 10000 50000)
 PostgreSQL: $KIOSK_TEST_POSTGRES (default postgresql+psycopg://postgres@127.0.0.1:5432/test);
 the central log gets a fresh schema there, dropped afterwards.
@@ -15,6 +20,7 @@ the central log gets a fresh schema there, dropped afterwards.
 
 from __future__ import annotations
 
+import gc
 import os
 import socket
 import subprocess
@@ -22,6 +28,7 @@ import sys
 import tempfile
 import time
 import uuid
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import quote
@@ -114,6 +121,42 @@ def seed_ledger(path: Path, station: str, n: int) -> Relay | None:
     return None
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU a process has used, all its threads (Linux ``/proc``); 0 if gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def pg_backends(db_url: str) -> list[int]:
+    """PostgreSQL server processes serving the bench's database, but this query's own."""
+    engine = create_engine(db_url)
+    with engine.connect() as conn:
+        pids = list(
+            conn.execute(
+                text(
+                    "SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
+                    "AND pid <> pg_backend_pid() AND backend_type = 'client backend'"
+                )
+            ).scalars()
+        )
+    engine.dispose()
+    return pids
+
+
+@dataclass
+class Drained:
+    stored: int
+    batches: int
+    elapsed: float  # wall seconds for the whole drain
+    waited: float  # of which waiting for the central log's answers
+    kiosk_cpu: float  # the relay's process, every thread
+    central_cpu: float  # the service process
+    pg_cpu: float  # the PostgreSQL backends
+
+
 def central_cli(db_url: str, *args: str) -> str:
     out = subprocess.run(
         [CENTRAL, "--database", db_url, *args], capture_output=True, text=True, check=True
@@ -135,9 +178,19 @@ class TimedClient(CentralClient):
 
 
 def drain(
-    ledger: Path, data_dir: Path, station: str, url: str, token: str, batch_size: int
-) -> tuple[int, float, float]:
-    """(events stored, seconds for the whole drain, of which waiting for the central log)."""
+    ledger: Path,
+    data_dir: Path,
+    station: str,
+    url: str,
+    token: str,
+    batch_size: int,
+    *,
+    server_pid: int,
+    db_url: str,
+) -> Drained:
+    """Drain ``ledger``'s outbox to the central log, timed and its CPU counted."""
+    httpx.get(url + "/", timeout=10)  # the service's pool is warm: its backends exist
+    backends = pg_backends(db_url)
     engine = make_engine(f"sqlite:///{ledger}")
     client = TimedClient(url, token, timeout=120, retry=RetryPolicy(attempts=3))
     relay = Relay(
@@ -147,12 +200,32 @@ def drain(
         data_dir=data_dir,
         batch_size=batch_size,
     )
+    # As the `kiosk sync` process does before its drains (since perf4; run against an older
+    # tree it freezes too, which can only flatter that tree).
+    gc.freeze()
+    pg_before = {pid: cpu_seconds(pid) for pid in backends}
+    central_before = cpu_seconds(server_pid)
+    cpu_before = time.process_time()
     start = time.perf_counter()
     result = relay.drain()
     elapsed = time.perf_counter() - start
+    kiosk_cpu = time.process_time() - cpu_before
+    central_cpu = cpu_seconds(server_pid) - central_before
+    # Backends opened during the drain count from zero.
+    pg_cpu = sum(
+        cpu_seconds(pid) - pg_before.get(pid, 0.0) for pid in {*backends, *pg_backends(db_url)}
+    )
     client.close()
     engine.dispose()
-    return result.stored, elapsed, client.waited
+    return Drained(
+        result.stored,
+        result.batches,
+        elapsed,
+        client.waited,
+        kiosk_cpu,
+        central_cpu,
+        pg_cpu,
+    )
 
 
 def run(sizes: list[int]) -> None:
@@ -187,10 +260,10 @@ def run(sizes: list[int]) -> None:
             f"{'queued':>8} {'batched ev/s':>13} {'per-event ev/s':>15} {'ratio':>7} "
             f"{'central share':>14}   goals"
         )
+        breakdown: list[str] = []
         for n in sizes:
             with tempfile.TemporaryDirectory() as tmp:
-                rates: dict[str, float] = {}
-                share: dict[str, float] = {}
+                runs: dict[str, Drained] = {}
                 for mode, count, size in (
                     ("batched", n, MAX_BATCH),
                     ("single", min(n, PER_EVENT_SAMPLE), 1),
@@ -203,22 +276,44 @@ def run(sizes: list[int]) -> None:
                     )
                     ledger = Path(tmp) / f"{station}.db"
                     seed_ledger(ledger, station, count)
-                    stored, elapsed, waited = drain(ledger, Path(tmp), station, url, token, size)
-                    assert stored == count, f"{mode}: stored {stored} of {count}"
-                    rates[mode] = stored / elapsed
-                    share[mode] = waited / elapsed
-            ratio = rates["batched"] / rates["single"]
+                    run = drain(
+                        ledger,
+                        Path(tmp),
+                        station,
+                        url,
+                        token,
+                        size,
+                        server_pid=server.pid,
+                        db_url=db_url,
+                    )
+                    assert run.stored == count, f"{mode}: stored {run.stored} of {count}"
+                    runs[mode] = run
+            batched, single = runs["batched"], runs["single"]
+            rate, single_rate = batched.stored / batched.elapsed, single.stored / single.elapsed
+            ratio = rate / single_rate
             print(
-                f"{n:>8} {rates['batched']:>13,.0f} {rates['single']:>15,.0f} "
-                f"{ratio:>6.1f}x {share['batched']:>13.0%}   >= {GOAL_RATE:,} ev/s: "
-                f"{'met' if rates['batched'] >= GOAL_RATE else 'NOT met'}; "
+                f"{n:>8} {rate:>13,.0f} {single_rate:>15,.0f} "
+                f"{ratio:>6.1f}x {batched.waited / batched.elapsed:>13.0%}   >= {GOAL_RATE:,} "
+                f"ev/s: {'met' if rate >= GOAL_RATE else 'NOT met'}; "
                 f">= {GOAL_RATIO}x: {'met' if ratio >= GOAL_RATIO else 'NOT met'}"
+            )
+            per = 1e3 / max(batched.batches, 1)
+            breakdown.append(
+                f"{n:>8} {batched.batches:>8} {batched.elapsed * per:>9.1f} "
+                f"{batched.waited * per:>9.1f} {batched.kiosk_cpu * per:>10.1f} "
+                f"{batched.central_cpu * per:>12.1f} {batched.pg_cpu * per:>11.1f}"
             )
         print(
             f"(per-event rate measured on the first {PER_EVENT_SAMPLE:,} events of a "
             "second station's queue, same central, same run; central share: the part of the "
             "batched drain spent waiting for the central log's answers)"
         )
+        print(
+            f"batched drain, per batch (ms; load average {os.getloadavg()[0]:.1f}):\n"
+            f"{'queued':>8} {'batches':>8} {'wall':>9} {'waiting':>9} {'kiosk CPU':>10} "
+            f"{'central CPU':>12} {'PG CPU':>11}"
+        )
+        print("\n".join(breakdown))
     finally:
         if server is not None:
             server.terminate()

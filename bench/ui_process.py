@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import pty
+import select
 import subprocess
 import sys
 import threading
@@ -35,7 +36,9 @@ class UiProcess:
         buf = b""
         deadline = time.monotonic() + timeout
         while not buf.endswith(b"\n"):
-            if time.monotonic() > deadline:
+            left = deadline - time.monotonic()
+            if left <= 0 or not select.select([self.pipe], [], [], left)[0]:
+                self.proc.kill()
                 raise TimeoutError("the UI did not report in time")
             chunk = os.read(self.pipe, 4096)
             if not chunk:
@@ -74,11 +77,16 @@ class UiProcess:
         os.close(self.pipe)
 
 
-def spawn(mode: str, config: Path | None = None, *, stay: bool = False) -> UiProcess:
+def spawn(
+    mode: str, config: Path | None = None, *, stay: bool = False, signins: int = 0
+) -> UiProcess:
+    """Start ``bench/ui_child.py MODE``; ``signins``: staff sign-ins after the station is
+    ready (kiosk modes; see ui_child.py)."""
     master, slave = pty.openpty()
     read_end, write_end = os.pipe()
     env = dict(os.environ, TERM="xterm-256color", COLUMNS="100", LINES="30")
     env["BENCH_STAY"] = "1" if stay else "0"
+    env["BENCH_SIGNINS"] = str(signins)
     env.pop("TEXTUAL", None)
     args = [sys.executable, str(CHILD), mode, str(write_end)]
     if config is not None:

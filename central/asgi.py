@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 from datetime import timedelta
 
@@ -19,3 +20,9 @@ app = create_app(
     if os.environ.get("KIOSK_CENTRAL_SESSION_IDLE_MINUTES")
     else DEFAULT_SESSION_IDLE,
 )
+
+# Everything built so far (FastAPI, SQLAlchemy, pydantic, the app's routes and models, about
+# 120,000 objects) lives as long as the process: move it out of the collector's reach. Each
+# batch allocates thousands of short-lived objects, and every full collection walked that
+# whole heap again (70-100 ms each, here about once per 20 batches of 500 events).
+gc.freeze()

@@ -218,10 +218,9 @@ class Ingestor:
         now = self.clock()
         store_reference(s, station, batch, now)
         if new:
-            store_events(s, station, new, now)
-            station.anchor_seq = new[-1].seq
-            station.anchor_hash = new[-1].hash
-        station.last_seen_at = now
+            store_events(s, station, new, now)  # the anchor and last_seen_at too
+        else:
+            station.last_seen_at = now
         return IngestAccepted(
             station_id=station.station_id,
             stored=len(new),

@@ -107,6 +107,10 @@ def check_integrity(engine: Engine, mode: IntegrityMode = "full") -> None:
     pragma = "quick_check" if mode == "quick" else "integrity_check"
     with read_only(engine).connect() as conn:
         rows = [r[0] for r in conn.exec_driver_sql(f"PRAGMA {pragma}")]
+        # The check read every page through this connection's page cache (up to
+        # SQLite's default 2 MB), which the pool would keep for a scan that runs once:
+        # give it back (issue 15, memory; the station reads by index afterwards).
+        conn.exec_driver_sql("PRAGMA shrink_memory")
     if rows != ["ok"]:
         detail = "; ".join(str(r) for r in rows[:5])
         raise DatabaseCorrupt(

@@ -70,7 +70,7 @@ class BadgeFrameParser:
             length = 14
         elif rest[0] == CR:
             if len(rest) < 3:
-                return -1 if rest[1:2] in (b"", b"\n") else 0
+                return -1 if len(rest) == 1 or rest[1] == LF else 0
             if rest[1] != LF or rest[2] != ETX:
                 return 0
             length = 16

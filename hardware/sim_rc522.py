@@ -354,9 +354,9 @@ def install_fake_rpi() -> None:
         )
     with contextlib.redirect_stdout(io.StringIO()):
         rpi, wrappers = _fake_rpi_gpio_module()
-        wrappers.toggle_print(False)  # type: ignore[attr-defined]
+        wrappers.toggle_print(False)
     sys.modules["RPi"] = rpi
-    sys.modules["RPi.GPIO"] = rpi.GPIO  # type: ignore[attr-defined]
+    sys.modules["RPi.GPIO"] = rpi.GPIO
 
 
 def _fake_rpi_gpio_module() -> tuple[types.ModuleType, types.ModuleType]:

@@ -59,8 +59,9 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import event, select
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session, SessionTransaction, sessionmaker
 
+from db.audit import APPENDED_HEADS
 from db.models import ChainCheckpoint, Event
 
 ANCHOR_FILE = "audit-anchor.json"
@@ -242,7 +243,9 @@ def install(sessions: sessionmaker[Session], data_dir: Path, key_file: Path) -> 
 
     @event.listens_for(sessions, "after_flush")
     def _seen(session: Session, _ctx: object) -> None:
-        heads: dict[str, tuple[int, str]] = session.info.setdefault("audit_heads", {})
+        # ``append_event`` records its heads itself (plain INSERTs); an Event added as an
+        # ORM object (tests, tools) is seen here.
+        heads: dict[str, tuple[int, str]] = session.info.setdefault(APPENDED_HEADS, {})
         for obj in session.new:
             if isinstance(obj, Event):
                 old = heads.get(obj.station_id)
@@ -251,13 +254,21 @@ def install(sessions: sessionmaker[Session], data_dir: Path, key_file: Path) -> 
 
     @event.listens_for(sessions, "after_commit")
     def _anchor(session: Session) -> None:
-        heads = session.info.pop("audit_heads", None)
+        heads = session.info.pop(APPENDED_HEADS, None)
         if heads:
             writer.submit(heads)
 
     @event.listens_for(sessions, "after_rollback")
     def _forget(session: Session) -> None:
-        session.info.pop("audit_heads", None)
+        session.info.pop(APPENDED_HEADS, None)
+
+    @event.listens_for(sessions, "after_transaction_end")
+    def _ended(session: Session, transaction: SessionTransaction) -> None:
+        # ``Session.close()`` ends a transaction without ``after_rollback``; a commit has
+        # popped its heads already (``after_commit`` comes first), so this only drops heads
+        # that were never committed, before a reused session's next commit could anchor them.
+        if transaction.parent is None:
+            session.info.pop(APPENDED_HEADS, None)
 
     return writer
 

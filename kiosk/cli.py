@@ -514,6 +514,9 @@ def demo(seed_only: bool, data_dir: Path | None) -> None:
         )
         return
     k.close()
+    from kiosk.memory import tune_malloc
+
+    tune_malloc()  # as `kiosk run` (kiosk/memory.py)
     click.get_current_context().meta["kiosk.demo"] = True  # the demo UI may quit with one key
     _run_ui(click.get_current_context(), load_config(config_file), simulate=True)
 
@@ -536,7 +539,10 @@ def run(ctx: click.Context, simulate: bool, headless: bool, sim_commands: IO[str
     """Start the configured station (staff UI on this terminal, or --headless)."""
     if sim_commands is not None and not (headless and simulate):
         _fail("--sim-commands needs --headless --simulate")
+    from kiosk.memory import tune_malloc
     from kiosk.watchdog import notify_ready
+
+    tune_malloc()  # before any thread: sign-ins' Argon2 memory is given back (kiosk/memory.py)
 
     if headless:
         # Here, not above: the staff UI paints before it loads SQLAlchemy (issue 15).

@@ -21,7 +21,6 @@ from kiosk.config import KioskConfig, parse_config
 from kiosk.context import KioskContext, open_context
 from kiosk.custody import Collector
 from kiosk.lockers import sync_lockers
-from kiosk.mis_import import run_import
 
 DEMO_DATA = Path(__file__).parent / "demo_data"
 
@@ -106,6 +105,11 @@ def _set_demo_pins(s: Session, config: KioskConfig, now: datetime) -> None:
 
 def seed_demo(data_dir: Path, *, now: datetime | None = None) -> KioskContext:
     """Create (or refuse to overwrite) a demo station in ``data_dir`` and return it open."""
+    # Here, not at the top: a running simulated station imports this module for its badge
+    # list (kiosk.runtime.demo_cards, the idle screen), and the importer (with the replay
+    # and staff-admin modules behind it) is only needed to seed (issue 15, memory).
+    from kiosk.mis_import import run_import
+
     data_dir.mkdir(parents=True, exist_ok=True)
     if (data_dir / "kiosk.db").exists():
         raise FileExistsError(

@@ -208,6 +208,7 @@ USE_CASES: dict[str, Permission] = {
     "record_missing": P.VIEW_HOLDINGS,
     "receipt_slip": P.VIEW_HOLDINGS,
     "exam_deposit": P.EXAM_DEPOSIT,
+    "exam_deposit_by_card": P.EXAM_DEPOSIT,
     "exam_hand_back": P.EXAM_HAND_BACK,
     "acknowledge_alarm": P.ACKNOWLEDGE_ALARM,
     "set_locker_state": P.LOCKER_SERVICE,

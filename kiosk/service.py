@@ -373,9 +373,14 @@ class StationService:
                     # finished under the name of who began it; their sign-in ends with it.
                     self._deferred_sign_outs[id(task)] = (who, why)
                     deferred = True
+            # Set before the guard is let go: the rollback (or door step) settling the task
+            # takes the guard next and replaces its pending note in these. Set after, a
+            # settling that came first was overwritten by "rolling back..." for good.
+            self.notes = notes
+            snapshot = tuple(notes)
         if who is not None and not deferred:
             self._spawn("sign-out", lambda: self._sign_out(who, why))
-        self._set_notes(notes)
+        self._emit(NotesChanged(snapshot))
 
     def sign_out_for_self_service(self, opener: Identity) -> None:
         """The exams officer hands the kiosk to candidates: sign out, keep nothing open."""

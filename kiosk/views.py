@@ -26,6 +26,7 @@ __all__ = [
     "Category",
     "ContactView",
     "Decision",
+    "ExamDepositView",
     "ExamSessionState",
     "ExamSessionView",
     "HoldingKind",
@@ -194,6 +195,39 @@ class HoldingView:
             exam_session_id=h.exam_session_id,
         )
 
+    @classmethod
+    def of_row(cls, r: Any) -> HoldingView:
+        """The view of a holding row with its pupil's ``given_name``, ``family_name``,
+        ``tutor_group`` and its locker's ``bank``, ``number`` (outer-joined: None when
+        gone), read without ORM objects (issue 15, exam rush)."""
+        return cls(
+            id=r.id,
+            kind=HoldingKind(r.kind),
+            state=HoldingState(r.state),
+            pupil_id=r.pupil_id,
+            pupil_name=(
+                f"{r.given_name} {r.family_name}" if r.given_name is not None else "(removed)"
+            ),
+            tutor_group=r.tutor_group or "",
+            device_description=r.device_description,
+            category=r.category,
+            locker=f"{r.bank}{r.number}" if r.bank is not None else None,
+            locker_bank=r.bank,
+            locker_number=r.number,
+            pouch_number=r.pouch_number,
+            offence_number=r.offence_number,
+            created_at=r.created_at,
+            held_at=r.held_at,
+            released_at=r.released_at,
+            collector_name=r.collector_name,
+            id_type_seen=r.id_type_seen,
+            follow_ups=tuple(r.follow_ups or ()),
+            requires_parent_collection=r.requires_parent_collection,
+            forbids_viewing=r.forbids_viewing,
+            parent_informed=r.parent_informed_at is not None,
+            exam_session_id=r.exam_session_id,
+        )
+
     def as_json(self) -> dict[str, Any]:
         data = asdict(self)
         for key, value in data.items():
@@ -202,3 +236,14 @@ class HoldingView:
             elif isinstance(value, tuple):
                 data[key] = list(value)
         return data
+
+
+@dataclass(frozen=True)
+class ExamDepositView:
+    """A self-service exam deposit as the hatch shows it: the candidate (exam view, no card
+    or contacts), their ``depositing`` pouch and their candidate number (None if the exam
+    import gave none)."""
+
+    pupil: PupilView
+    holding: HoldingView
+    candidate_number: str | None

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import functools
 from datetime import date, datetime, timedelta
+from typing import TypedDict, Unpack
 
 from policies.decision import Decision, FollowUp, Reason
 from policies.profile import Category, Profile, Rule
@@ -36,6 +37,15 @@ _UNKNOWN_CATEGORY_SOURCE = "default: only categories in the school's profile can
 _STATE_SOURCE = "default: only a phone in the 'held' state can be released"
 
 
+class _Flags(TypedDict, total=False):
+    """The optional ``Decision`` fields a rule function may set (checked by name and type)."""
+
+    forces_hold: bool
+    forbids_viewing: bool
+    requires_parent_collection: bool
+    holding_kind: str | None
+
+
 def _reason(code: str, text: str, clause: str, rule: Rule[object] | str) -> Reason:
     source = rule if isinstance(rule, str) else rule.source
     return Reason(code, text, clause, source)
@@ -45,12 +55,12 @@ def _verdict(
     failed: list[Reason],
     passed: list[Reason],
     follow_ups: list[FollowUp] | tuple[FollowUp, ...] = (),
-    **flags: object,
+    **flags: Unpack[_Flags],
 ) -> Decision:
     """Refuse with every failing reason, or allow with the passing ones and the follow-ups."""
     if failed:
-        return Decision(False, tuple(failed), **flags)  # type: ignore[arg-type]
-    return Decision(True, tuple(passed), _dedupe(follow_ups), **flags)  # type: ignore[arg-type]
+        return Decision(False, tuple(failed), **flags)
+    return Decision(True, tuple(passed), _dedupe(follow_ups), **flags)
 
 
 def _dedupe(follow_ups: list[FollowUp] | tuple[FollowUp, ...]) -> tuple[FollowUp, ...]:

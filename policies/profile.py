@@ -35,6 +35,9 @@ from policies.vocab import (
 PROFILE_DIR: Path = Path(__file__).resolve().parent / "profiles"
 
 T = TypeVar("T")
+# Covariant: a frozen Rule[bool] is a Rule[object], so helpers that only read ``source`` take
+# any rule (policies/engine.py ``_reason``).
+T_co = TypeVar("T_co", covariant=True)
 
 
 # --------------------------------------------------------------------------------------------
@@ -83,10 +86,10 @@ def _display(path: Path) -> str:
 
 
 @dataclass(frozen=True)
-class Rule(Generic[T]):
+class Rule(Generic[T_co]):
     """One rule value and the citation it came from (shown to staff with every decision)."""
 
-    value: T
+    value: T_co
     source: str
 
 

@@ -69,7 +69,8 @@ def _line_at(data: bytes, offset: int) -> int:
 def _digits(value: int) -> int:
     """Decimal digits of ``value`` without ``str()``, which refuses past 4,300 digits."""
     digits = max(1, int(abs(value).bit_length() * 0.30103))
-    return digits + (abs(value) >= 10**digits)
+    power: int = 10**digits  # int ** int is typed Any (a negative power is a float)
+    return digits + (abs(value) >= power)
 
 
 #: Bidirectional overrides and isolates: they reorder how the text around them is shown.

@@ -70,4 +70,4 @@ def is_valid_source(source: str) -> bool:
     if source.startswith("default: ") and len(source) > len("default: "):
         return True
     match = SEED_CITATION_RE.match(source)
-    return bool(match) and match.group("file") in SEED_FILES
+    return match is not None and match.group("file") in SEED_FILES

@@ -54,7 +54,8 @@ class WireEvent(_Strict):
             moment = datetime.fromisoformat(value)
         except ValueError as exc:
             raise ValueError("must be an ISO-8601 time") from exc
-        if moment.utcoffset() is None or moment.utcoffset().total_seconds() != 0:  # type: ignore[union-attr]
+        offset = moment.utcoffset()
+        if offset is None or offset.total_seconds() != 0:
             raise ValueError("must be in UTC with its offset (+00:00)")
         return value
 

@@ -8,6 +8,7 @@ unusable (the message names the file and what to do).
 from __future__ import annotations
 
 import dataclasses
+import gc
 import logging
 import signal
 import sys
@@ -97,6 +98,11 @@ def sync(ctx: click.Context, once: bool, verbose: bool) -> None:
         relay = make_relay(k, settings, attempts=settings.attempts)
     except SyncConfigError as exc:
         _fail(str(exc))
+    # What is built so far (SQLAlchemy, pydantic, the models, the context: ~100,000
+    # objects) lives as long as the process: move it out of the collector's reach. Each
+    # batch makes thousands of short-lived objects, and the full collections they set off
+    # walked that whole heap again: 4.6 ms of CPU a batch of 500 in a drain, 1.2 after.
+    gc.freeze()
     try:
         if once:
             _once(k, relay)

@@ -89,11 +89,26 @@ def quarantined_count(session: Session, station_id: str) -> int:
     )
 
 
-def mark_sent(session: Session, outbox_ids: list[int], now: datetime) -> None:
-    """The central log holds these events (stored now or before): never send them again."""
+def mark_sent(
+    session: Session, station_id: str, first_seq: int, last_seq: int, now: datetime
+) -> None:
+    """The central log holds the station's events ``first_seq``..``last_seq`` (stored now or
+    before): never send them again.
+
+    By seq range rather than a list of outbox ids: the rows are exactly those of a batch
+    (:func:`pending` took every unsent, unquarantined row in the range), and 500 ids as an
+    ``IN`` list cost more to render and bind than the update itself.
+    """
+    events = select(Event.id).where(
+        Event.station_id == station_id, Event.seq >= first_seq, Event.seq <= last_seq
+    )
     session.execute(
         update(OutboxRow)
-        .where(OutboxRow.id.in_(outbox_ids))
+        .where(
+            OutboxRow.event_id.in_(events),
+            OutboxRow.sent_at.is_(None),
+            OutboxRow.quarantined_at.is_(None),
+        )
         .values(sent_at=now, attempts=OutboxRow.attempts + 1, last_error=None)
     )
 

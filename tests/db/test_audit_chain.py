@@ -9,16 +9,14 @@ from sqlalchemy import select, text, update
 
 from db.audit import append_event, verify_chain
 from db.engine import make_engine, make_session_factory
-from db.migrate import upgrade
 from db.models import Event, OutboxRow
 
 T0 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
 
 
 @pytest.fixture
-def sessions(tmp_path):
-    engine = make_engine(f"sqlite:///{tmp_path / 'k.db'}")
-    upgrade(engine)
+def sessions(migrated_sqlite):
+    engine = make_engine(f"sqlite:///{migrated_sqlite}")
     factory = make_session_factory(engine)
     with factory.begin() as s:
         for i in range(6):

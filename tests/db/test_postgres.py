@@ -68,3 +68,77 @@ def test_hash_chain_on_postgres_detects_tampering(pg_engine):
     with sessions() as s:
         report = verify_chain(s)
     assert not report.ok and report.problem.seq == 2
+
+
+def test_two_writers_appending_at_once_on_postgres_take_turns_on_the_chain_head(pg_engine):
+    """``append_event`` reads the chain head ``FOR UPDATE`` through the session's connection
+    (plain statements since the exam rush): a second writer that starts while the first holds
+    the head must wait and then chain onto the first's event, not fork the chain (the same
+    seq twice fails on the unique index when the first commits). Threads hand over with
+    events; the second writer is seen waiting on a lock in ``pg_stat_activity``."""
+    import threading
+
+    from sqlalchemy import func, select
+
+    from db.models import OutboxRow
+
+    upgrade(pg_engine)
+    sessions = make_session_factory(pg_engine)
+    t0 = datetime(2026, 11, 2, 9, tzinfo=UTC)
+    with sessions.begin() as s:
+        append_event(s, station_id="pg", type="holding.held", occurred_at=t0)
+    bound = 20.0  # seconds; only reached when the behaviour under test is broken
+    appended, commit, pid_known = threading.Event(), threading.Event(), threading.Event()
+    pids: list[int] = []
+    seqs: dict[str, int] = {}
+    errors: list[BaseException] = []
+
+    def first() -> None:
+        try:
+            with sessions.begin() as s:
+                seqs["first"] = append_event(
+                    s, station_id="pg", type="holding.released", occurred_at=t0
+                ).seq
+                appended.set()
+                assert commit.wait(bound)
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+            appended.set()
+
+    def second() -> None:
+        try:
+            with sessions.begin() as s:
+                pids.append(s.connection().exec_driver_sql("SELECT pg_backend_pid()").scalar_one())
+                pid_known.set()
+                seqs["second"] = append_event(
+                    s, station_id="pg", type="alarm.forced_open", occurred_at=t0
+                ).seq
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+            pid_known.set()
+
+    a = threading.Thread(target=first)
+    a.start()
+    assert appended.wait(bound)
+    b = threading.Thread(target=second)
+    b.start()
+    assert pid_known.wait(bound) and pids, errors
+    pause, waiting = threading.Event(), None
+    with pg_engine.connect() as watch:
+        for _ in range(int(bound / 0.01)):
+            waiting = watch.execute(
+                text("SELECT wait_event_type FROM pg_stat_activity WHERE pid = :pid"),
+                {"pid": pids[0]},
+            ).scalar_one_or_none()
+            if waiting == "Lock":
+                break
+            pause.wait(0.01)
+    commit.set()
+    a.join(bound)
+    b.join(bound)
+    assert not errors, errors
+    assert waiting == "Lock", "the second writer did not wait for the first"
+    assert seqs == {"first": 2, "second": 3}
+    with sessions() as s:
+        assert verify_chain(s).ok
+        assert s.scalar(select(func.count(OutboxRow.id))) == 3

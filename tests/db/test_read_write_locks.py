@@ -15,7 +15,6 @@ from sqlalchemy.exc import OperationalError
 
 from db.audit import append_event
 from db.engine import make_engine, make_read_session_factory, make_session_factory
-from db.migrate import upgrade
 from db.models import Event
 
 T0 = datetime(2026, 11, 2, 9, tzinfo=UTC)
@@ -23,9 +22,8 @@ BOUND = 10.0  # seconds; only ever reached when the behaviour under test is brok
 
 
 @pytest.fixture
-def engine(tmp_path) -> Iterator[Engine]:
-    engine = make_engine(f"sqlite:///{tmp_path / 'rw.db'}")
-    upgrade(engine)
+def engine(migrated_sqlite) -> Iterator[Engine]:
+    engine = make_engine(f"sqlite:///{migrated_sqlite}")
     with make_session_factory(engine).begin() as s:
         append_event(s, station_id="st", type="holding.held", occurred_at=T0)
     yield engine

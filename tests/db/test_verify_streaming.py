@@ -4,6 +4,7 @@ not grow with the ledger. Tampering is still found (tests/db/test_audit_chain.py
 from __future__ import annotations
 
 import gc
+import shutil
 import tracemalloc
 from datetime import UTC, datetime, timedelta
 
@@ -68,13 +69,14 @@ def peak_bytes(engine) -> tuple[int, int]:
 
 
 @pytest.mark.slow
-def test_verify_memory_does_not_grow_with_the_ledger(tmp_path):
+def test_verify_memory_does_not_grow_with_the_ledger(tmp_path, migrated_sqlite_template):
     small = VERIFY_BATCH * 2
     big = small * 10
     peaks = {}
     for n in (small, big):
-        engine = make_engine(f"sqlite:///{tmp_path / f'{n}.db'}")
-        upgrade(engine)
+        path = tmp_path / f"{n}.db"
+        shutil.copyfile(migrated_sqlite_template, path)
+        engine = make_engine(f"sqlite:///{path}")
         fill(engine, n)
         checked, peaks[n] = peak_bytes(engine)
         assert checked == n
@@ -84,9 +86,8 @@ def test_verify_memory_does_not_grow_with_the_ledger(tmp_path):
     assert peaks[big] < peaks[small] * 1.5, peaks
 
 
-def test_streamed_verify_still_names_the_altered_event(tmp_path):
-    engine = make_engine(f"sqlite:///{tmp_path / 'x.db'}")
-    upgrade(engine)
+def test_streamed_verify_still_names_the_altered_event(migrated_sqlite):
+    engine = make_engine(f"sqlite:///{migrated_sqlite}")
     fill(engine, VERIFY_BATCH * 2 + 10)
     victim = VERIFY_BATCH + 7  # in the second batch
     with make_session_factory(engine).begin() as s:

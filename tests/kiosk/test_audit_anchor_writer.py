@@ -137,3 +137,53 @@ def test_a_failed_anchor_write_is_logged_not_raised(demo, monkeypatch, caplog):
     _confiscate(demo)  # the commit stands
     demo.ctx.anchor.flush()
     assert "could not update the audit anchor: disk full" in caplog.text
+
+
+def test_a_rolled_back_append_is_never_anchored(demo):
+    """``append_event`` notes its head in ``Session.info`` (plain INSERTs, no ORM object for
+    the flush hook to see); a rollback must drop the note, or the next commit of the same
+    session would anchor an event that does not exist and verify would cry tampering."""
+    from db.audit import append_event
+
+    demo.ctx.anchor.flush()
+    folder = demo.ctx.config.station.data_dir
+    station, before, _ = _head(demo)
+    s = demo.ctx.sessions()
+    try:
+        s.begin()
+        append_event(s, station_id=station, type="auth.signed_out", occurred_at=demo.clock())
+        s.rollback()
+        s.begin()  # a later transaction of the same session that writes no event
+        s.commit()
+    finally:
+        s.close()
+    demo.ctx.anchor.flush()
+    assert _anchored(folder, station) == before
+    _confiscate(demo)  # takes the rolled-back seq on, with other hashes
+    demo.ctx.anchor.flush()
+    _, seq, _ = _head(demo)
+    assert seq > before and _anchored(folder, station) == seq
+    with demo.ctx.sessions() as s:
+        assert audit_anchor.check(s, folder, demo.ctx.config.anchor_key_path) is None
+
+
+def test_an_append_closed_without_commit_is_never_anchored(demo):
+    """``Session.close()`` ends the transaction without ``after_rollback``: the note of the
+    head it never committed must go with it, or a later commit of the same session anchors
+    an event that does not exist."""
+    from db.audit import append_event
+
+    demo.ctx.anchor.flush()
+    folder = demo.ctx.config.station.data_dir
+    station, before, _ = _head(demo)
+    s = demo.ctx.sessions()
+    s.begin()
+    append_event(s, station_id=station, type="auth.signed_out", occurred_at=demo.clock())
+    s.close()  # e.g. an error left a ``with sessions() as s`` block before its commit
+    s.begin()  # the session used again: a transaction that writes no event
+    s.commit()
+    s.close()
+    demo.ctx.anchor.flush()
+    assert _anchored(folder, station) == before
+    with demo.ctx.sessions() as r:
+        assert audit_anchor.check(r, folder, demo.ctx.config.anchor_key_path) is None

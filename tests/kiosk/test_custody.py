@@ -12,7 +12,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from db.models import Event, Holding
+from db.models import Event, Holding, Pupil
 from kiosk.auth import NotPermitted
 from kiosk.custody import Collector, CustodyError, PolicyRefused
 
@@ -330,6 +330,10 @@ def test_exam_deposit_refused_unless_the_officer_confirmed_phones_off(demo):
     before = demo.counts()
     with pytest.raises(CustodyError, match="switched_off_not_silent"):
         demo.custody.exam_deposit(None, session_id=sid, pupil_id=demo.pupils["Harry"])
+    with demo.ctx.sessions() as s:
+        harry_card = s.get(Pupil, demo.pupils["Harry"]).card_uid
+    with pytest.raises(CustodyError, match="switched_off_not_silent"):
+        demo.custody.exam_deposit_by_card(None, session_id=sid, card_uid=harry_card)
     assert demo.counts() == before
     officer = demo.staff["exams"].staff_id
     d = demo.custody.exam_deposit(

@@ -82,6 +82,9 @@ def _cases(c: Custody, held: int) -> dict:
         "exam_deposit": lambda who: c.exam_deposit(
             who, session_id=NONE, pupil_id=NONE, switched_off_confirmed_by=1
         ),
+        "exam_deposit_by_card": lambda who: c.exam_deposit_by_card(
+            who, session_id=NONE, card_uid="FFFFFFFF", switched_off_confirmed_by=1
+        ),
         "create_exam_session": lambda who: c.create_exam_session(
             who,
             paper="t",

@@ -14,6 +14,7 @@ import threading
 
 import pytest
 from auth_testing import staff_identities
+from door_watch import UnlockWatch
 from kiosk_testing import Clock, Ticker, wait_until
 from sqlalchemy import select
 
@@ -42,6 +43,7 @@ def service(tmp_path, demo_template, ticker):
         demo_config(target), simulate=True, clock=clock, door_close_timeout=1.0, monotonic=ticker
     )
     svc = StationService(st)
+    svc.unlocks = UnlockWatch(st)  # type: ignore[attr-defined]
     svc.start()
     yield svc
     svc.stop()
@@ -161,18 +163,23 @@ def test_lock_with_door_open_then_not_closed_is_left_for_staff(service, ticker):
     no_pupil_names(service)
 
 
-def test_lock_with_door_open_then_closed_confirms(service):
+def test_lock_with_door_open_then_closed_confirms(service, caplog):
     office = staff(service, "office")
     task = confiscate(service, office)
     h = task.holding
     assert h is not None
-    service.open_door(task, office, Outcomes())
+    assert service.open_door(task, office, Outcomes())
     wait_until(lambda: door(service, h.locker_bank, h.locker_number) == "open")
     service.lock(office, "Locked.")
+    # The station has read the door open (its unlock returned) before anyone closes it.
+    wait_until(lambda: service.unlocks.settled(h.locker_bank, h.locker_number), what="the unlock")
     sim = simulator_of(service.station)
     assert sim is not None
     sim.close_door(h.locker_bank or "", h.locker_number or 0)
-    wait_until(lambda: any("after the lock" in n for n in service.notes), what="the note")
+    try:
+        wait_until(lambda: any("after the lock" in n for n in service.notes), what="the note")
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}; notes: {service.notes}; log: {caplog.text}") from None
     assert service.custody.holding(None, h.id).state == "held"
     assert f"Confiscation #{h.id} (locker {h.locker})" in " ".join(service.notes)
 
@@ -197,6 +204,37 @@ def test_committed_release_whose_door_never_opened_is_rolled_back(service):
     wait_until(lambda: any("was rolled back" in n for n in service.notes))
     assert service.custody.holding(None, ben.id).state == "held"
     assert service.open_door(task, office, Outcomes()) is False  # nothing opens after a lock
+
+
+def test_a_rollback_that_ends_before_the_lock_publishes_keeps_its_note(service, monkeypatch):
+    """The rollback thread a lock starts may finish before lock() has published its notes;
+    its "rolled back" note must not be overwritten by the lock's "rolling back..." one."""
+    office = staff(service, "office")
+    ben = next(x for x in service.custody.holdings(office) if x.pupil_name == "Ben Hughes")
+    sarah = next(
+        c
+        for c in service.custody.find_pupils(office, "Ben")[0].contacts
+        if c.name == "Sarah Hughes"
+    )
+    task = service.begin_task(TaskKind.RELEASE)
+    service.commit(
+        task,
+        lambda: service.custody.begin_release(
+            office, ben.id, Collector("contact", sarah.id), "passport"
+        ),
+        lambda result: result[0],
+    )
+    publish = service._set_notes
+
+    def rollback_first(notes):  # the interleaving, forced: the rollback ends, then this
+        service.join()
+        publish(notes)
+
+    monkeypatch.setattr(service, "_set_notes", rollback_first)
+    service.lock(office, "Locked.")
+    service.join()
+    assert any("was rolled back" in n for n in service.notes), service.notes
+    assert not any("rolling back" in n for n in service.notes), service.notes
 
 
 def test_exam_hand_back_pauses_auto_lock_and_a_lock_leaves_it_for_staff(service, ticker):

@@ -11,6 +11,7 @@ import threading
 
 import pytest
 from auth_testing import staff_identities
+from door_watch import UnlockWatch
 from kiosk_testing import Clock, wait_until
 from sqlalchemy import select
 
@@ -37,6 +38,7 @@ def station(tmp_path, demo_template):
     st = open_station(config, simulate=True, clock=clock, door_close_timeout=3)
     st.clock = clock
     st.sim = st.hardware.simulator
+    st.unlocks = UnlockWatch(st)
     yield st
     close_station(st)
 
@@ -63,10 +65,16 @@ def _events(st, prefix):
 
 
 def _close_later(st, bank, number):
-    """The person at the hatch closes the door once it has opened (not after a guessed delay)."""
+    """The person at the hatch closes the door once it has opened and the station has read it
+    open (tests/door_watch.py), not after a guessed delay."""
 
     def close():
-        wait_until(lambda: st.door_states()[(bank, number)].value == "open")
+        wait_until(
+            lambda: (
+                st.door_states()[(bank, number)].value == "open"
+                and st.unlocks.settled(bank, number)
+            )
+        )
         st.sim.close_door(bank, number)
 
     threading.Thread(target=close, daemon=True).start()

@@ -228,7 +228,24 @@ def test_headless_station_unit_is_the_console_station_without_a_screen() -> None
     same = {k: v for k, v in console["Service"].items() if not k.startswith(("TTY", "Standard"))}
     for key in same.keys() - {"ExecStart", "DeviceAllow", "Environment"}:
         assert service.get(key) == same[key], key
-    assert service["Environment"] == ["KIOSK_CONFIG=/etc/kiosk/kiosk.toml"]
+    assert service["Environment"] == [
+        "KIOSK_CONFIG=/etc/kiosk/kiosk.toml",
+        "MALLOC_MMAP_THRESHOLD_=131072",
+        "MALLOC_ARENA_MAX=2",
+    ]
+    # Both stations give each sign-in's Argon2 memory back (kiosk/memory.py, same values).
+    assert set(service["Environment"]) - set(console["Service"]["Environment"]) == set()
     # The units that run beside the station start after whichever station is enabled.
     for unit in ("kiosk-signage.service", "kiosk-signage-page.service", "kiosk-sync.service"):
         assert "kiosk-station.service" in _parse(unit)["Unit"]["After"][0].split(), unit
+
+
+def test_station_units_set_the_malloc_values_kiosk_run_sets_itself() -> None:
+    """The units' MALLOC_* environment and kiosk/memory.py's mallopt() values are the same
+    settings (one set before Python starts, the other from inside `kiosk run`)."""
+    from kiosk.memory import ARENA_MAX, MMAP_THRESHOLD
+
+    for unit in ("kiosk.service", "kiosk-station.service"):
+        env = dict(line.split("=", 1) for line in _parse(unit)["Service"]["Environment"])
+        assert env["MALLOC_MMAP_THRESHOLD_"] == str(MMAP_THRESHOLD), unit
+        assert env["MALLOC_ARENA_MAX"] == str(ARENA_MAX), unit

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import shutil
 import sqlite3
 import subprocess
 import sys
@@ -31,6 +32,14 @@ def _harness() -> ModuleType:
 
 
 harness = _harness()
+
+
+@pytest.fixture(scope="module")
+def seeded_school(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The harness's school, seeded once per module (a second of CPU); tests copy it."""
+    school = tmp_path_factory.mktemp("crash-template") / "school"
+    harness.seed_school(school)
+    return school
 
 
 @pytest.mark.slow
@@ -81,11 +90,13 @@ def test_twenty_kills_lose_nothing_and_leave_nothing_unflagged() -> None:
 # fix the last two were separate commits; a kill at depth 4 lost the mark).
 @pytest.mark.slow
 @pytest.mark.parametrize("depth", range(3, 6))
-def test_a_jammed_locker_keeps_its_fault_mark_through_a_kill(tmp_path: Path, depth: int) -> None:
+def test_a_jammed_locker_keeps_its_fault_mark_through_a_kill(
+    tmp_path: Path, seeded_school: Path, depth: int
+) -> None:
     """Kill after the depth-th commit of a confiscation into a jammed locker; on restart a
     deposit aborted because the door did not open always has its locker marked as a fault."""
     school = tmp_path / "school"
-    harness.seed_school(school)
+    shutil.copytree(seeded_school, school)
     ledger = harness.Ledger(school)
     station = harness.Station(school / "kiosk.toml", 0, f"commit.after#{depth}")
     try:
@@ -107,11 +118,11 @@ def test_a_jammed_locker_keeps_its_fault_mark_through_a_kill(tmp_path: Path, dep
         assert restarted.stop() == 0
 
 
-def test_the_restart_checks_catch_what_they_claim(tmp_path: Path) -> None:
+def test_the_restart_checks_catch_what_they_claim(tmp_path: Path, seeded_school: Path) -> None:
     """The harness's checks fail when they should: a half-way holding nobody flagged, a pulse
     before the first intent, an acknowledged action missing, an event deleted."""
     school = tmp_path / "school"
-    harness.seed_school(school)
+    shutil.copytree(seeded_school, school)
     h = harness.Harness(school, seed=1)
     h.check_restart("ready pulses=0 reconcile=")
     h.check_pulses("first pulses=0")

@@ -12,6 +12,7 @@ from datetime import timedelta
 
 import httpx
 import pytest
+from fake_central import refuse
 from sqlalchemy import delete, func, select, update
 from sync_testing import STATION, Rig, add_events, kiosk_counts, ledger_head
 
@@ -71,12 +72,14 @@ def test_reference_data_never_carries_secrets_or_health_details(rig: Rig) -> Non
 
 
 def test_reference_data_names_whom_each_event_is_about_and_nobody_else(rig: Rig) -> None:
-    """A ``staff.*`` event's subject (payload "staff") goes with it; an exam's candidate
-    count (payload "candidates") is a number, not a pupil id."""
+    """A ``staff.*`` event's subject (payload "staff") goes with it, or with an earlier
+    batch of the same drain; an exam's candidate count (payload "candidates") is a number,
+    not a pupil id."""
     rig.relay.drain()
     about_staff = 0
+    staff_ids: set[int] = set()  # one drain: rows acknowledged earlier in it are not resent
     for batch in rig.central.requests:
-        staff_ids = {s.id for s in batch.reference.staff}
+        staff_ids |= {s.id for s in batch.reference.staff}
         for event in batch.events:
             if isinstance(event.payload.get("staff"), int):
                 about_staff += 1
@@ -93,6 +96,100 @@ def test_reference_data_names_whom_each_event_is_about_and_nobody_else(rig: Rig)
         )
     rig.relay.drain()
     assert rig.central.requests[-1].reference.pupils == []
+
+
+def _pupils_sent(batches: list[IngestBatch]) -> list[int]:
+    return [p.id for b in batches for p in b.reference.pupils]
+
+
+def test_a_drain_sends_each_unchanged_reference_row_once(rig: Rig) -> None:
+    """A row the central log acknowledged earlier in the drain is not sent again; one that
+    changed on the kiosk since is; the next drain starts afresh."""
+    with rig.kiosk.sessions.begin() as s:
+        pupil = s.scalars(select(Pupil).order_by(Pupil.id)).first()
+        assert pupil is not None
+        pid = pupil.id
+
+    def about_pupil(n: int) -> None:
+        with rig.kiosk.sessions.begin() as s:
+            for _ in range(n):
+                append_event(
+                    s,
+                    station_id=STATION,
+                    type="pupil.noted",
+                    occurred_at=rig.clock.now,
+                    payload={"pupil_id": pid},
+                )
+
+    about_pupil(35)  # four batches of 10, all about one pupil
+    seeded = ledger_head(rig.kiosk)
+    rig.relay.drain()
+    sent = _pupils_sent(rig.central.requests)
+    assert len(sent) == len(set(sent))  # each pupil once in the drain
+    assert pid in sent
+
+    # Renamed while a drain is going on: the batch after the rename carries the new name.
+    renamed: list[int] = []
+
+    def rename_after_first(request: httpx.Request) -> None:
+        batch = IngestBatch.model_validate_json(request.content)
+        if batch.events[0].seq == seeded + 1 and not renamed:
+            pipe = rig.relay._pipe
+            assert pipe is not None and pipe.ahead is not None
+            pipe.ahead.result()  # the second batch was read before the rename
+            with rig.kiosk.sessions.begin() as s:
+                s.execute(update(Pupil).where(Pupil.id == pid).values(given_name="Renamed"))
+            renamed.append(pid)
+
+    about_pupil(25)
+    before = len(rig.central.requests)
+    rig.central.hook = rename_after_first
+    rig.relay.drain()
+    later = rig.central.requests[before:]
+    assert renamed and len(later) == 3
+    # The new drain names the pupil again in its first batch; the second, read before the
+    # rename, not (the central log holds that row); the third, read after, with the new name.
+    names = [[p.given_name for p in b.reference.pupils if p.id == pid] for b in later]
+    assert names[0] != ["Renamed"] and len(names[0]) == 1
+    assert names[1:] == [[], ["Renamed"]]
+    assert_in_step(rig)
+
+
+def test_after_a_refusal_reference_rows_are_sent_again(rig: Rig) -> None:
+    """After an answer that is not a plain acceptance the relay no longer counts on what the
+    central log holds: the next batch carries all its rows again."""
+    rig.relay.drain()  # the seeded events are out of the way
+    start = ledger_head(rig.kiosk)
+    rig.relay.batch_size = 5
+    with rig.kiosk.sessions.begin() as s:
+        pid, other = s.scalars(select(Pupil.id).order_by(Pupil.id).limit(2)).all()
+        for about in [pid] * 5 + [other] * 5 + [pid] * 5:
+            append_event(
+                s,
+                station_id=STATION,
+                type="pupil.noted",
+                occurred_at=rig.clock.now,
+                payload={"pupil_id": about},
+            )
+    refused: list[int] = []
+
+    def refuse_second_batch_once(request: httpx.Request) -> httpx.Response | None:
+        batch = IngestBatch.model_validate_json(request.content)
+        if batch.events[0].seq == start + 6 and not refused:
+            refused.append(batch.events[0].seq)
+            return refuse(422, error="invalid", field="reference.pupils", detail="test")
+        return None
+
+    before = len(rig.central.requests)
+    rig.central.hook = refuse_second_batch_once
+    rig.relay.drain()
+    sent = rig.central.requests[before:]  # the refused request is not recorded
+    assert refused
+    assert [b.events[0].seq - start for b in sent] == [1, 6, 11]
+    # The second batch's rows were refused, so it was sent again without them; the third
+    # names the first batch's pupil again, though the central log stored it with the first.
+    assert [[p.id for p in b.reference.pupils] for b in sent] == [[pid], [], [pid]]
+    assert_in_step(rig)
 
 
 def test_central_down_then_up_backs_off_then_drains(rig: Rig) -> None:

@@ -10,17 +10,36 @@ machine was slow (the cause of the flaky suite, issue 8).
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
-from tui_helpers import AFTERNOON, Clock, Ticker
+import textual.app
+import textual.pilot
+from door_watch import UnlockWatch
+from textual._queue import Queue
+from tui_helpers import AFTERNOON, Clock, Ticker, counting_put_nowait, settled_wait_for_idle
 
+from hardware.bundle import RC522Spec
+from kiosk.config import KioskConfig
 from kiosk.demo import demo_config, seed_demo
 from kiosk.runtime import close_station, open_station
 from kiosk.service import StationService
 from kiosk.station import Station
 from tui.app import KioskApp
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _settled_key_presses() -> Iterator[None]:
+    """The Pilot (each key, ``pilot.pause()``, a snapshot) waits for what the app has queued
+    to be handled, not for the CPU to look idle for 20 ms (tui_helpers.settle, issue 8)."""
+    patch = pytest.MonkeyPatch()
+    patch.setattr(Queue, "put_nowait", counting_put_nowait)
+    for module in (textual.app, textual.pilot):
+        patch.setattr(module, "wait_for_idle", settled_wait_for_idle)
+    yield
+    patch.undo()
 
 
 @pytest.fixture(scope="session")
@@ -29,6 +48,25 @@ def seeded_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("demo-template")
     seed_demo(folder, now=AFTERNOON).close()
     return folder
+
+
+#: How often the simulated card reader polls in these tests (the station's default is 0.12 s).
+QUICK_POLL_S = 0.03
+
+
+def quick_readers(config: KioskConfig) -> KioskConfig:
+    """``config`` with its card readers polling every :data:`QUICK_POLL_S`.
+
+    Why: a tap (``SimulatorPort.tap``) holds the card until the reader reports it, then waits
+    for the reader to see it gone (three empty polls) so the next tap of the same card
+    counts: about half a second a tap at the default 0.12 s, dozens of taps a test. The
+    reader's code is the same at any interval (the config allows 0.005-1 s).
+    """
+    readers = tuple(
+        replace(r, poll_interval_s=QUICK_POLL_S) if isinstance(r, RC522Spec) else r
+        for r in config.hardware.readers
+    )
+    return config.model_copy(update={"hardware": replace(config.hardware, readers=readers)})
 
 
 @pytest.fixture
@@ -53,8 +91,13 @@ def station(
         if f.is_file():
             (folder / f.name).write_bytes(f.read_bytes())
     st = open_station(
-        demo_config(folder), simulate=True, clock=clock, door_close_timeout=1.0, monotonic=ticker
+        quick_readers(demo_config(folder)),
+        simulate=True,
+        clock=clock,
+        door_close_timeout=1.0,
+        monotonic=ticker,
     )
+    st.unlocks = UnlockWatch(st)  # type: ignore[attr-defined]
     yield st
     close_station(st)
 

@@ -197,6 +197,8 @@ async def test_lock_while_door_step_running_then_door_closed(make_app: Any) -> N
         await wait_for(pilot, lambda: door(app, holding) == "open")
         await tap(pilot, app, OFFICE[0])
         await wait_for(pilot, lambda: screen_name(app) == "IdleScreen")
+        bank, number = holding.locker_bank, holding.locker_number
+        await wait_for(pilot, lambda: app.station.unlocks.settled(bank, number), what="unlock")
         app.simulator.close_door(holding.locker_bank, holding.locker_number)
         await wait_for(pilot, lambda: "after the lock" in text_of(app, "#idle-notes"))
         assert app.custody.holding(None, holding.id).state == "held"
@@ -339,6 +341,7 @@ async def test_exam_hand_back_pauses_auto_lock_while_cabinet_open(
         app._check_idle()  # what the lock timer does on its next tick
         await pilot.pause()
         assert app.identity is not None and screen_name(app) == "ExamScreen"
+        await wait_for(pilot, lambda: station.unlocks.settled("B", 4), what="the unlock")
         app.simulator.close_door("B", 4)
         await wait_for(pilot, lambda: not pouches(app, "releasing") and not pouches(app, "held"))
         await wait_for(pilot, lambda: app.job is None, what="the hand-back to be reported")
@@ -367,7 +370,15 @@ async def test_lock_mid_exam_hand_back_is_left_for_staff_and_b_retries(
         assert_no_pupil_names(app)
         # The officer comes back and presses b again: the cabinet opens, the door closes.
         await ended_session_again(pilot, app)
+        unlocks = station.unlocks.returned[("B", 4)]
         await pilot.press("b")
+        # The cabinet is still open: the step finds it open (no pulse). Closed before the step
+        # reads it, the step would pulse it open again and wait for a second closing.
+        await wait_for(
+            pilot,
+            lambda: station.unlocks.returned[("B", 4)] > unlocks,
+            what="the second step to read the cabinet",
+        )
         await close_door_when_open(pilot, app, "B", 4)
         await wait_for(pilot, lambda: not pouches(app, "releasing"))
         assert not pouches(app, "held")

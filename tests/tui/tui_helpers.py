@@ -10,6 +10,7 @@ rules depend on (door timeouts, auto-lock) passes only when a test moves the
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import inspect
 import threading
@@ -18,6 +19,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
+
+from textual._context import active_app
+from textual._queue import Queue
+from textual._wait import wait_for_idle as textual_wait_for_idle
+from textual.app import App
 
 from tui.app import KioskApp
 
@@ -114,11 +120,15 @@ async def sign_in(pilot: Any, app: KioskApp, badge: tuple[str, str]) -> None:
 
 
 async def close_door_when_open(pilot: Any, app: KioskApp, bank: str, number: int) -> None:
-    """The person at the hatch closes the locker door once the lock has popped it open."""
+    """The person at the hatch closes the locker door once the lock has popped it open and
+    the station has read it open (tests/door_watch.py)."""
     station = app.station
     await wait_for(
         pilot,
-        lambda: station.door_states()[(bank, number)].value == "open",
+        lambda: (
+            station.door_states()[(bank, number)].value == "open"
+            and station.unlocks.settled(bank, number)
+        ),
         what=f"door {bank}{number} to open",
     )
     assert app.simulator is not None
@@ -151,3 +161,87 @@ def flagged_ids(app: KioskApp) -> list[int]:
 
     with app.station.ctx.sessions() as s:
         return list(s.scalars(select(Holding.id).where(Holding.check_required_since.is_not(None))))
+
+
+# ---------------------------------------------------------------------------- typing keys
+#: Failure bound for one key's effects to settle (never an outcome).
+SETTLE_TIMEOUT = 60.0
+
+
+class _Enqueued:
+    """How many messages Textual has queued for any message pump (counted by the patched
+    ``textual._queue.Queue.put_nowait``, see :func:`counting_put_nowait`)."""
+
+    count = 0
+
+
+def counting_put_nowait(queue: Any, value: Any) -> None:
+    _Enqueued.count += 1
+    _TEXTUAL_PUT_NOWAIT(queue, value)
+
+
+async def _round(app: App[Any]) -> bool:
+    """One barrier: a callback queued behind whatever the app, its screen and each widget
+    have in hand; True when it ran everywhere and nothing else was queued meanwhile."""
+    try:
+        pumps = [app, *app.screen.walk_children(with_self=True)]
+    except Exception:  # no screen: the app is closing
+        return True
+    before = _Enqueued.count
+    pending = set()
+    done = asyncio.Event()
+
+    def ran(pump: Any) -> None:
+        pending.discard(pump)
+        if not pending:
+            done.set()
+
+    for pump in pumps:
+        if pump.call_later(ran, pump):
+            pending.add(pump)
+    queued = _Enqueued.count - before
+    while pending:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(done.wait(), 0.05)
+        # A pump closed meanwhile (its screen went) never runs what it had queued.
+        pending -= {p for p in pending if p._closed or p._closing}
+    return _Enqueued.count - before == queued
+
+
+async def settle(app: App[Any]) -> None:
+    """Until the app, its screen and every widget on it have handled everything queued for
+    them, with nothing new queued meanwhile.
+
+    Why: Textual's Pilot waits after each key until the process used under 1 ms of CPU in a
+    20 ms window (``textual._wait.wait_for_idle``), twice a key. That costs at least 40 ms a
+    key, up to 2 s a key while the station's threads poll readers and doors, and it is a
+    guess: a process descheduled on a busy machine looks idle. What the next key needs is
+    that the previous one was handled (a focus moved, a screen pushed); this waits for
+    exactly that. A worker thread still running is waited for as Textual would (once).
+    """
+
+    async def drained() -> None:
+        waited: set[Any] = set()
+        while True:
+            for _ in range(3):  # a key reaches the queue via call_soon_threadsafe + a task
+                await asyncio.sleep(0)
+            busy = {w for w in app.workers if not w.is_finished} - waited
+            if busy:
+                # A worker (a sign-in, a use-case) may be blocked on purpose (a test holding
+                # a commit): each gets Textual's own wait, until the process is idle, once.
+                await textual_wait_for_idle(0)
+                waited |= busy
+                continue
+            if await _round(app):
+                return
+
+    await asyncio.wait_for(drained(), SETTLE_TIMEOUT)
+
+
+async def settled_wait_for_idle(min_sleep: float = 0.0, max_sleep: float = 1.0) -> None:
+    """Stands in for ``textual._wait.wait_for_idle`` in the Pilot (after each key, in
+    ``pilot.pause()`` and before a snapshot): :func:`settle` for the running app."""
+    await settle(active_app.get())
+
+
+_TEXTUAL_PUT_NOWAIT = Queue.put_nowait

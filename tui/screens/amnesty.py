@@ -26,6 +26,7 @@ from kiosk.task import Task, TaskKind
 from kiosk.views import HoldingView, LockerState, LockerView, PupilView
 from tui.screens.base import StepForm, problem_text
 from tui.screens.receipt import ReceiptScreen
+from tui.widgets.pupil_search import PupilSearch
 from tui.widgets.text import Plain, option
 
 #: Why a pupil hands a phone in (recorded with the holding as its reason; no rule reads it).
@@ -47,7 +48,6 @@ class AmnestyScreen(StepForm):
         self.locker: LockerView | None = None
         self.job: Task | None = None
         self.holding: HoldingView | None = None
-        self._found: list[PupilView] = []
         self._busy = False
 
     # ------------------------------------------------------------------ layout
@@ -55,10 +55,7 @@ class AmnestyScreen(StepForm):
         with Vertical(id="form"):
             yield Plain("", id="who")
             with ContentSwitcher(initial="step-pupil", id="steps"):
-                with Vertical(id="step-pupil"):
-                    yield Plain("Tap the pupil's card, or type a name or tutor group + Enter")
-                    yield Input(placeholder="e.g. hughes, 9C", id="search")
-                    yield OptionList(id="results")
+                yield PupilSearch(id="step-pupil")
                 with Vertical(id="step-reason"):
                     yield Plain("", id="reason-text")
                     yield Input(placeholder="phone (optional: make, colour, case)", id="device")
@@ -83,32 +80,12 @@ class AmnestyScreen(StepForm):
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         event.stop()
-        if event.input.id == "search":
-            text = event.value.strip()
-            if text:
-                who = self.actor
-                self.call(lambda: self.kiosk.custody.find_pupils(who, text), self._results)
-        elif event.input.id == "device":
+        if event.input.id == "device":
             self.query_one("#reasons", OptionList).focus()
 
-    def _results(self, pupils: list[PupilView]) -> None:
-        if len(pupils) == 1:
-            self._pupil_chosen(pupils[0])
-            return
-        self._found = pupils
-        menu = self.query_one("#results", OptionList)
-        menu.clear_options()
-        menu.add_options(
-            [
-                option(f"{p.name}  {p.tutor_group}  (year {p.year_group})", id=str(i))
-                for i, p in enumerate(pupils)
-            ]
-        )
-        if pupils:
-            menu.highlighted = 0
-            menu.focus()
-        else:
-            self._error("No pupil matches. Try the surname or the tutor group.")
+    def on_pupil_search_pupil_chosen(self, event: PupilSearch.PupilChosen) -> None:
+        event.stop()
+        self._pupil_chosen(event.pupil)
 
     def _pupil_chosen(self, pupil: PupilView) -> None:
         self.pupil = pupil
@@ -145,9 +122,7 @@ class AmnestyScreen(StepForm):
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
         event.stop()
         menu = event.option_list.id
-        if menu == "results":
-            self._pupil_chosen(self._found[int(event.option.id or 0)])
-        elif menu == "reasons":
+        if menu == "reasons":
             self._reason(event.option.id or "")
         elif menu == "door-options":
             self._door_option(event.option.id or "")

@@ -23,10 +23,12 @@ from kiosk.pin_rules import PinRejected
 from kiosk.staff_admin import StaffAdminError
 from kiosk.task import TaskLocked
 from tui.widgets.alarm_banner import AlarmBanner
+from tui.widgets.pupil_search import PupilSearch
 from tui.widgets.simulator_panel import SimulatorStrip
 from tui.widgets.text import Plain, option, safe
 
 if TYPE_CHECKING:
+    from kiosk.views import PupilView
     from tui.app import KioskApp
 
 log = logging.getLogger(__name__)
@@ -131,7 +133,24 @@ class KioskScreen(Screen[None]):
 
 class StepForm(KioskScreen):
     """A form in steps (one ``ContentSwitcher``) with a ``#form-error`` line and a door step
-    (``#door-text``, ``#door-options``): confiscation, release and the voluntary hand-in."""
+    (``#door-text``, ``#door-options``): confiscation, release and the voluntary hand-in.
+
+    A form that starts from a pupil composes a :class:`PupilSearch` and handles its
+    ``PupilChosen``; the lookup it asks for is answered here, the same for every form.
+    """
+
+    def on_pupil_search_find(self, event: PupilSearch.Find) -> None:
+        event.stop()
+        who, search, text = self.actor, event.search, event.text
+        self.call(
+            lambda: self.kiosk.custody.find_pupils(who, text),
+            lambda pupils: self._pupils_found(search, pupils),
+        )
+
+    def _pupils_found(self, search: PupilSearch, pupils: list[PupilView]) -> None:
+        search.show(pupils)
+        if not pupils:
+            self._error("No pupil matches. Try the surname or the tutor group.")
 
     def _step(self, step: str, focus: str, *, keep_error: bool = False) -> None:
         """Show ``step`` with ``focus`` focused before it is painted.

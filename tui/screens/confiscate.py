@@ -34,6 +34,7 @@ from kiosk.views import LockerState
 from tui.screens.base import StepForm, problem_text
 from tui.screens.receipt import ReceiptPanel, print_receipt
 from tui.widgets.decision_panel import DecisionPanel
+from tui.widgets.pupil_search import PupilSearch
 from tui.widgets.text import Plain, option
 
 
@@ -56,10 +57,7 @@ class ConfiscateScreen(StepForm):
         with Vertical(id="form"):
             yield Plain("", id="who")
             with ContentSwitcher(initial="step-pupil", id="steps"):
-                with Vertical(id="step-pupil"):
-                    yield Plain("Tap the pupil's card, or type a name or tutor group + Enter")
-                    yield Input(placeholder="e.g. hughes, 9C", id="search")
-                    yield OptionList(id="results")
+                yield PupilSearch(id="step-pupil")
                 with Vertical(id="step-category"):
                     yield Plain("What happened? (Enter picks)")
                     yield OptionList(
@@ -98,36 +96,16 @@ class ConfiscateScreen(StepForm):
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         event.stop()
-        if event.input.id == "search":
-            text = event.value.strip()
-            if text:
-                who = self.actor
-                self.call(lambda: self.kiosk.custody.find_pupils(who, text), self._results)
-        elif event.input.id == "device":
+        if event.input.id == "device":
             if not event.value.strip():
                 self._error("Describe the device so it can be handed back to the right person.")
                 return
             self.device = event.value.strip()
             self._confirm_step()
 
-    def _results(self, pupils: list[PupilView]) -> None:
-        if len(pupils) == 1:
-            self._pupil_chosen(pupils[0])
-            return
-        menu = self.query_one("#results", OptionList)
-        menu.clear_options()
-        menu.add_options(
-            [
-                option(f"{p.name}  {p.tutor_group}  (year {p.year_group})", id=str(i))
-                for i, p in enumerate(pupils)
-            ]
-        )
-        self._found = pupils
-        if pupils:
-            menu.highlighted = 0
-            menu.focus()
-        else:
-            self._error("No pupil matches. Try the surname or the tutor group.")
+    def on_pupil_search_pupil_chosen(self, event: PupilSearch.PupilChosen) -> None:
+        event.stop()
+        self._pupil_chosen(event.pupil)
 
     def _pupil_chosen(self, pupil: PupilView) -> None:
         self.pupil = pupil
@@ -141,9 +119,7 @@ class ConfiscateScreen(StepForm):
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
         event.stop()
         menu = event.option_list.id
-        if menu == "results":
-            self._pupil_chosen(self._found[int(event.option.id or 0)])
-        elif menu == "categories":
+        if menu == "categories":
             self.category = self.kiosk.profile.category(event.option.id or "")
             self._step("step-device", "#device")
         elif menu == "lockers":

@@ -1,8 +1,8 @@
 """Exam deposits: the exams officer's register, and the pupils' self-service deposit mode.
 
 Self-service runs with nobody signed in (the officer opens it and walks away), so it cannot
-reach anything but the deposit use-case: ``exam_deposit(None, ...)`` and a door. A pupil's
-common case is two inputs: tap the card, close the cabinet door. A staff badge tapped here
+reach anything but the deposit use-case: ``exam_deposit_by_card(None, ...)`` and a door. A
+pupil's common case is two inputs: tap the card, close the cabinet door. A staff badge tapped here
 asks for a PIN and leaves self-service.
 """
 
@@ -126,8 +126,8 @@ class ExamScreen(KioskScreen):
 
         Where the profile wants phones off, not silent, the officer first confirms, once for
         the session, that the phones go in switched off: recorded with every deposit of
-        this self-service (``exam_deposit``'s ``switched_off_confirmed_by``), and still one
-        tap per candidate (issue 14). Where it does not, no question is asked.
+        this self-service (``switched_off_confirmed_by``), and still one tap per candidate
+        (issue 14). Where it does not, no question is asked.
         """
         if self.session is None:
             return
@@ -339,13 +339,14 @@ class ExamDepositScreen(KioskScreen):
         self.job = Task(TaskKind.EXAM_DEPOSIT)
 
         def deposit() -> tuple[Any, Any, str | None]:
-            pupil = custody.pupil_by_card(None, uid)
-            if pupil is None:
-                return None, None, None
-            holding = custody.exam_deposit(
-                None, session_id=sid, pupil_id=pupil.id, switched_off_confirmed_by=off_by
+            # One use-case (card, deposit, candidate number in one transaction), not three:
+            # the exam rush's CPU per candidate (issue 15).
+            done = custody.exam_deposit_by_card(
+                None, session_id=sid, card_uid=uid, switched_off_confirmed_by=off_by
             )
-            return pupil, holding, custody.candidate_number(pupil.id)
+            if done is None:
+                return None, None, None
+            return done.pupil, done.holding, done.candidate_number
 
         self.call(deposit, lambda r: self._deposit(uid, *r), self._refused)
         return True
