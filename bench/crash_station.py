@@ -247,7 +247,12 @@ class Hatch:
         task = self.service.begin_task(TaskKind.EXAM_DEPOSIT)
         holding = self.service.commit(
             task,
-            lambda: self.custody.exam_deposit(None, session_id=int(session), pupil_id=int(pupil)),
+            lambda: self.custody.exam_deposit(
+                None,
+                session_id=int(session),
+                pupil_id=int(pupil),
+                switched_off_confirmed_by=self.staff["exams"].staff_id,
+            ),
             lambda h: h,
         )
         result = self._door(task, None).result

@@ -28,6 +28,7 @@ same cabinet: CPU per pouch should not grow with N (issue 15: bulk hand-back O(n
 from __future__ import annotations
 
 import argparse
+import inspect
 import shutil
 import sqlite3
 import statistics
@@ -105,23 +106,30 @@ def main() -> None:
         ui_sid = session(cabinets[0], pupils[:n], "GCSE Maths Paper 1")
         api_sid = session(cabinets[1], pupils[n:], "GCSE Maths Paper 1 (API)")
         by_card = getattr(c, "exam_deposit_by_card", None)
+        # The officer's once-a-session "phones are switched off" (issue 14), where the tree
+        # asks for it (phones.switched_off_not_silent).
+        off: dict[str, Any] = (
+            {"switched_off_confirmed_by": exams.staff_id}
+            if "switched_off_confirmed_by" in inspect.signature(c.exam_deposit).parameters
+            else {}
+        )
 
         def ui(uid: str) -> None:  # what tui/screens/exam.py asks per candidate
             if by_card is not None:
-                done = by_card(None, session_id=ui_sid, card_uid=uid)
+                done = by_card(None, session_id=ui_sid, card_uid=uid, **off)
                 assert done is not None
                 h = done.holding
             else:
                 pupil = c.pupil_by_card(None, uid)
                 assert pupil is not None
-                h = c.exam_deposit(None, session_id=ui_sid, pupil_id=pupil.id)
+                h = c.exam_deposit(None, session_id=ui_sid, pupil_id=pupil.id, **off)
                 c.candidate_number(pupil.id)
             c.confirm_deposit(None, h.id)
 
         def api(uid: str) -> None:  # the public use-cases, one by one
             pupil = c.pupil_by_card(None, uid)
             assert pupil is not None
-            h = c.exam_deposit(None, session_id=api_sid, pupil_id=pupil.id)
+            h = c.exam_deposit(None, session_id=api_sid, pupil_id=pupil.id, **off)
             c.confirm_deposit(None, h.id)
 
         def cpu_ms(step: Callable[[str], None], uid: str) -> float:
@@ -163,7 +171,7 @@ def main() -> None:
             for _pid, uid in pupils[:size]:
                 pupil = c.pupil_by_card(None, str(uid))
                 assert pupil is not None
-                h = c.exam_deposit(None, session_id=sid, pupil_id=pupil.id)
+                h = c.exam_deposit(None, session_id=sid, pupil_id=pupil.id, **off)
                 c.confirm_deposit(None, h.id)
             backs.append(hand_back(sid))
         ctx.close()

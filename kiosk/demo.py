@@ -215,7 +215,12 @@ def seed_demo(data_dir: Path, *, now: datetime | None = None) -> KioskContext:
     )
     for i, name in enumerate(("Ella", "Finn", "Grace")):
         clock.now = _at(local_today, 8, 5 + i, tz)
-        d = c.exam_deposit(None, session_id=session_id, pupil_id=pupils[name])
+        d = c.exam_deposit(
+            None,
+            session_id=session_id,
+            pupil_id=pupils[name],
+            switched_off_confirmed_by=exams.staff_id,  # the officer, for the session
+        )
         c.confirm_deposit(None, d.id)
     c.clock = lambda: datetime.now(UTC)
     return ctx

@@ -12,6 +12,9 @@ Rules beyond the permission table, and why:
   clone the head's badge UID and sign in as the head.
 - **No changes to one's own roles or PIN set-up**, so one person cannot raise themselves.
 - **The last senior cannot be removed**: the school would have nobody to manage staff.
+- **The last designated safeguarding lead cannot be removed**: the DSL "takes day to day
+  responsibility" for safeguarding (004_1339a2f729bda141.txt § c) Designated Safeguarding
+  Leads), and only a DSL lifts a safeguarding hold here; grant DSL to someone else first.
 - Events name the actor and the member of staff by id, never names, badge UIDs or codes (the
   chain is never purged). The enrolment code is returned once, to the screen of the person
   who issued it, and only its Argon2 hash is stored.
@@ -74,7 +77,12 @@ def _privileged(roles: list[str] | tuple[str, ...]) -> bool:
 
 
 def active_seniors(session: Session) -> list[Staff]:
-    return [s for s in session.scalars(select(Staff).where(Staff.active)) if Role.SENIOR in s.roles]
+    return active_with(session, Role.SENIOR)
+
+
+def active_with(session: Session, role: Role) -> list[Staff]:
+    """Active members of staff holding ``role``."""
+    return [s for s in session.scalars(select(Staff).where(Staff.active)) if role in s.roles]
 
 
 def bootstrap_enrolment_codes(session: Session, auth: AuthService) -> list[tuple[Staff, str]]:
@@ -283,6 +291,12 @@ class StaffAdmin:
             raise StaffAdminError(
                 f"{staff.name} is the only active senior leader: grant senior to someone else "
                 "first, or nobody could manage staff."
+            )
+        if wanted == Role.DSL and [s.id for s in active_with(session, Role.DSL)] == [staff.id]:
+            raise StaffAdminError(
+                f"{staff.name} is the only active designated safeguarding lead: grant dsl to "
+                "someone else first (004_1339a2f729bda141.txt § c) Designated Safeguarding "
+                "Leads)."
             )
         staff.roles = [r for r in staff.roles if r != wanted]
         self._event(

@@ -514,8 +514,9 @@ SCHEMA: dict[str, _Spec] = {
             "pupils_may_bring": _Rule(_bool, "Pupils may bring a phone to school at all."),
             "switched_off_not_silent": _Rule(
                 _bool,
-                "Phones must be switched off, not just silent: confiscation asks staff "
-                "to confirm the phone is off.",
+                "Phones must be switched off, not just silent: confiscation and "
+                "safekeeping ask staff to confirm the phone is off; the exams officer "
+                "confirms it once for an exam self-service session.",
             ),
             "out_of_sight": _Rule(_bool, "Phones must be out of sight during the day."),
             "allowed_at_break": _Rule(_bool, "Pupils may use phones at break and lunch."),

@@ -331,6 +331,7 @@ class KioskApp(App[None]):
         """The exams officer hands the kiosk to candidates: sign out, keep nothing open."""
         self.service.sign_out_for_self_service(opener)
         self.identity, self.badge_uid = None, None
+        self.clear_notifications()  # the candidates see the screen next: as for a lock
         self.to_idle()
 
     def lock(self, why: str) -> None:

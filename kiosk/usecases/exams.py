@@ -205,23 +205,55 @@ class ExamUseCases(ReleaseUseCases):
             return rows
 
     def exam_deposit(
-        self, actor: Identity | None, *, session_id: int, pupil_id: int
+        self,
+        actor: Identity | None,
+        *,
+        session_id: int,
+        pupil_id: int,
+        switched_off_confirmed_by: int | None = None,
     ) -> HoldingView:
         """A candidate deposits their phone into the session's cabinet; a pouch number is given.
 
         ``actor`` None is the self-service screen the exams officer opened.
+
+        ``switched_off_confirmed_by``: the member of staff (staff id) who confirmed that the
+        phones go into the pouches switched off. Where the profile wants phones off, not
+        silent (``phones.switched_off_not_silent``), a deposit without it is refused, as for
+        safekeeping (issue 14). The exams officer confirms once for the session when opening
+        self-service (so a candidate still has one tap): the rule is about the phone's state
+        ("must be turned off (not placed on silent)", 002_2c79a8926c881883.txt § Mobile
+        Devices), not about one check per phone, and candidates deposit under the
+        invigilator's eye ("Phones and devices must not be taken into examinations",
+        000_65bd33aa88e9eb3e.txt § Pupils' use of personal devices). Recorded on the holding
+        and in its ``holding.depositing`` event.
         """
         with self._tx() as s:
             self._authorise(s, actor, Permission.EXAM_DEPOSIT, unattended=True)
+            self._check_switched_off(switched_off_confirmed_by)
             conn = s.connection()
             session = self._deposit_session(conn, session_id)
             pupil = conn.execute(_CANDIDATE_BY_ID, {"id": pupil_id}).first()
             if pupil is None:
                 raise CustodyError(f"No pupil with id {pupil_id}.")
-            return self._pouch_deposit(s, conn, actor, session, pupil)
+            return self._pouch_deposit(s, conn, actor, session, pupil, switched_off_confirmed_by)
+
+    def _check_switched_off(self, confirmed_by: int | None) -> None:
+        """``phones.switched_off_not_silent`` for an exam deposit (see :meth:`exam_deposit`);
+        no statement, so the rush pays nothing for it."""
+        rule = self.profile.phones.switched_off_not_silent
+        if rule.value and confirmed_by is None:
+            raise CustodyError(
+                "The exams officer must confirm the phones go in switched off (off, not "
+                f"silent) [phones.switched_off_not_silent: {rule.source}]."
+            )
 
     def exam_deposit_by_card(
-        self, actor: Identity | None, *, session_id: int, card_uid: str
+        self,
+        actor: Identity | None,
+        *,
+        session_id: int,
+        card_uid: str,
+        switched_off_confirmed_by: int | None = None,
     ) -> ExamDepositView | None:
         """The self-service hatch's one step per candidate: the card read, the deposit and
         the candidate number in one transaction (None: not a pupil's card, e.g. staff).
@@ -230,7 +262,7 @@ class ExamUseCases(ReleaseUseCases):
         ``candidate_number``), each a transaction of its own, for a 300-candidate rush
         (issue 15). What a deposit checks is unchanged; the door step stays separate (the
         depositing state is committed before the cabinet is pulsed, DESIGN.md "Commit
-        first, then pulse").
+        first, then pulse"). ``switched_off_confirmed_by`` as for :meth:`exam_deposit`.
         """
         with self._tx() as s:
             self._authorise(s, actor, Permission.EXAM_DEPOSIT, unattended=True)
@@ -240,8 +272,9 @@ class ExamUseCases(ReleaseUseCases):
             pupil = conn.execute(_CANDIDATE_BY_CARD, {"card": card_uid.upper()}).first()
             if pupil is None:
                 return None
+            self._check_switched_off(switched_off_confirmed_by)
             session = self._deposit_session(conn, session_id)
-            holding = self._pouch_deposit(s, conn, actor, session, pupil)
+            holding = self._pouch_deposit(s, conn, actor, session, pupil, switched_off_confirmed_by)
             # What an exam shows of a candidate (PupilView.for_exam): no card, contacts or
             # adjustments (DESIGN "Who uses it").
             view = PupilView(
@@ -275,6 +308,7 @@ class ExamUseCases(ReleaseUseCases):
         actor: Identity | None,
         session: Any,
         pupil: Any,
+        switched_off_confirmed_by: int | None,
     ) -> HoldingView:
         """The next free pouch of the session's cabinet becomes ``depositing`` for ``pupil``.
 
@@ -332,6 +366,7 @@ class ExamUseCases(ReleaseUseCases):
                 "locker_id": cabinet.id,
                 "pouch_number": pouch,
                 "exam_session_id": session.id,
+                "switched_off_confirmed": switched_off_confirmed_by is not None,
                 "created_at": now,
                 "created_by_id": actor.staff_id if actor else None,
             },
@@ -351,6 +386,7 @@ class ExamUseCases(ReleaseUseCases):
                 "pouch": pouch,
                 "pupil_id": pupil.id,
                 "locker_id": cabinet.id,
+                "switched_off_confirmed_by": switched_off_confirmed_by,
             },
         )
         return HoldingView(

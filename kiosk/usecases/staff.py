@@ -68,6 +68,16 @@ class StaffUseCases(UseCases):
         with self._tx() as s:
             self._staff_admin.require_pin_change(s, actor, staff_id)
 
+    def grant_role(self, actor: Identity, staff_id: int, role: str) -> None:
+        """Add a role (senior, DSL, office administrator: a senior only, its own event)."""
+        with self._tx() as s:
+            self._staff_admin.grant_role(s, actor, staff_id, role)
+
+    def revoke_role(self, actor: Identity, staff_id: int, role: str) -> None:
+        """Remove a role; never the last senior's senior or the last DSL's DSL."""
+        with self._tx() as s:
+            self._staff_admin.revoke_role(s, actor, staff_id, role)
+
     # ------------------------------------------------------------------ own PIN
     def complete_pin_change(
         self, ticket: PinChangeTicket, new_pin: str, *, keep_signed_in: bool = True

@@ -6,11 +6,13 @@ change); every change writes one event with one outbox row.
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import timedelta
 
 import pytest
+from sqlalchemy import select
 
-from db.models import Holding
+from db.models import Event, Holding, Pupil
 from kiosk.auth import NotPermitted
 from kiosk.custody import Collector, CustodyError, PolicyRefused
 
@@ -258,13 +260,28 @@ def _session(demo):
 
 def test_exam_deposit_gives_next_pouch_and_refuses_duplicates_and_strangers(demo):
     sid = _session(demo)
-    d = demo.custody.exam_deposit(None, session_id=sid, pupil_id=demo.pupils["Harry"])
+    d = demo.custody.exam_deposit(
+        None,
+        session_id=sid,
+        pupil_id=demo.pupils["Harry"],
+        switched_off_confirmed_by=demo.staff["exams"].staff_id,
+    )
     assert (d.locker, d.pouch_number, d.state) == ("B4", 4, "depositing")
     demo.custody.confirm_deposit(None, d.id)
     with pytest.raises(CustodyError, match="already deposited"):
-        demo.custody.exam_deposit(None, session_id=sid, pupil_id=demo.pupils["Harry"])
+        demo.custody.exam_deposit(
+            None,
+            session_id=sid,
+            pupil_id=demo.pupils["Harry"],
+            switched_off_confirmed_by=demo.staff["exams"].staff_id,
+        )
     with pytest.raises(CustodyError, match="not a candidate"):
-        demo.custody.exam_deposit(None, session_id=sid, pupil_id=demo.pupils["Amara"])
+        demo.custody.exam_deposit(
+            None,
+            session_id=sid,
+            pupil_id=demo.pupils["Amara"],
+            switched_off_confirmed_by=demo.staff["exams"].staff_id,
+        )
     register = demo.custody.exam_register(demo.staff["exams"], sid)
     deposited = {p.name for p, h in register if h is not None}
     assert deposited == {"Ella Nowak", "Finn O'Brien", "Grace Mensah", "Harry Lewis"}
@@ -288,7 +305,55 @@ def test_deposit_refused_after_session_ended(demo):
     sid = _session(demo)
     demo.custody.end_exam_session(demo.staff["exams"], sid)
     with pytest.raises(PolicyRefused):
+        demo.custody.exam_deposit(
+            None,
+            session_id=sid,
+            pupil_id=demo.pupils["Harry"],
+            switched_off_confirmed_by=demo.staff["exams"].staff_id,
+        )
+
+
+def _phones_may_be_silent(profile):
+    """The profile with ``phones.switched_off_not_silent`` false (no seed profile has it)."""
+    phones = profile.phones
+    rule = dataclasses.replace(phones.switched_off_not_silent, value=False)
+    return dataclasses.replace(
+        profile, phones=dataclasses.replace(phones, switched_off_not_silent=rule)
+    )
+
+
+def test_exam_deposit_refused_unless_the_officer_confirmed_phones_off(demo):
+    """Issue 14: exam deposits ask for "switched off" where the profile requires it; the rule
+    is the use-case's. Nothing is written by the refusal; the confirmation is recorded."""
+    sid = _session(demo)
+    assert demo.custody.profile.phones.switched_off_not_silent.value
+    before = demo.counts()
+    with pytest.raises(CustodyError, match="switched_off_not_silent"):
         demo.custody.exam_deposit(None, session_id=sid, pupil_id=demo.pupils["Harry"])
+    with demo.ctx.sessions() as s:
+        harry_card = s.get(Pupil, demo.pupils["Harry"]).card_uid
+    with pytest.raises(CustodyError, match="switched_off_not_silent"):
+        demo.custody.exam_deposit_by_card(None, session_id=sid, card_uid=harry_card)
+    assert demo.counts() == before
+    officer = demo.staff["exams"].staff_id
+    d = demo.custody.exam_deposit(
+        None, session_id=sid, pupil_id=demo.pupils["Harry"], switched_off_confirmed_by=officer
+    )
+    with demo.ctx.sessions() as s:
+        assert s.get(Holding, d.id).switched_off_confirmed
+        payload = s.scalars(
+            select(Event.payload).where(
+                Event.holding_id == d.id, Event.type == "holding.depositing"
+            )
+        ).one()
+    assert payload["switched_off_confirmed_by"] == officer
+
+
+def test_exam_deposit_asks_nothing_where_the_profile_allows_silent(demo, monkeypatch):
+    monkeypatch.setattr(demo.custody, "profile", _phones_may_be_silent(demo.custody.profile))
+    d = demo.custody.exam_deposit(None, session_id=_session(demo), pupil_id=demo.pupils["Harry"])
+    with demo.ctx.sessions() as s:
+        assert not s.get(Holding, d.id).switched_off_confirmed
 
 
 # ------------------------------------------------------------------ reads

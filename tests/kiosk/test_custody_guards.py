@@ -23,6 +23,11 @@ def _set_cabinet_state(demo, state: LockerState) -> None:
         s.get(Locker, _cabinet(demo).id).state = state
 
 
+def _officer(demo) -> int:
+    """The exams officer who confirmed the phones are switched off (profile rule)."""
+    return int(demo.staff["exams"].staff_id)
+
+
 def _mark_left(demo, pupil: str) -> None:
     with demo.ctx.sessions.begin() as s:
         s.get(Pupil, demo.pupils[pupil]).left_at = demo.clock()
@@ -32,12 +37,22 @@ def test_exam_deposit_into_a_cabinet_whose_door_did_not_open_is_refused(demo):
     """The cabinet marked ``fault`` by an aborted deposit (the door did not open) stays a
     fault: the next candidate's deposit is refused in words, not turned into ``occupied``."""
     sid = _session(demo)
-    d = demo.custody.exam_deposit(None, session_id=sid, pupil_id=demo.pupils["Harry"])
+    d = demo.custody.exam_deposit(
+        None,
+        session_id=sid,
+        pupil_id=demo.pupils["Harry"],
+        switched_off_confirmed_by=_officer(demo),
+    )
     demo.custody.abort_deposit(None, d.id, "door did not open", locker_fault="did_not_open")
     assert _cabinet(demo).state == LockerState.FAULT
     before = demo.counts()
     with pytest.raises(CustodyError, match=r"fault.*another cabinet.*technician"):
-        demo.custody.exam_deposit(None, session_id=sid, pupil_id=demo.pupils["Harry"])
+        demo.custody.exam_deposit(
+            None,
+            session_id=sid,
+            pupil_id=demo.pupils["Harry"],
+            switched_off_confirmed_by=_officer(demo),
+        )
     assert _cabinet(demo).state == LockerState.FAULT
     assert demo.counts() == before
 
@@ -46,7 +61,12 @@ def test_exam_deposit_into_a_cabinet_out_of_service_is_refused(demo):
     sid = _session(demo)
     _set_cabinet_state(demo, LockerState.OUT_OF_SERVICE)
     with pytest.raises(CustodyError, match=r"out of service.*another cabinet"):
-        demo.custody.exam_deposit(None, session_id=sid, pupil_id=demo.pupils["Harry"])
+        demo.custody.exam_deposit(
+            None,
+            session_id=sid,
+            pupil_id=demo.pupils["Harry"],
+            switched_off_confirmed_by=_officer(demo),
+        )
     assert _cabinet(demo).state == LockerState.OUT_OF_SERVICE
 
 
@@ -90,7 +110,12 @@ def test_a_pupil_who_has_left_cannot_deposit_an_exam_phone(demo):
     _mark_left(demo, "Harry")
     before = demo.counts()
     with pytest.raises(CustodyError, match=r"left the school.*MIS"):
-        demo.custody.exam_deposit(None, session_id=sid, pupil_id=demo.pupils["Harry"])
+        demo.custody.exam_deposit(
+            None,
+            session_id=sid,
+            pupil_id=demo.pupils["Harry"],
+            switched_off_confirmed_by=_officer(demo),
+        )
     assert demo.counts() == before
 
 

@@ -198,7 +198,17 @@ def test_a_cabinet_under_a_technicians_test_takes_no_pouch(demo):
     log, tech = HardwareLog(demo.custody), demo.staff["technician"]
     previous = log.begin_test_unlock(tech, bank, number)
     with pytest.raises(CustodyError, match="being tested"):
-        demo.custody.exam_deposit(None, session_id=sid, pupil_id=demo.pupils["Amara"])
+        demo.custody.exam_deposit(
+            None,
+            session_id=sid,
+            pupil_id=demo.pupils["Amara"],
+            switched_off_confirmed_by=demo.staff["exams"].staff_id,
+        )
     log.end_test_unlock(tech, bank, number, previous, "opened")
-    h = demo.custody.exam_deposit(None, session_id=sid, pupil_id=demo.pupils["Amara"])
+    h = demo.custody.exam_deposit(
+        None,
+        session_id=sid,
+        pupil_id=demo.pupils["Amara"],
+        switched_off_confirmed_by=demo.staff["exams"].staff_id,
+    )
     assert h is not None

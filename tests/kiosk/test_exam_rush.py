@@ -43,7 +43,10 @@ def test_deposit_by_card_gives_what_the_three_calls_gave(demo):
         s.get(Pupil, harry).candidate_number = "4321"
     before = demo.counts()
     done = demo.custody.exam_deposit_by_card(
-        None, session_id=sid, card_uid=_card(demo, "Harry").lower()
+        None,
+        session_id=sid,
+        card_uid=_card(demo, "Harry").lower(),
+        switched_off_confirmed_by=demo.staff["exams"].staff_id,
     )
     assert done is not None
     assert done.candidate_number == demo.custody.candidate_number(harry) == "4321"
@@ -75,6 +78,7 @@ def test_deposit_by_card_gives_what_the_three_calls_gave(demo):
         "pouch": 4,
         "pupil_id": harry,
         "locker_id": next(lk.id for lk in demo.custody.lockers() if lk.label == "B4"),
+        "switched_off_confirmed_by": demo.staff["exams"].staff_id,
     }
 
 
@@ -83,11 +87,26 @@ def test_deposit_by_card_refuses_like_exam_deposit_and_writes_nothing(demo):
     before = demo.counts()
     assert demo.custody.exam_deposit_by_card(None, session_id=sid, card_uid="FFFF0000") is None
     with pytest.raises(CustodyError, match="not a candidate"):
-        demo.custody.exam_deposit_by_card(None, session_id=sid, card_uid=_card(demo, "Amara"))
+        demo.custody.exam_deposit_by_card(
+            None,
+            session_id=sid,
+            card_uid=_card(demo, "Amara"),
+            switched_off_confirmed_by=demo.staff["exams"].staff_id,
+        )
     with pytest.raises(CustodyError, match=r"already deposited \(pouch 1\)"):
-        demo.custody.exam_deposit_by_card(None, session_id=sid, card_uid=_card(demo, "Ella"))
+        demo.custody.exam_deposit_by_card(
+            None,
+            session_id=sid,
+            card_uid=_card(demo, "Ella"),
+            switched_off_confirmed_by=demo.staff["exams"].staff_id,
+        )
     with pytest.raises(CustodyError, match="No exam session"):
-        demo.custody.exam_deposit_by_card(None, session_id=10**6, card_uid=_card(demo, "Harry"))
+        demo.custody.exam_deposit_by_card(
+            None,
+            session_id=10**6,
+            card_uid=_card(demo, "Harry"),
+            switched_off_confirmed_by=demo.staff["exams"].staff_id,
+        )
     assert demo.counts() == before
 
 
@@ -98,26 +117,56 @@ def test_a_staff_badge_is_not_a_pupil_even_after_the_session_ended(demo):
     demo.custody.end_exam_session(demo.staff["exams"], sid)
     assert demo.custody.exam_deposit_by_card(None, session_id=sid, card_uid="AB000004") is None
     with pytest.raises(PolicyRefused):
-        demo.custody.exam_deposit_by_card(None, session_id=sid, card_uid=_card(demo, "Harry"))
+        demo.custody.exam_deposit_by_card(
+            None,
+            session_id=sid,
+            card_uid=_card(demo, "Harry"),
+            switched_off_confirmed_by=demo.staff["exams"].staff_id,
+        )
 
 
 def test_the_lowest_free_pouch_is_given_after_a_gap(demo):
     """Pouches 1-3 are taken in the demo; an aborted deposit frees its pouch for the next
     candidate, and after the gap is filled the count-and-maximum shortcut gives max + 1."""
     sid = _session(demo)
-    harry = demo.custody.exam_deposit(None, session_id=sid, pupil_id=demo.pupils["Harry"])
-    isla = demo.custody.exam_deposit(None, session_id=sid, pupil_id=demo.pupils["Isla"])
+    harry = demo.custody.exam_deposit(
+        None,
+        session_id=sid,
+        pupil_id=demo.pupils["Harry"],
+        switched_off_confirmed_by=demo.staff["exams"].staff_id,
+    )
+    isla = demo.custody.exam_deposit(
+        None,
+        session_id=sid,
+        pupil_id=demo.pupils["Isla"],
+        switched_off_confirmed_by=demo.staff["exams"].staff_id,
+    )
     assert (harry.pouch_number, isla.pouch_number) == (4, 5)
     demo.custody.abort_deposit(None, harry.id, "walked away")  # pouch 4 is free again
-    chloe = demo.custody.exam_deposit(None, session_id=sid, pupil_id=demo.pupils["Chloe"])
+    chloe = demo.custody.exam_deposit(
+        None,
+        session_id=sid,
+        pupil_id=demo.pupils["Chloe"],
+        switched_off_confirmed_by=demo.staff["exams"].staff_id,
+    )
     assert chloe.pouch_number == 4
-    again = demo.custody.exam_deposit(None, session_id=sid, pupil_id=demo.pupils["Harry"])
+    again = demo.custody.exam_deposit(
+        None,
+        session_id=sid,
+        pupil_id=demo.pupils["Harry"],
+        switched_off_confirmed_by=demo.staff["exams"].staff_id,
+    )
     assert again.pouch_number == 6
 
 
 def test_confirm_gives_the_view_a_fresh_read_gives_for_every_kind(demo):
     sid = _session(demo)
-    pouch = demo.custody.exam_deposit(None, session_id=sid, pupil_id=demo.pupils["Harry"])
+    pouch = demo.custody.exam_deposit(
+        None,
+        session_id=sid,
+        pupil_id=demo.pupils["Harry"],
+        switched_off_confirmed_by=demo.staff["exams"].staff_id,
+    )
     held = demo.custody.confirm_deposit(None, pouch.id)
     assert held.state == "held" and held.held_at is not None
     assert held == demo.custody.holding(None, pouch.id)
@@ -140,7 +189,12 @@ def test_confirm_gives_the_view_a_fresh_read_gives_for_every_kind(demo):
 
 def test_confirm_twice_is_refused_and_writes_nothing(demo):
     sid = _session(demo)
-    pouch = demo.custody.exam_deposit(None, session_id=sid, pupil_id=demo.pupils["Harry"])
+    pouch = demo.custody.exam_deposit(
+        None,
+        session_id=sid,
+        pupil_id=demo.pupils["Harry"],
+        switched_off_confirmed_by=demo.staff["exams"].staff_id,
+    )
     demo.custody.confirm_deposit(None, pouch.id)
     before = demo.counts()
     with pytest.raises(CustodyError, match="is held; it cannot become held"):
@@ -153,7 +207,12 @@ def test_confirm_twice_is_refused_and_writes_nothing(demo):
 def test_a_rush_and_its_hand_back_leave_a_chain_that_verifies(demo):
     sid = _session(demo)
     for name in ("Harry", "Isla", "Chloe"):
-        done = demo.custody.exam_deposit_by_card(None, session_id=sid, card_uid=_card(demo, name))
+        done = demo.custody.exam_deposit_by_card(
+            None,
+            session_id=sid,
+            card_uid=_card(demo, name),
+            switched_off_confirmed_by=demo.staff["exams"].staff_id,
+        )
         assert done is not None
         demo.custody.confirm_deposit(None, done.holding.id)
     demo.custody.end_exam_session(demo.staff["exams"], sid)
@@ -182,9 +241,19 @@ def test_a_session_without_a_cabinet_is_refused_in_words(demo):
         sid = imported.id
     before = demo.counts()
     with pytest.raises(CustodyError, match="no cabinet"):
-        demo.custody.exam_deposit_by_card(None, session_id=sid, card_uid=_card(demo, "Harry"))
+        demo.custody.exam_deposit_by_card(
+            None,
+            session_id=sid,
+            card_uid=_card(demo, "Harry"),
+            switched_off_confirmed_by=demo.staff["exams"].staff_id,
+        )
     with pytest.raises(CustodyError, match="no cabinet"):
-        demo.custody.exam_deposit(None, session_id=sid, pupil_id=demo.pupils["Harry"])
+        demo.custody.exam_deposit(
+            None,
+            session_id=sid,
+            pupil_id=demo.pupils["Harry"],
+            switched_off_confirmed_by=demo.staff["exams"].staff_id,
+        )
     assert demo.counts() == before
 
 
@@ -218,11 +287,26 @@ def test_a_phone_without_a_pouch_number_in_the_cabinet_does_not_hide_a_gap(demo)
         s.execute(update(Holding).where(Holding.id == phone.id).values(locker_id=cabinet.id))
     assert demo.custody.holding(None, phone.id).locker == "B4"
     assert phone.pouch_number is None
-    harry = demo.custody.exam_deposit(None, session_id=sid, pupil_id=demo.pupils["Harry"])
-    isla = demo.custody.exam_deposit(None, session_id=sid, pupil_id=demo.pupils["Isla"])
+    harry = demo.custody.exam_deposit(
+        None,
+        session_id=sid,
+        pupil_id=demo.pupils["Harry"],
+        switched_off_confirmed_by=demo.staff["exams"].staff_id,
+    )
+    isla = demo.custody.exam_deposit(
+        None,
+        session_id=sid,
+        pupil_id=demo.pupils["Isla"],
+        switched_off_confirmed_by=demo.staff["exams"].staff_id,
+    )
     assert (harry.pouch_number, isla.pouch_number) == (1, 2)
     demo.custody.abort_deposit(None, harry.id, "walked away")  # pouch 1 is free again
-    chloe = demo.custody.exam_deposit(None, session_id=sid, pupil_id=demo.pupils["Chloe"])
+    chloe = demo.custody.exam_deposit(
+        None,
+        session_id=sid,
+        pupil_id=demo.pupils["Chloe"],
+        switched_off_confirmed_by=demo.staff["exams"].staff_id,
+    )
     assert chloe.pouch_number == 1
 
 
@@ -239,7 +323,12 @@ def test_a_full_cabinet_and_one_made_smaller_under_its_pouches(demo):
             )
 
     def deposit(name: str):
-        return demo.custody.exam_deposit(None, session_id=sid, pupil_id=demo.pupils[name])
+        return demo.custody.exam_deposit(
+            None,
+            session_id=sid,
+            pupil_id=demo.pupils[name],
+            switched_off_confirmed_by=demo.staff["exams"].staff_id,
+        )
 
     capacity(5)
     harry, isla = deposit("Harry"), deposit("Isla")

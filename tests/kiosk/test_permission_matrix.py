@@ -80,9 +80,11 @@ def _cases(c: Custody, held: int) -> dict:
         "end_exam_session": lambda who: c.end_exam_session(who, NONE),
         "begin_exam_session_release": lambda who: c.begin_exam_session_release(who, NONE),
         "complete_exam_session_release": lambda who: c.complete_exam_session_release(who, NONE),
-        "exam_deposit": lambda who: c.exam_deposit(who, session_id=NONE, pupil_id=NONE),
+        "exam_deposit": lambda who: c.exam_deposit(
+            who, session_id=NONE, pupil_id=NONE, switched_off_confirmed_by=1
+        ),
         "exam_deposit_by_card": lambda who: c.exam_deposit_by_card(
-            who, session_id=NONE, card_uid="FFFFFFFF"
+            who, session_id=NONE, card_uid="FFFFFFFF", switched_off_confirmed_by=1
         ),
         "create_exam_session": lambda who: c.create_exam_session(
             who,
@@ -113,6 +115,8 @@ def _cases(c: Custody, held: int) -> dict:
         "issue_enrolment_code": lambda who: c.issue_enrolment_code(who, NONE),
         "approve_pin_setup": lambda who: c.approve_pin_setup(who, NONE),
         "require_pin_change": lambda who: c.require_pin_change(who, NONE),
+        "grant_role": lambda who: c.grant_role(who, NONE, "exams"),
+        "revoke_role": lambda who: c.revoke_role(who, NONE, "teacher"),
         "acknowledge_alarm": lambda who: c.acknowledge_alarm(who, ["forced:A7"]),
     }
     return {name: (call, P[name]) for name, call in calls.items()}

@@ -324,6 +324,10 @@ def test_demoted_dsl_stops_at_once(sessions, auth, admin, head):
     dsl = sign_in_as(sessions, auth, "DSL1")
     with sessions() as s:
         authorise(s, dsl, Permission.SAFEGUARDING_HOLD)
+    with sessions() as s, pytest.raises(StaffAdminError, match="only active designated"):
+        admin.revoke_role(s, head, dsl.staff_id, "dsl")  # the school's last DSL
+    with sessions.begin() as s:
+        admin.grant_role(s, head, staff_id(sessions, "TCH1"), "dsl")
     with sessions.begin() as s:
         admin.revoke_role(s, head, dsl.staff_id, "dsl")
     with sessions() as s, pytest.raises(NotPermitted):

@@ -10,6 +10,7 @@ from __future__ import annotations
 import threading
 from typing import Any
 
+import pytest
 from tui_helpers import (
     BEN,
     DSL,
@@ -26,10 +27,13 @@ from tui_helpers import (
     run_async,
     screen_name,
     sign_in,
+    start_self_service,
     tap,
     text_of,
     wait_for,
 )
+
+from kiosk.custody import CustodyError
 
 
 def held_for(app: Any, name: str) -> list[Any]:
@@ -376,8 +380,7 @@ async def test_exam_self_service_deposit(make_app: Any) -> None:
     app = make_app()
     async with app.run_test(size=(80, 24)) as pilot:
         await open_exam_screen(pilot, app)
-        await pilot.press("d")
-        await wait_for(pilot, lambda: screen_name(app) == "ExamDepositScreen")
+        await start_self_service(pilot, app)
         assert app.identity is None  # the officer is signed out; candidates use it alone
         await tap(pilot, app, HARRY)  # pupil input 1
         await wait_for(pilot, lambda: "POUCH 4" in text_of(app, "#exam-result"), what="pouch")
@@ -396,6 +399,112 @@ async def test_exam_self_service_deposit(make_app: Any) -> None:
         assert [type(s).__name__ for s in app.screen_stack][-2:] == ["HomeScreen", "ExamScreen"]
 
 
+def _event_count(app: Any) -> int:
+    from sqlalchemy import func, select
+
+    from db.models import Event
+
+    with app.station.ctx.sessions() as s:
+        return int(s.scalar(select(func.count(Event.id))) or 0)
+
+
+def _phones_may_be_silent(profile: Any) -> Any:
+    """The profile with ``phones.switched_off_not_silent`` false (no seed profile has it)."""
+    import dataclasses
+
+    phones = profile.phones
+    rule = dataclasses.replace(phones.switched_off_not_silent, value=False)
+    return dataclasses.replace(
+        profile, phones=dataclasses.replace(phones, switched_off_not_silent=rule)
+    )
+
+
+def _depositing_payload(app: Any, pupil_name: str) -> dict[str, Any]:
+    """The ``holding.depositing`` event of the pupil's exam deposit, from the ledger."""
+    from sqlalchemy import select
+
+    from db.models import Event
+
+    holding = next(h for h in app.custody.holdings(None) if h.pupil_name == pupil_name)
+    with app.station.ctx.sessions() as s:
+        return dict(
+            s.scalars(
+                select(Event.payload).where(
+                    Event.holding_id == holding.id, Event.type == "holding.depositing"
+                )
+            ).one()
+        )
+
+
+@run_async
+async def test_exam_self_service_records_the_officers_switched_off_confirmation(
+    make_app: Any,
+) -> None:
+    """Issue 14: exam deposits ask for "switched off" where the profile requires it: once
+    for the session, by the officer, so each candidate still has one tap."""
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await open_exam_screen(pilot, app)
+        officer = app.identity
+        assert officer is not None
+        await start_self_service(pilot, app)  # d, Enter: once for the session
+        await tap(pilot, app, HARRY)  # the candidate's one tap
+        await wait_for(pilot, lambda: "POUCH 4" in text_of(app, "#exam-result"), what="pouch")
+        assert "switched off" in text_of(app, "#exam-result")
+        await close_door_when_open(pilot, app, "B", 4)
+        await wait_for(pilot, lambda: "Thank you, Harry" in text_of(app, "#exam-result"))
+        assert _depositing_payload(app, "Harry Lewis")["switched_off_confirmed_by"] == (
+            officer.staff_id
+        )
+
+
+@run_async
+async def test_exam_self_service_not_started_unless_phones_are_confirmed_off(
+    make_app: Any,
+) -> None:
+    """The refusal: "No, go back" (or Esc) leaves the officer on the exam screen, signed in,
+    with no self-service and nothing written."""
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await open_exam_screen(pilot, app)
+        before = _event_count(app)
+        for keys in (("down", "enter"), ("escape",)):
+            await pilot.press("d")
+            await wait_for(pilot, lambda: screen_name(app) == "Confirm")
+            await pilot.press(*keys)
+            await wait_for(pilot, lambda: screen_name(app) == "ExamScreen")
+            assert app.identity is not None  # still the officer: nothing handed over
+        assert _event_count(app) == before  # no sign-out for self-service, no deposit
+        # And the use-case refuses a deposit made without it, whatever a screen does.
+        session = app.screen.session
+        harry = app.custody.pupil_by_card(None, HARRY)
+        assert session is not None and harry is not None
+        with pytest.raises(CustodyError, match="switched_off_not_silent"):
+            app.custody.exam_deposit(None, session_id=session.id, pupil_id=harry.id)
+        assert _event_count(app) == before
+
+
+@run_async
+async def test_exam_self_service_asks_nothing_where_phones_may_be_silent(
+    make_app: Any, monkeypatch: Any
+) -> None:
+    """A profile without ``phones.switched_off_not_silent``: no question, no extra key."""
+    app = make_app()
+    quiet = _phones_may_be_silent(app.profile)
+    monkeypatch.setattr(app, "profile", quiet)
+    monkeypatch.setattr(app.custody, "profile", quiet)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await open_exam_screen(pilot, app)
+        await pilot.press("d")
+        await wait_for(pilot, lambda: screen_name(app) == "ExamDepositScreen")
+        await tap(pilot, app, HARRY)
+        await wait_for(pilot, lambda: "POUCH 4" in text_of(app, "#exam-result"), what="pouch")
+        assert "switched off" not in text_of(app, "#exam-result")
+        await close_door_when_open(pilot, app, "B", 4)
+        await wait_for(pilot, lambda: "Thank you, Harry" in text_of(app, "#exam-result"))
+        assert _depositing_payload(app, "Harry Lewis")["switched_off_confirmed_by"] is None
+
+
 @run_async
 async def test_exam_cabinet_not_closed_leaves_the_pouch_for_the_officer(
     make_app: Any, ticker: Ticker
@@ -404,8 +513,7 @@ async def test_exam_cabinet_not_closed_leaves_the_pouch_for_the_officer(
     app = make_app()
     async with app.run_test(size=(80, 24)) as pilot:
         await open_exam_screen(pilot, app)
-        await pilot.press("d")
-        await wait_for(pilot, lambda: screen_name(app) == "ExamDepositScreen")
+        await start_self_service(pilot, app)
         await tap(pilot, app, HARRY)
         await wait_for(pilot, lambda: app.station.door_states()[("B", 4)].value == "open")
         ticker.advance(1.0)  # the door wait (1 s) ends with the cabinet still open

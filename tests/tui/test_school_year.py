@@ -28,6 +28,7 @@ from tui_helpers import (
     run_async,
     screen_name,
     sign_in,
+    start_self_service,
     tap,
     text_of,
     wait_for,
@@ -220,8 +221,7 @@ async def test_candidate_sees_own_number_and_pouch_and_officer_returns_to_exams(
         s.get(Pupil, harry.id).candidate_number = "4321"
     async with app.run_test(size=(80, 24)) as pilot:
         await open_exam_screen(pilot, app)
-        await pilot.press("d")
-        await wait_for(pilot, lambda: screen_name(app) == "ExamDepositScreen")
+        await start_self_service(pilot, app)
         await tap(pilot, app, HARRY)
         await wait_for(pilot, lambda: "POUCH 4" in text_of(app, "#exam-result"))
         said = text_of(app, "#exam-result")
@@ -402,8 +402,7 @@ async def test_the_thank_you_naming_a_candidate_does_not_stay_for_the_next_one(
     app = make_app()
     async with app.run_test(size=(80, 24)) as pilot:
         await open_exam_screen(pilot, app)
-        await pilot.press("d")
-        await wait_for(pilot, lambda: screen_name(app) == "ExamDepositScreen")
+        await start_self_service(pilot, app)
         await tap(pilot, app, HARRY)
         await wait_for(pilot, lambda: "POUCH 4" in text_of(app, "#exam-result"))
         await close_door_when_open(pilot, app, "B", 4)

@@ -1,5 +1,6 @@
 """80x24 snapshots of the issue 14 screens: the exam session form (with a refusal next to
-its field), the exam list with its new keys, the voluntary hand-in and the receipt screen.
+its field), the exam list with its new keys, the voluntary hand-in and the receipt screen,
+the staff role menu.
 
 Deterministic: the ledger clock is fixed (tui_helpers.AFTERNOON), the demo school is seeded
 at that time, and no screen shows the wall clock. Update with
@@ -16,10 +17,12 @@ from tui_helpers import (
     AMARA,
     HARRY,
     OFFICE,
+    SENIOR,
     close_door_when_open,
     open_exam_screen,
     screen_name,
     sign_in,
+    start_self_service,
     tap,
     text_of,
     wait_for,
@@ -103,11 +106,26 @@ def test_self_service_shows_the_candidate_number_and_pouch(
 
     async def deposit(pilot: Any) -> None:
         await open_exam_screen(pilot, app)
-        await pilot.press("d")
-        await wait_for(pilot, lambda: screen_name(app) == "ExamDepositScreen")
+        await start_self_service(pilot, app)
         await tap(pilot, app, HARRY)
         await wait_for(pilot, lambda: "POUCH 4" in text_of(app, "#exam-result"))
         await close_door_when_open(pilot, app, "B", 4)  # no door step left running
         await wait_for(pilot, lambda: "Thank you" in text_of(app, "#exam-result"))
 
     assert snap_compare(app, terminal_size=SIZE, run_before=deposit)
+
+
+def test_staff_role_menu(snap_compare: Any, make_app: Any) -> None:
+    """``r`` on the Staff screen: grant or remove a role of the highlighted person."""
+
+    async def roles(pilot: Any) -> None:
+        app = pilot.app
+        await sign_in(pilot, app, SENIOR)
+        await pilot.press("b")
+        await wait_for(pilot, lambda: screen_name(app) == "StaffScreen")
+        await wait_for(pilot, lambda: len(app.screen.people) > 0, what="staff list")
+        row = next(i for i, p in enumerate(app.screen.people) if p.name.startswith("Alex"))
+        await pilot.press(*["down"] * row, "r")
+        await wait_for(pilot, lambda: screen_name(app) == "RoleMenu")
+
+    assert snap_compare(make_app(), terminal_size=SIZE, run_before=roles)

@@ -181,6 +181,84 @@ async def test_office_administrator_manages_badges_but_not_the_head(make_app: An
         assert app.identity is not None and app.identity.name == "Val Okafor (admin)"
 
 
+# ---------------------------------------------------------------------------- roles
+async def change_role(pilot: Any, app: Any, name: str, verb: str, role: str) -> None:
+    """Highlight ``name`` on the Staff screen, ``r``, pick "Grant:"/"Remove:" ``role``."""
+    from textual.widgets import DataTable, OptionList
+
+    row = next(i for i, p in enumerate(app.screen.people) if p.name.startswith(name))
+    app.screen.query_one("#staff", DataTable).move_cursor(row=row)
+    await pilot.press("r")
+    await wait_for(pilot, lambda: screen_name(app) == "RoleMenu")
+    menu = app.screen.query_one(OptionList)
+    ids = [menu.get_option_at_index(i).id for i in range(menu.option_count)]
+    await pilot.press(*["down"] * ids.index(f"{verb}:{role}"), "enter")
+    await wait_for(pilot, lambda: screen_name(app) == "StaffScreen")
+
+
+@run_async
+async def test_senior_grants_and_removes_a_role_at_the_kiosk(make_app: Any) -> None:
+    """Issue 14: roles were set only by import; now `r` on the Staff screen, recorded."""
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await open_staff(pilot, app)
+        senior, teacher = staff_row(app, "HT1").id, staff_row(app, "TCH1").id
+        await change_role(pilot, app, "Alex Byrne", "grant", "exams")
+        await wait_for(pilot, lambda: "now also exams officer" in text_of(app, "#staff-result"))
+        granted = events(app, "staff.role_granted")[-1]
+        assert (granted.actor_id, granted.payload["staff"], granted.payload["role"]) == (
+            senior,
+            teacher,
+            "exams",
+        )
+        assert staff_row(app, "TCH1").roles == ["teacher", "exams"]
+        await wait_for(
+            pilot, lambda: "exams" in next(p.roles for p in app.screen.people if p.id == teacher)
+        )
+        await change_role(pilot, app, "Alex Byrne", "revoke", "exams")
+        await wait_for(pilot, lambda: "no longer exams officer" in text_of(app, "#staff-result"))
+        revoked = events(app, "staff.role_revoked")[-1]
+        assert (revoked.actor_id, revoked.payload["role"]) == (senior, "exams")
+        assert staff_row(app, "TCH1").roles == ["teacher"]
+        # A privileged role is its own event.
+        await change_role(pilot, app, "Alex Byrne", "grant", "dsl")
+        await wait_for(pilot, lambda: "now also designated" in text_of(app, "#staff-result"))
+        assert events(app, "staff.privileged_role_granted")[-1].payload["role"] == "dsl"
+
+
+@run_async
+async def test_role_changes_refused_in_words_and_not_recorded(make_app: Any) -> None:
+    """Never the last DSL, never oneself, privileged roles only by a senior."""
+    app = make_app()
+    with app.station.ctx.sessions.begin() as s:
+        admin = Staff(staff_code="ADM1", name="Val Okafor (admin)", roles=["office_admin"])
+        admin.badge_uid = "AB0000A1"
+        admin.pin_hash = app.custody.auth.hash_checked_pin(admin, "582914")
+        s.add(admin)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await open_staff(pilot, app)
+        kinds = ("staff.role_revoked", "staff.role_granted", "staff.privileged_role_granted")
+        before = sum(len(events(app, k)) for k in kinds)
+        await change_role(pilot, app, "Sam Rahman", "revoke", "dsl")  # the only DSL
+        await wait_for(pilot, lambda: "only active designated" in text_of(app, "#staff-result"))
+        await change_role(pilot, app, "Dr Jo", "revoke", "senior")  # themself
+        await wait_for(pilot, lambda: "yourself" in text_of(app, "#staff-result"))
+        await sign_out(pilot, app)
+        await sign_in(pilot, app, ("AB0000A1", "582914"))
+        await pilot.press("b")
+        await wait_for(pilot, lambda: screen_name(app) == "StaffScreen")
+        await wait_for(pilot, lambda: len(app.screen.people) == 7, what="staff list")
+        await change_role(pilot, app, "Alex Byrne", "grant", "senior")
+        await wait_for(pilot, lambda: "senior" in text_of(app, "#staff-result").lower())
+        assert "now also" not in text_of(app, "#staff-result")
+        assert sum(len(events(app, k)) for k in kinds) == before
+        assert staff_row(app, "DSL1").roles == ["dsl"]
+        assert staff_row(app, "TCH1").roles == ["teacher"]
+        # An ordinary role is the office administrator's to grant.
+        await change_role(pilot, app, "Alex Byrne", "grant", "exams")
+        await wait_for(pilot, lambda: "now also exams officer" in text_of(app, "#staff-result"))
+
+
 # ---------------------------------------------------------------------------- PINs
 @run_async
 async def test_change_own_pin(make_app: Any) -> None:

@@ -67,6 +67,28 @@ class Terminal:
             pause.wait(0.05)
         raise AssertionError(f"{text!r} never appeared; the screen was:\n{self.screen()}")
 
+    def wait_gone(self, text: str, timeout: float = 30.0) -> None:
+        """Poll until the screen no longer shows ``text`` (a pop-up closed)."""
+        deadline = time.monotonic() + timeout
+        pause = threading.Event()
+        while time.monotonic() < deadline:
+            if text not in self.screen():
+                return
+            pause.wait(0.05)
+        raise AssertionError(f"{text!r} stayed; the screen was:\n{self.screen()}")
+
+    def wait_for_line(self, *parts: str, timeout: float = 30.0) -> str:
+        """Poll until one line of the screen shows all ``parts`` (a field's label and the text
+        typed into it: the text went to that field and not to another)."""
+        deadline = time.monotonic() + timeout
+        pause = threading.Event()
+        while time.monotonic() < deadline:
+            screen = self.screen()
+            if any(all(p in line for p in parts) for line in screen.splitlines()):
+                return screen
+            pause.wait(0.05)
+        raise AssertionError(f"no line shows {parts!r}; the screen was:\n{self.screen()}")
+
     def alive(self) -> bool:
         return (
             subprocess.run([TMUX, "has-session", "-t", self.name], capture_output=True).returncode

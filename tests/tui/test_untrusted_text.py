@@ -23,6 +23,7 @@ from tui_helpers import (
     run_async,
     screen_name,
     sign_in,
+    start_self_service,
     tap,
     text_of,
     wait_for,
@@ -154,8 +155,7 @@ async def test_self_service_shows_no_register(make_app: Any) -> None:
     app = make_app()
     async with app.run_test(size=(80, 24)) as pilot:
         await open_exam_screen(pilot, app)
-        await pilot.press("d")
-        await wait_for(pilot, lambda: screen_name(app) == "ExamDepositScreen")
+        await start_self_service(pilot, app)
         assert app.identity is None
         assert not app.screen.query("DataTable"), "the register is on the self-service screen"
         names = ["Chloe", "Ella", "Finn", "Grace", "Harry", "Isla"]

@@ -143,6 +143,15 @@ async def open_exam_screen(pilot: Any, app: KioskApp) -> None:
     await wait_for(pilot, lambda: "3 of 6 deposited" in text_of(app, "#exam-status"))
 
 
+async def start_self_service(pilot: Any, app: KioskApp) -> None:
+    """``d`` on the exam screen, then the officer's once-a-session "phones are switched off"
+    (the demo profile has ``phones.switched_off_not_silent``): the candidates' screen."""
+    await pilot.press("d")
+    await wait_for(pilot, lambda: screen_name(app) == "Confirm", what="the switched-off question")
+    await pilot.press("enter")
+    await wait_for(pilot, lambda: screen_name(app) == "ExamDepositScreen")
+
+
 def flagged_ids(app: KioskApp) -> list[int]:
     """Holdings waiting for a forced-open check, read straight from the ledger (the use-case
     ``holdings_to_check`` needs a signed-in person allowed to see holdings)."""

@@ -176,8 +176,15 @@ class StepForm(KioskScreen):
             self._error("No pupil matches. Try the surname or the tutor group.")
 
     def _step(self, step: str, focus: str, *, keep_error: bool = False) -> None:
+        """Show ``step`` with ``focus`` focused before it is painted.
+
+        ``Screen.set_focus``, not ``Widget.focus`` (which moves focus on a later turn of the
+        loop): once a step's prompt is on the screen, the next key reaches that step's field,
+        so a fast typist, a keyboard-wedge reader or a terminal test may type as soon as
+        they see the prompt.
+        """
         self.query_one(ContentSwitcher).current = step
-        self.query_one(focus).focus()
+        self.set_focus(self.query_one(focus))
         if not keep_error:
             self.query_one("#form-error", Static).update("")
 
@@ -198,7 +205,7 @@ class StepForm(KioskScreen):
         )
         options.display = True
         options.highlighted = 0
-        options.focus()
+        self.set_focus(options)
 
 
 def problem_text(exc: Exception) -> str:

@@ -122,6 +122,13 @@ class ExamScreen(KioskScreen):
         self.query_one("#exam-status", Static).update(f"{done} of {len(rows)} deposited. {keys}")
 
     def action_self_service(self) -> None:
+        """Hand the kiosk to the candidates.
+
+        Where the profile wants phones off, not silent, the officer first confirms, once for
+        the session, that the phones go in switched off: recorded with every deposit of
+        this self-service (``switched_off_confirmed_by``), and still one tap per candidate
+        (issue 14). Where it does not, no question is asked.
+        """
         if self.session is None:
             return
         if self.session.state != ExamSessionState.OPEN:
@@ -129,8 +136,31 @@ class ExamScreen(KioskScreen):
             return
         opener = self.actor
         session = self.session
+        rule = self.kiosk.profile.phones.switched_off_not_silent
+        if not rule.value:
+            self._start_self_service(session, opener, None)
+            return
+        from tui.screens.staff import Confirm
+
+        def answered(yes: bool | None) -> None:
+            if yes and self.kiosk.identity is opener:
+                self._start_self_service(session, opener, opener.staff_id)
+
+        self.app.push_screen(
+            Confirm(
+                "Phones go into the pouches switched off (off, not silent): the candidates "
+                "switch them off in front of you. You confirm it for this session; it is "
+                f"recorded with your name on each deposit. [{rule.source}]",
+                "Yes: phones are switched off - start self-service",
+            ),
+            answered,
+        )
+
+    def _start_self_service(
+        self, session: ExamSessionView, opener: Identity, switched_off_by: int | None
+    ) -> None:
         self.kiosk.lock_for_self_service(opener)
-        self.app.push_screen(ExamDepositScreen(session, opener))
+        self.app.push_screen(ExamDepositScreen(session, opener, switched_off_by))
 
     # ------------------------------------------------------------------ create, edit, cancel
     def action_create(self) -> None:
@@ -196,7 +226,10 @@ class ExamScreen(KioskScreen):
         job = self.job = self.kiosk.begin_task(TaskKind.EXAM_RELEASE)
         job.session_id = self.session.id
         if self.kiosk.run_door(job, self.actor, self._released):
-            self.notify("Opening the cabinet: hand out the pouches, then close its door.")
+            # On the status line too: a toast goes after a few seconds, the door stays open.
+            opening = "Opening the cabinet: hand out the pouches, then close its door."
+            self.query_one("#exam-status", Static).update(opening)
+            self.notify(opening)
 
     def _released(self, out: DoorOutcome) -> None:
         result, error = out.result, out.error
@@ -250,10 +283,15 @@ class ExamDepositScreen(KioskScreen):
     #: "self-service screens show only what the candidate at the hatch needs").
     CLEAR_AFTER = 8.0
 
-    def __init__(self, session: ExamSessionView, opener: Identity) -> None:
+    def __init__(
+        self, session: ExamSessionView, opener: Identity, switched_off_by: int | None = None
+    ) -> None:
         super().__init__()
         self.session = session
         self.opener = opener  # who opened self-service; deposits are made with no actor
+        #: The staff id of whoever confirmed the phones go in switched off (the opener,
+        #: once for the session), or None where the profile does not ask for it.
+        self.switched_off_by = switched_off_by
         self.job: Task | None = None
         #: Bumped by every message, so a timer clears only the message it was set for.
         self._said = 0
@@ -297,13 +335,15 @@ class ExamDepositScreen(KioskScreen):
         if self.job is not None:
             self._say("Wait: close the cabinet door for the pupil before you.", ok=False)
             return True
-        custody, sid = self.kiosk.custody, self.session.id
+        custody, sid, off_by = self.kiosk.custody, self.session.id, self.switched_off_by
         self.job = Task(TaskKind.EXAM_DEPOSIT)
 
         def deposit() -> tuple[Any, Any, str | None]:
             # One use-case (card, deposit, candidate number in one transaction), not three:
             # the exam rush's CPU per candidate (issue 15).
-            done = custody.exam_deposit_by_card(None, session_id=sid, card_uid=uid)
+            done = custody.exam_deposit_by_card(
+                None, session_id=sid, card_uid=uid, switched_off_confirmed_by=off_by
+            )
             if done is None:
                 return None, None, None
             return done.pupil, done.holding, done.candidate_number
@@ -334,7 +374,8 @@ class ExamDepositScreen(KioskScreen):
         heading = f"Candidate {candidate}, " if candidate else ""
         self._say(
             f"{pupil.name}: {heading}POUCH {holding.pouch_number}\n"
-            f"Cabinet {holding.locker} is opening. Put your phone, switched off, in pouch "
+            f"Cabinet {holding.locker} is opening. Put your phone"
+            f"{', switched off,' if self.switched_off_by is not None else ''} in pouch "
             f"{holding.pouch_number} and close the door."
         )
         self.kiosk.run_door(self.job, None, lambda out: self._door_done(pupil, out, number))

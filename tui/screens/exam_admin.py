@@ -9,6 +9,11 @@ cabinet, candidates who exist) is theirs, and a refusal about one field
 Candidates are picked from the pupils: tap their card (the quickest), or type a name or tutor
 group + Enter and pick. ``Delete`` removes the highlighted candidate. ``ctrl+s`` saves.
 
+Enter in a field moves to the next one while the key is being routed (a priority binding,
+:meth:`ExamSessionForm.action_next_field`), not on a later turn of the event loop as
+``Widget.focus`` does: a fast typist or a keyboard-wedge reader sends "09:00<Enter>10:30"
+at once, and every key after the Enter must land in the next field, never in this one.
+
 Paper titles and names come from outside (MIS import, typing): shown as text, never markup.
 """
 
@@ -21,7 +26,7 @@ from textual import events
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Grid, Horizontal, Vertical
-from textual.message import Message
+from textual.widget import Widget
 from textual.widgets import Input, OptionList, Static
 
 from kiosk.usecases.exam_admin import ExamFieldError
@@ -55,16 +60,13 @@ def parse_time(text: str) -> time:
 
 
 class CabinetChoice(Static, can_focus=True):
-    """One line that cycles through the exam cabinets (left/right/space); Enter goes on."""
+    """One line that cycles through the exam cabinets (left/right/space); Enter goes on (the
+    form's binding)."""
 
     BINDINGS = [
         Binding("left", "step(-1)", "Previous", show=False),
         Binding("right,space", "step(1)", "Next", show=False),
-        Binding("enter", "submit", "Next field", show=False),
     ]
-
-    class Submitted(Message):
-        pass
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__("", markup=False, **kwargs)
@@ -94,9 +96,6 @@ class CabinetChoice(Static, can_focus=True):
             self.index = (self.index + by) % len(self.cabinets)
             self._show()
 
-    def action_submit(self) -> None:
-        self.post_message(self.Submitted())
-
 
 class ExamSessionForm(KioskScreen):
     """Create (``session`` None) or edit one exam session."""
@@ -104,6 +103,8 @@ class ExamSessionForm(KioskScreen):
     BINDINGS = [
         Binding("ctrl+s", "save", "Save"),
         Binding("escape", "back", "Back"),
+        # Priority: run while the App routes the key, before the keys typed after it.
+        Binding("enter", "next_field", "Next field", show=False, priority=True),
     ]
 
     def __init__(self, session: ExamSessionView | None = None) -> None:
@@ -178,23 +179,45 @@ class ExamSessionForm(KioskScreen):
         self._show_candidates()
 
     # ------------------------------------------------------------------ fields
+    def _field_of(self, widget: Widget | None) -> str | None:
+        """The form field ``widget`` is (``paper`` ... ``cabinet``), or None."""
+        name = (widget.id or "").removeprefix("f-") if widget is not None else ""
+        return name if name in FIELDS else None
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        # Enter is the form's only while a field has the focus: in the candidate search
+        # it searches, in a list it picks (the key goes on to the focused widget).
+        if action == "next_field":
+            return self._field_of(self.focused) is not None
+        return True
+
+    def action_next_field(self) -> None:
+        """Enter in a field: the next field (the cabinet's next is the candidate search).
+
+        ``Screen.set_focus`` at once, while the App is still routing this key: the keys
+        that follow in the terminal's input are routed after it, to the new field. The
+        characters typed before the Enter are still queued for the old field, which is why
+        the format of what was typed is checked when that field reports its blur.
+        """
+        name = self._field_of(self.focused)
+        if name is None:
+            return
+        i = FIELDS.index(name)
+        following = f"#f-{FIELDS[i + 1]}" if i + 1 < len(FIELDS) else "#find"
+        self.set_focus(self.query_one(following))
+
+    def on_input_blurred(self, event: Input.Blurred) -> None:
+        name = self._field_of(event.input)
+        if name is not None:
+            self._check_format(name)
+
     def on_input_submitted(self, event: Input.Submitted) -> None:
         event.stop()
-        ident = event.input.id or ""
-        if ident == "find":
+        if event.input.id == "find":
             text = event.value.strip()
             if text:
                 who = self.actor
                 self.call(lambda: self.kiosk.custody.find_pupils(who, text), self._results)
-            return
-        name = ident.removeprefix("f-")
-        if name in FIELDS:
-            self._check_format(name)
-            following = FIELDS[FIELDS.index(name) + 1]
-            self.query_one(f"#f-{following}").focus()
-
-    def on_cabinet_choice_submitted(self, event: CabinetChoice.Submitted) -> None:
-        self.query_one("#find", Input).focus()
 
     def _message(self, field: str, text: str) -> None:
         self.query_one(f"#m-{field}", Static).update(text)
@@ -229,7 +252,7 @@ class ExamSessionForm(KioskScreen):
         )
         if pupils:
             menu.highlighted = 0
-            menu.focus()
+            self.set_focus(menu)
         else:
             self._message("candidates", "No pupil matches. Try the surname or the tutor group.")
 
@@ -247,7 +270,7 @@ class ExamSessionForm(KioskScreen):
         self._show_candidates()
         find = self.query_one("#find", Input)
         find.value = ""
-        find.focus()
+        self.set_focus(find)
 
     def _show_candidates(self) -> None:
         self.query_one("#cand-head", Static).update(
@@ -327,7 +350,9 @@ class ExamSessionForm(KioskScreen):
         self._busy = False
         if isinstance(exc, ExamFieldError) and exc.field in (*FIELDS, "candidates"):
             self._message(exc.field, str(exc))
-            self.query_one("#find" if exc.field == "candidates" else f"#f-{exc.field}").focus()
+            self.set_focus(
+                self.query_one("#find" if exc.field == "candidates" else f"#f-{exc.field}")
+            )
             return
         self.query_one("#form-error", Static).update(problem_text(exc))
 

@@ -1,4 +1,5 @@
-"""Staff and badges (issue 14): enrol a badge by tapping it, PINs, unlocks, lost badges.
+"""Staff and badges (issue 14): enrol a badge by tapping it, PINs, unlocks, lost badges,
+roles (``r``: grant or remove one; until then roles could only be set by import).
 
 For a senior leader or an office administrator (``Permission.STAFF_ADMIN``). Every action is
 a use-case of :class:`kiosk.usecases.staff.StaffUseCases`, which checks who may manage whom
@@ -53,6 +54,57 @@ class Confirm(ModalScreen[bool]):
         self.dismiss(False)
 
 
+#: How a role reads on the screen (the stored names are for the import and the ledger).
+ROLE_WORDS = {
+    "office": "office staff",
+    "teacher": "teacher",
+    "dsl": "designated safeguarding lead (DSL)",
+    "senior": "senior leader",
+    "exams": "exams officer",
+    "technician": "technician",
+    "office_admin": "office administrator",
+}
+
+
+class RoleMenu(ModalScreen[tuple[str, str] | None]):
+    """Grant a role the person lacks or remove one they have: ``(verb, role)`` or None.
+
+    Every role is offered; who may change which (only a senior for senior, DSL and office
+    administrator; nobody for themselves; never the last senior or DSL) is the use-case's
+    rule, and its refusal is shown in words.
+    """
+
+    CSS_PATH = STAFF_TCSS
+
+    BINDINGS = [Binding("escape", "no", "Cancel")]
+
+    def __init__(self, person: StaffView) -> None:
+        super().__init__()
+        self.person = person
+
+    def compose(self) -> ComposeResult:
+        held = set(self.person.roles)
+        with Vertical(id="prompt-box"):
+            yield Plain(f"Roles of {self.person.name}: grant or remove one (recorded).")
+            yield OptionList(
+                *[
+                    option(
+                        f"Remove: {words}" if role in held else f"Grant: {words}",
+                        id=f"{'revoke' if role in held else 'grant'}:{role}",
+                    )
+                    for role, words in ROLE_WORDS.items()
+                ]
+            )
+
+    def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
+        event.stop()
+        verb, _, role = (event.option.id or "").partition(":")
+        self.dismiss((verb, role))
+
+    def action_no(self) -> None:
+        self.dismiss(None)
+
+
 def state_words(person: StaffView) -> str:
     """The one-column summary of what stops or awaits this person."""
     if not person.active:
@@ -78,10 +130,11 @@ class StaffScreen(KioskScreen):
         Binding("escape", "back", "Back"),
         Binding("b", "enrol", "Enrol badge"),
         Binding("c", "code", "PIN code"),
-        Binding("p", "set_pin", "Set PIN now"),
+        Binding("p", "set_pin", "PIN now"),
         Binding("u", "unlock", "Unlock"),
         Binding("x", "lost", "Lost badge"),
         Binding("f", "force", "Force change", show=False),
+        Binding("r", "roles", "Roles"),
     ]
 
     def __init__(self) -> None:
@@ -251,6 +304,32 @@ class StaffScreen(KioskScreen):
             lambda p: custody.require_pin_change(who, p.id),
             lambda p, _r: f"{p.name} must choose a new PIN at their next sign-in.",
         )
+
+    # ------------------------------------------------------------------ roles
+    def action_roles(self) -> None:
+        """Grant or remove a role of the highlighted person, through the use-case."""
+        person = self._chosen()
+        if person is None:
+            return
+
+        def chosen(answer: tuple[str, str] | None) -> None:
+            if answer is None:
+                return
+            verb, role = answer
+            who, custody = self.actor, self.kiosk.custody
+            words = ROLE_WORDS.get(role, role)
+            if verb == "grant":
+                self._do(
+                    lambda p: custody.grant_role(who, p.id, role),
+                    lambda p, _r: f"{p.name} is now also {words}.",
+                )
+            else:
+                self._do(
+                    lambda p: custody.revoke_role(who, p.id, role),
+                    lambda p, _r: f"{p.name} is no longer {words} (from their next action).",
+                )
+
+        self.app.push_screen(RoleMenu(person), chosen)
 
     def action_back(self) -> None:
         if self.enrolling is not None:

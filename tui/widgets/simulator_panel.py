@@ -119,7 +119,12 @@ def _is_uid(text: str) -> bool:
 
 
 class DoorPanel(ModalScreen[None]):
-    """Doors with their sensor state; open doors first so "close the door" is one Enter."""
+    """Doors with their sensor state; open doors first so "close the door" is one Enter.
+
+    A door that opens while the panel is up (the station pulsed its lock) takes the
+    highlight in the same update that shows it open: whoever sees "B4 open" and presses
+    Enter closes B4, not the row the cursor was on before the list was re-ordered.
+    """
 
     BINDINGS = [
         Binding("escape", "dismiss_panel", "Close"),
@@ -132,6 +137,7 @@ class DoorPanel(ModalScreen[None]):
         super().__init__()
         self.states: dict[tuple[str, int], str] = {}
         self._shown: object = None
+        self._open: set[tuple[str, int]] = set()
 
     def compose(self) -> ComposeResult:
         with Vertical(id="sim-box"):
@@ -173,6 +179,10 @@ class DoorPanel(ModalScreen[None]):
             ]
         )
         ids = [f"{b}:{n}" for b, n in order]
+        opened = [k for k in order if states[k] == "open" and k not in self._open]
+        self._open = {k for k in order if states[k] == "open"}
+        if opened:
+            keep = f"{opened[0][0]}:{opened[0][1]}"
         menu.highlighted = ids.index(keep) if keep in ids else 0
 
     def _selected(self) -> tuple[str, int] | None:
