@@ -4,12 +4,13 @@ not grow with the ledger. Tampering is still found (tests/db/test_audit_chain.py
 from __future__ import annotations
 
 import gc
+import json
 import shutil
 import tracemalloc
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import insert, update
+from sqlalchemy import update
 
 from db.audit import VERIFY_BATCH, verify_chain
 from db.engine import make_engine, make_read_session_factory, make_session_factory
@@ -21,7 +22,13 @@ T0 = datetime(2026, 9, 1, 8, tzinfo=UTC)
 
 
 def fill(engine, n: int, station: str = "st") -> None:
-    """A valid chain of ``n`` events written with Core inserts (setup, not what is tested)."""
+    """A valid chain of ``n`` events (setup, not what is tested).
+
+    Written through the driver in one ``executemany``, in the very form SQLAlchemy stores
+    them on SQLite (time as ``YYYY-MM-DD HH:MM:SS.ffffff``, payload as JSON text): its
+    per-row type processing was most of building the 40,000-event ledger. A row stored
+    differently from what was hashed would make ``verify_chain`` report it.
+    """
     prev = GENESIS_HASH
     rows = []
     for seq in range(1, n + 1):
@@ -37,22 +44,28 @@ def fill(engine, n: int, station: str = "st") -> None:
             payload=payload,
             prev_hash=prev,
         )
+        stored_when = when.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+        stored_payload = json.dumps(payload)
         rows.append(
-            {
-                "station_id": station,
-                "seq": seq,
-                "type": "holding.held",
-                "occurred_at": when,
-                "actor_id": seq % 50,
-                "holding_id": seq // 10,
-                "payload": payload,
-                "prev_hash": prev,
-                "hash": digest,
-            }
+            (
+                station,
+                seq,
+                "holding.held",
+                stored_when,
+                seq % 50,
+                seq // 10,
+                stored_payload,
+                prev,
+                digest,
+            )
         )
         prev = digest
     with make_session_factory(engine).begin() as s:
-        s.execute(insert(Event), rows)
+        s.connection().exec_driver_sql(
+            "INSERT INTO events (station_id, seq, type, occurred_at, actor_id, holding_id,"
+            " payload, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            rows,
+        )
         s.add(ChainHead(station_id=station, seq=n, hash=prev))
 
 
