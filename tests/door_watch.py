@@ -12,9 +12,11 @@ poll (20 ms); a loaded machine that delays the station's read made the test do i
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 
@@ -45,3 +47,32 @@ class UnlockWatch:
         """No unlock of this door is running: the station has read whatever it pulsed."""
         with self._guard:
             return self.in_flight[(bank, number)] == 0
+
+
+#: How long a test lets a lock bank wait for a door it has jammed (``Simulator.jam``).
+JAM_GIVE_UP_S = 0.1
+
+
+@contextmanager
+def quick_jam_give_up(station: Any, seconds: float = JAM_GIVE_UP_S) -> Iterator[None]:
+    """While in the block, every lock bank gives a door up after ``seconds``, not 3 s.
+
+    For a door the test has jammed: it never opens, so how long the bank waits changes only
+    how long the test takes, not the outcome (JAMMED from the latch feedback or the board's
+    answer, else DID_NOT_OPEN; see ``GpioLockBank.unlock``, ``RS485LockBank.unlock``). The
+    same ``LockTimings.confirm_timeout_s`` the station config sets (bench/crash_station.py
+    gives up after 1 s the same way); each unlock reads it once, as it starts, so unlocks
+    after the block wait the full time again. Other doors keep their 3 s: a door that does
+    open is never raced against this short time.
+    """
+    # The station's banks are door-monitor proxies (hardware.door_monitor.MonitoredLockBank):
+    # the timings live on the bank inside.
+    banks = [getattr(bank, "inner", bank) for bank in station.banks.values()]
+    saved = [bank.timings for bank in banks]  # AttributeError, not a silent 3 s, if moved
+    for bank in banks:
+        bank.timings = dataclasses.replace(bank.timings, confirm_timeout_s=seconds)
+    try:
+        yield
+    finally:
+        for bank, timings in zip(banks, saved, strict=True):
+            bank.timings = timings

@@ -11,7 +11,7 @@ import threading
 
 import pytest
 from auth_testing import staff_identities
-from door_watch import UnlockWatch
+from door_watch import UnlockWatch, quick_jam_give_up
 from kiosk_testing import Clock, wait_until
 from sqlalchemy import select
 
@@ -103,7 +103,8 @@ def test_deposit_opens_the_locker_and_the_door_closing_confirms(station):
 def test_door_that_does_not_open_aborts_and_marks_a_fault(station):
     office, h = _start_confiscation(station)
     station.sim.jam(h.locker_bank, h.locker_number)
-    result = station.deposit(office, h)
+    with quick_jam_give_up(station):
+        result = station.deposit(office, h)
     assert not result.ok and result.outcome in ("did_not_open", "jammed")
     assert result.holding.state == "aborted"
     states = {x.label: x.state for x in station.custody.lockers()}
@@ -126,7 +127,8 @@ def test_release_did_not_open_puts_phone_back_to_held(station):
     sarah = next(c for c in _pupil(station, "Ben").contacts if c.name == "Sarah Hughes")
     h, _ = station.custody.begin_release(office, ben.id, Collector("contact", sarah.id), "passport")
     station.sim.jam(h.locker_bank, h.locker_number)
-    result = station.release(office, h)
+    with quick_jam_give_up(station):
+        result = station.release(office, h)
     assert not result.ok and result.holding.state == "held"
 
 
@@ -182,7 +184,8 @@ def test_exam_cabinet_opens_once_and_closing_hands_back_every_pouch(station):
 def test_exam_cabinet_that_will_not_open_keeps_every_pouch_held(station):
     exams, sid = _end_session(station)
     station.sim.jam("B", 4)
-    result = station.release_exam_session(exams, sid)
+    with quick_jam_give_up(station):
+        result = station.release_exam_session(exams, sid)
     assert not result.ok and {h.state for h in result.holdings} == {"held"}
 
 

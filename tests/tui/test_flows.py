@@ -11,6 +11,7 @@ import threading
 from typing import Any
 
 import pytest
+from door_watch import quick_jam_give_up
 from tui_helpers import (
     BEN,
     DSL,
@@ -84,7 +85,7 @@ async def test_confiscate_by_card_in_five_inputs(make_app: Any) -> None:
 
 
 @run_async
-async def test_confiscate_by_search_and_jammed_locker(make_app: Any) -> None:
+async def test_confiscate_by_search_and_jammed_locker(make_app: Any, station: Any) -> None:
     """Quick search finds the pupil; a jammed locker is rolled back and another chosen."""
     app = make_app()
     async with app.run_test(size=(80, 24)) as pilot:
@@ -99,16 +100,17 @@ async def test_confiscate_by_search_and_jammed_locker(make_app: Any) -> None:
         )
         first_free = next(lk for lk in app.custody.lockers() if lk.state == "free")
         app.simulator.jam(first_free.bank, first_free.number)
-        await pilot.press("enter")
-        await wait_for(
-            pilot,
-            lambda: (
-                "did not open" in text_of(app, "#form-error")
-                or "jammed" in text_of(app, "#form-error")
-            ),
-            timeout=8,
-            what="jam reported",
-        )
+        with quick_jam_give_up(station):
+            await pilot.press("enter")
+            await wait_for(
+                pilot,
+                lambda: (
+                    "did not open" in text_of(app, "#form-error")
+                    or "jammed" in text_of(app, "#form-error")
+                ),
+                timeout=8,
+                what="jam reported",
+            )
         states = {lk.label: lk.state for lk in app.custody.lockers()}
         assert states[first_free.label] == "fault"
         assert all(h.state != "depositing" for h in held_for(app, "Jack Thompson"))
