@@ -9,6 +9,7 @@ a missing server fails loudly; elsewhere those tests skip and say why.
 from __future__ import annotations
 
 import os
+import shutil
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -142,11 +143,24 @@ def cheap_argon2(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(central.web.auth, "passwords", cheap)
 
 
+@pytest.fixture(scope="session")
+def central_sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An empty central database (SQLite) at the head, migrated once per worker."""
+    path = tmp_path_factory.mktemp("central") / "central.db"
+    eng = make_engine(f"sqlite:///{path}")
+    upgrade(eng)
+    eng.dispose()  # the last connection closed: the WAL is checkpointed into the file
+    assert not path.with_name("central.db-wal").exists()
+    return path
+
+
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
     if request.param == "sqlite":
-        eng = make_engine(f"sqlite:///{tmp_path / 'central.db'}")
-        upgrade(eng)
+        # A copy of the migrated file: what upgrade() of a new file gives, without Alembic.
+        target = tmp_path / "central.db"
+        shutil.copyfile(request.getfixturevalue("central_sqlite_template"), target)
+        eng = make_engine(f"sqlite:///{target}")
         yield eng
         eng.dispose()
     else:
