@@ -175,16 +175,21 @@ class StepForm(KioskScreen):
         if not pupils:
             self._error("No pupil matches. Try the surname or the tutor group.")
 
-    def _step(self, step: str, focus: str, *, keep_error: bool = False) -> None:
+    def _step(
+        self, step: str, focus: str, *, keep_error: bool = False, scroll_visible: bool = True
+    ) -> None:
         """Show ``step`` with ``focus`` focused before it is painted.
 
         ``Screen.set_focus``, not ``Widget.focus`` (which moves focus on a later turn of the
         loop): once a step's prompt is on the screen, the next key reaches that step's field,
         so a fast typist, a keyboard-wedge reader or a terminal test may type as soon as
-        they see the prompt.
+        they see the prompt. ``scroll_visible=False`` for a step that must be read from its
+        top (the release decision): Textual's scroll-to-focus runs on a later turn against
+        whatever layout is ready by then, so it scrolled the decision's headline away in
+        some runs and not in others (a snapshot test failed 1 run in 9).
         """
         self.query_one(ContentSwitcher).current = step
-        self.set_focus(self.query_one(focus))
+        self.set_focus(self.query_one(focus), scroll_visible=scroll_visible)
         if not keep_error:
             self.query_one("#form-error", Static).update("")
 

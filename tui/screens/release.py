@@ -372,7 +372,10 @@ class ReleaseScreen(StepForm):
                 menu.add_option(option("Override with a written reason (senior)", id="override"))
         menu.add_option(option("Back: choose another collector", id="back"))
         menu.highlighted = 0
-        self._step("step-decision", "#decision-options")
+        # The decision is read from its headline (ALLOWED / REFUSED, then every reason) before
+        # anyone opens a door (DESIGN.md, release rules); the options are focused below it.
+        self._step("step-decision", "#decision-options", scroll_visible=False)
+        self.query_one("#step-decision", VerticalScroll).scroll_home(animate=False)
 
     def _decision_option(self, choice: str) -> None:
         if choice == "open":
