@@ -4,13 +4,13 @@ malloc against ``kiosk.memory.tune_malloc`` (issue 15, memory).
 Run: .venv/bin/python bench/argon2_release.py [--verifies 40] [--rounds 2]
 
 Each mode runs in a fresh process (mallopt settings are per process), alternated round by
-round. A process verifies one hash at the kiosk's default cost (``kiosk.config`` AuthConfig:
-m=19 MiB, t=2, p=1) ``--verifies`` times, each on a new thread as the staff UI's sign-ins
-are, and prints the median and p90 CPU time of one verify (thread CPU time) and the
-process's resident size and peak at the end. With the default malloc, glibc's dynamic mmap
-threshold keeps the block in an arena after the first hash (resident stays up by 19 MiB per
-arena in use); tuned, every hash maps and unmaps its block, so the kernel zero-fills 19 MiB
-of fresh pages per verify: that is the CPU difference.
+round. A process verifies one hash at the kiosk's default cost (``kiosk.config`` AuthConfig)
+``--verifies`` times, each on a new thread as the staff UI's sign-ins are, and prints the
+median and p90 CPU time of one verify (thread CPU time) and the process's resident size and
+peak at the end. With the default malloc, glibc's dynamic mmap threshold keeps the block in an
+arena after the first hash (resident stays up by the memory cost per arena in use); tuned,
+every hash maps and unmaps its block, so the kernel zero-fills it with fresh pages per verify:
+that is the CPU difference.
 """
 
 from __future__ import annotations

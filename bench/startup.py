@@ -15,7 +15,8 @@ The kiosk paints a locked "starting" screen and opens its station after the firs
 is printed too; then the office demo badge signs in ``--signins`` times through the
 simulated reader and the PIN box (bench/ui_child.py), and the peak after the first sign-in
 and the resident size after the first and the last are printed: a sign-in verifies an
-Argon2 hash (19 MiB by default), and memory that stays after it would grow the station.
+Argon2 hash (7 MiB by default, ``auth.argon2_memory_kib``), and memory that stays after it
+would grow the station.
 Goals (issue 15): first paint <= 0.5 s, peak <= 60 MB "sign-ins included".
 ``--year FOLDER`` runs on a copy of that station (bench/school_year.py's year, whose staff
 are the demo's) instead of a freshly seeded demo: a big ledger's page cache counts too.

@@ -1,7 +1,7 @@
 """Suite-wide test infrastructure: test-cost PIN hashing and per-worker PostgreSQL databases.
 
-Why test-cost Argon2: the station hashes PINs with OWASP's minimum cost (19 MiB, 2 passes,
-``kiosk.auth.Argon2Params``), about 20 ms of CPU per hash or verification here. Seeding a
+Why test-cost Argon2: the station hashes PINs at an OWASP cost (7 MiB, 5 passes,
+``kiosk.auth.Argon2Params``), about 14 ms of CPU per hash or verification here. Seeding a
 school and signing in its six staff costs a dozen of those per test, hundreds of seconds over
 the suite, and proves nothing about the cost itself. So every in-process
 :class:`kiosk.auth.Argon2PinHasher` built with the *production default* parameters uses
