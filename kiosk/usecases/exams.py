@@ -53,6 +53,8 @@ _SESSION = select(
     _SESSIONS.c.candidates,
 )
 _POUCH_DEVICE = "phone (exam pouch)"
+#: Cabinet states no exam session is opened on (a technician clears them).
+_NOT_WORKING = (LockerState.FAULT, LockerState.OUT_OF_SERVICE)
 _OPEN = [x.value for x in OPEN_STATES]
 # Built once: a statement built per candidate cost more CPU than running it (issue 15).
 _SESSION_BY_ID = _SESSION.where(_SESSIONS.c.id == bindparam("id"))
@@ -115,6 +117,17 @@ class ExamUseCases(ReleaseUseCases):
             cabinets = [c for c in cabinets if c is not None and c.capacity > 1]
             if not cabinets:
                 raise CustodyError("No exam cabinet (a locker with capacity > 1) is configured.")
+            # A cabinet marked fault or out of service stays so until a technician clears it
+            # (DESIGN.md "Physical truth vs. database truth"); its deposits would be refused,
+            # so a session is never opened on it (exam_deposit_by_card says the same).
+            working = [c for c in cabinets if c.state not in _NOT_WORKING]
+            if not working:
+                marked = ", ".join(f"{c.label} is marked {c.state.value}" for c in cabinets)
+                raise CustodyError(
+                    f"No working exam cabinet: {marked}. Ask a technician to check it and mark it "
+                    "in service again, or configure another cabinet."
+                )
+            cabinets = working
             # One session per cabinet: handing back one session's pouches opens the door on
             # every pouch inside, so a cabinet still holding another session's is not used.
             free = [c for c in cabinets if not self._cabinet_in_use(s, c)]

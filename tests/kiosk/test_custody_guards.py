@@ -70,6 +70,40 @@ def test_exam_deposit_into_a_cabinet_out_of_service_is_refused(demo):
     assert _cabinet(demo).state == LockerState.OUT_OF_SERVICE
 
 
+def _open_session(demo, **kw) -> int:
+    return demo.custody.open_exam_session(
+        demo.staff["exams"],
+        name="Maths Paper 2",
+        starts_at=demo.clock().replace(hour=15, minute=0),
+        ends_at=demo.clock().replace(hour=16, minute=30),
+        **kw,
+    )
+
+
+@pytest.mark.parametrize("state", [LockerState.FAULT, LockerState.OUT_OF_SERVICE])
+def test_no_exam_session_is_opened_on_a_cabinet_that_is_not_working(demo, state):
+    """open_exam_session used to pick the first free cabinet whatever its state: every
+    deposit into it was then refused. Chosen or picked, a faulty cabinet is refused in words."""
+    cabinet = _empty_the_cabinet(demo)
+    _set_cabinet_state(demo, state)
+    before = demo.counts()
+    for kw in ({}, {"locker_id": cabinet}):
+        with pytest.raises(CustodyError, match=rf"No working exam cabinet: B4 is marked {state}"):
+            _open_session(demo, **kw)
+    assert demo.counts() == before
+
+
+def test_a_new_exam_session_skips_a_faulty_cabinet_for_a_working_one(demo):
+    cabinet = _empty_the_cabinet(demo)
+    _set_cabinet_state(demo, LockerState.FAULT)
+    with demo.ctx.sessions.begin() as s:
+        s.add(Locker(bank="B", number=9, capacity=20, state=LockerState.FREE))
+    sid = _open_session(demo)
+    chosen = next(e for e in demo.custody.exam_sessions() if e.id == sid)
+    assert chosen.cabinet == "B9"
+    assert chosen.locker_id != cabinet  # the faulty B4 was passed over
+
+
 def _empty_the_cabinet(demo) -> int:
     sid = _session(demo)
     demo.clock.at(14, 0)
