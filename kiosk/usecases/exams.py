@@ -335,9 +335,6 @@ class ExamUseCases(ReleaseUseCases):
         if session.candidates and pupil.id not in session.candidates:
             raise CustodyError(f"{name} is not a candidate in {session.name}.")
         self._on_roll(name, pupil.left_at, "an exam deposit")
-        existing = conn.execute(_DEPOSITED, {"session": session.id, "pupil": pupil.id}).first()
-        if existing is not None:
-            raise CustodyError(f"{name} has already deposited (pouch {existing.pouch_number}).")
         if session.locker_id is None:  # ``kiosk import exams`` leaves the cabinet to choose
             raise CustodyError(
                 f"{session.name} has no cabinet yet: the exams officer chooses one (edit the "
@@ -346,6 +343,12 @@ class ExamUseCases(ReleaseUseCases):
         # Locked (PostgreSQL FOR UPDATE) like every locker a deposit takes, so a
         # technician's test reservation and this deposit cannot both win.
         cabinet = conn.execute(_CABINET_FOR_UPDATE, {"id": session.locker_id}).one()
+        # Asked only under the cabinet's lock: on PostgreSQL two taps of one card at once
+        # (two stations, or a retry) would otherwise both find no deposit and both take a
+        # pouch. The second now waits for the first's commit and sees its pouch.
+        existing = conn.execute(_DEPOSITED, {"session": session.id, "pupil": pupil.id}).first()
+        if existing is not None:
+            raise CustodyError(f"{name} has already deposited (pouch {existing.pouch_number}).")
         label = f"{cabinet.bank}{cabinet.number}"
         if cabinet.state == LockerState.TESTING:
             raise CustodyError(
