@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import os
 import shutil
+import uuid
 from dataclasses import dataclass, field
 
 import pytest
 from auth_testing import staff_identities
 from kiosk_testing import T0, Clock
-from sqlalchemy import func, select
+from sqlalchemy import create_engine, func, select, text
+from sqlalchemy.engine import make_url
 
 from db.models import Contact, Event, OutboxRow, Pupil
 from kiosk.auth import Identity
+from kiosk.config import DatabaseConfig
 from kiosk.context import open_context
 from kiosk.demo import demo_config, seed_demo
 
@@ -64,3 +68,58 @@ def demo(tmp_path, demo_template):
         d.contacts = {c.name: c.id for c in s.scalars(select(Contact))}
     yield d
     ctx.close()
+
+
+@pytest.fixture
+def pg_demo(tmp_path, monkeypatch):
+    """The demo school with its ledger on PostgreSQL (a schema of its own per test).
+
+    The same seed as :func:`demo` (``kiosk.demo.seed_demo``: the MIS importers and the real
+    use-cases), pointed at PostgreSQL through the config's ``[database] url``; the schema is
+    chosen in the URL (``?options=-csearch_path=...``), so ``open_context`` and the migrations
+    need nothing else. ``seed_demo`` builds its own config, so the test swaps that one for a
+    config with the URL (no product change for a test). Needs the server as
+    ``tests/db/test_postgres.py`` does: in CI (``CI`` set) a missing server fails, elsewhere
+    the test skips.
+    """
+    base = os.environ.get(
+        "KIOSK_TEST_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+    )
+    schema = f"kiosk_test_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(base)
+    try:
+        with admin.begin() as conn:
+            conn.execute(text(f"CREATE SCHEMA {schema}"))
+    except Exception as exc:  # any connection failure means "no server"
+        admin.dispose()
+        if os.environ.get("CI"):
+            pytest.fail(f"PostgreSQL at {base} is required in CI and is not reachable: {exc}")
+        pytest.skip(f"no PostgreSQL at {base}: {type(exc).__name__}")
+    url = (
+        make_url(base)
+        .update_query_dict({"options": f"-csearch_path={schema}"})
+        .render_as_string(hide_password=False)
+    )
+    folder = tmp_path / "pg-demo"
+
+    def pg_config(data_dir):
+        return demo_config(data_dir).model_copy(update={"database": DatabaseConfig(url=url)})
+
+    monkeypatch.setattr("kiosk.demo.demo_config", pg_config)
+    ctx = None
+    try:
+        seed_demo(folder, now=T0).close()
+        clock = Clock()
+        ctx = open_context(pg_config(folder), clock=clock)
+        d = Demo(ctx, clock)
+        d.staff = staff_identities(ctx)
+        with ctx.sessions() as s:
+            d.pupils = {p.given_name: p.id for p in s.scalars(select(Pupil))}
+            d.contacts = {c.name: c.id for c in s.scalars(select(Contact))}
+        yield d
+    finally:
+        if ctx is not None:
+            ctx.close()
+        with admin.begin() as conn:
+            conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
+        admin.dispose()

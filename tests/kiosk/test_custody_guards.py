@@ -176,3 +176,109 @@ def test_a_phone_taken_from_a_pupil_marked_as_left_is_still_confiscated(demo):
         switched_off_confirmed=True,
     )
     assert h.state == "depositing"
+
+
+@pytest.mark.postgres
+def test_two_taps_of_one_card_at_once_on_postgres_take_one_pouch(pg_demo):
+    """Two deposits of one candidate into one session at once (two stations, or a retry
+    while the first tap is still in flight) on PostgreSQL: the second must wait for the
+    first and then be refused as "already deposited", not take a second pouch.
+
+    Why it needs the cabinet's lock: under READ COMMITTED each statement sees what was
+    committed when it started, so an "already deposited?" asked before the second deposit
+    waits on the cabinet row (``_CABINET_FOR_UPDATE``) sees no deposit while the first is
+    uncommitted, and after the wait nothing asks again. Asked under the lock, it runs after
+    the first's commit and sees its pouch (kiosk/usecases/exams.py ``_pouch_deposit``).
+
+    The first deposit is held before its commit by a ``before_commit`` hook on the station's
+    session factory (no product seam); the second is seen waiting on a lock in
+    ``pg_stat_activity`` before the first is let go. Threads hand over with events.
+    """
+    import threading
+
+    from sqlalchemy import event, func, select, text
+
+    from db.audit import verify_chain
+    from db.models import OPEN_STATES, Holding
+
+    demo = pg_demo
+    assert demo.ctx.engine.dialect.name == "postgresql"
+    sid, harry = _session(demo), demo.pupils["Harry"]
+    bound = 20.0  # seconds; only reached when the behaviour under test is broken
+    inserted, commit, pid_known = threading.Event(), threading.Event(), threading.Event()
+    pids: list[int] = []
+    pouches: dict[str, int] = {}
+    refusals: list[CustodyError] = []
+    errors: list[BaseException] = []
+
+    def hold_first(session) -> None:  # before_commit: the first deposit's rows are written
+        if threading.current_thread().name == "first":
+            inserted.set()
+            assert commit.wait(bound)
+
+    def note_second(session, transaction, connection) -> None:  # after_begin
+        if threading.current_thread().name == "second":
+            pids.append(connection.exec_driver_sql("SELECT pg_backend_pid()").scalar_one())
+            pid_known.set()
+
+    def deposit(who: str) -> None:
+        try:
+            pouches[who] = demo.custody.exam_deposit(
+                None, session_id=sid, pupil_id=harry, switched_off_confirmed_by=_officer(demo)
+            ).pouch_number
+        except CustodyError as exc:
+            refusals.append(exc)
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+        finally:
+            inserted.set()
+            pid_known.set()
+
+    event.listen(demo.ctx.sessions, "before_commit", hold_first)
+    event.listen(demo.ctx.sessions, "after_begin", note_second)
+    try:
+        a = threading.Thread(target=deposit, args=("first",), name="first")
+        a.start()
+        assert inserted.wait(bound)
+        b = threading.Thread(target=deposit, args=("second",), name="second")
+        b.start()
+        assert pid_known.wait(bound) and pids, errors
+        pause, waiting = threading.Event(), None
+        with demo.ctx.engine.connect() as watch:
+            for _ in range(int(bound / 0.01)):
+                waiting = watch.execute(
+                    text("SELECT wait_event_type FROM pg_stat_activity WHERE pid = :pid"),
+                    {"pid": pids[0]},
+                ).scalar_one_or_none()
+                if waiting == "Lock":
+                    break
+                pause.wait(0.01)
+        commit.set()
+        a.join(bound)
+        b.join(bound)
+    finally:
+        commit.set()
+        event.remove(demo.ctx.sessions, "before_commit", hold_first)
+        event.remove(demo.ctx.sessions, "after_begin", note_second)
+    assert not errors, errors
+    assert waiting == "Lock", "the second deposit did not wait for the first"
+    assert "first" in pouches, refusals
+    assert "second" not in pouches, f"both taps took a pouch: {pouches}"
+    assert [str(r) for r in refusals] == [
+        f"Harry {_family_name(demo, 'Harry')} has already deposited (pouch {pouches['first']})."
+    ]
+    with demo.ctx.sessions() as s:
+        open_holdings = s.scalar(
+            select(func.count(Holding.id)).where(
+                Holding.exam_session_id == sid,
+                Holding.pupil_id == harry,
+                Holding.state.in_([x.value for x in OPEN_STATES]),
+            )
+        )
+        assert open_holdings == 1
+        assert verify_chain(s).ok
+
+
+def _family_name(demo, pupil: str) -> str:
+    with demo.ctx.sessions() as s:
+        return s.get(Pupil, demo.pupils[pupil]).family_name
