@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, delete, func, insert, select, update
+from sqlalchemy import Table, bindparam, delete, func, insert, select, text, update
 from sqlalchemy.orm import Session
 
 from db.chain_workers import canonical_stored_time, first_altered
@@ -45,6 +45,12 @@ _MOVE_HEAD = (
     .values(seq=bindparam("new_seq"), hash=bindparam("new_hash"))
 )
 _INSERT_OUTBOX = insert(_OUTBOX)
+#: PostgreSQL only, for a station's first event (see :func:`append_event`): a transaction
+#: lock on the station's name, in the two-key advisory space with :data:`_NEW_CHAIN_LOCKS` as
+#: the first key so it cannot meet a single-key advisory lock taken for something else.
+#: ``hashtext`` may give two stations one key: their first events then merely take turns.
+_NEW_CHAIN_LOCKS = 0x6B63  # "kc": kiosk chain
+_LOCK_NEW_CHAIN = text(f"SELECT pg_advisory_xact_lock({_NEW_CHAIN_LOCKS}, hashtext(:station))")
 
 #: ``Session.info`` key: {station: (seq, hash)} of the newest event each station's chain got
 #: in the session's current transaction (read and cleared by ``kiosk.audit_anchor``).
@@ -81,7 +87,9 @@ def append_event(
     """Add the next event of this station's chain and its outbox row to ``session``.
 
     The chain head row is read ``FOR UPDATE`` where the database supports it; on SQLite the
-    write transaction itself serialises writers.
+    write transaction itself serialises writers. A station's first event has no head row to
+    lock: on PostgreSQL the station's advisory lock stands in for it (below), so two first
+    events at once chain one after the other instead of both taking seq 1.
 
     One flush (issue 15, tap to unlock): whatever the caller changed (the holding's new
     state) is flushed, then the event, the chain head and the outbox row go in as plain SQL
@@ -94,6 +102,20 @@ def append_event(
     # The head as columns, through the connection: no ORM object, and no autoflush before
     # the chain is read (the caller's changes are flushed once, below).
     head = conn.execute(_HEAD_FOR_UPDATE, {"station": station_id}).one_or_none()
+    if head is None and conn.dialect.name == "postgresql":
+        # No head row yet, so ``FOR UPDATE`` locked nothing (READ COMMITTED has no lock on a
+        # row that does not exist): a second writer starting now would read "no head" too,
+        # and both would write seq 1, the second failing on the unique index when the first
+        # commits. So the new station's first writers queue on an advisory lock on its name,
+        # held to the end of the transaction, and read the head again once they have it: a
+        # new statement, so it sees the head the writer before committed (and locks it).
+        # Chosen over ``INSERT .. ON CONFLICT DO NOTHING`` of a placeholder head: no seq-0
+        # head row that the verifier would have to accept, and nothing to undo on rollback.
+        # Only here: once the head exists its row lock serialises writers, and the hot path
+        # pays no extra statement. (SQLite: ``BEGIN IMMEDIATE`` serialises writers already,
+        # db.engine._begin.)
+        conn.execute(_LOCK_NEW_CHAIN, {"station": station_id})
+        head = conn.execute(_HEAD_FOR_UPDATE, {"station": station_id}).one_or_none()
     seq = 1 if head is None else head.seq + 1
     prev_hash = GENESIS_HASH if head is None else head.hash
     row: dict[str, Any] = {

@@ -142,3 +142,112 @@ def test_two_writers_appending_at_once_on_postgres_take_turns_on_the_chain_head(
     with sessions() as s:
         assert verify_chain(s).ok
         assert s.scalar(select(func.count(OutboxRow.id))) == 3
+
+
+def test_two_writers_appending_the_first_event_of_a_new_station_on_postgres_take_turns(
+    pg_engine,
+):
+    """A station's first event has no chain head row to read ``FOR UPDATE``: two writers
+    that start at once both read "no head", and without more both wrote seq 1, the second
+    failing on the unique index (an IntegrityError shown to staff) when the first committed.
+    ``append_event`` then takes the station's advisory lock and reads the head again, so the
+    second waits for the first and chains onto its event (seq 2). Threads hand over with
+    events; the second writer is seen waiting on a lock in ``pg_stat_activity``."""
+    import threading
+
+    from sqlalchemy import func, select
+
+    from db.models import OutboxRow
+
+    upgrade(pg_engine)
+    sessions = make_session_factory(pg_engine)
+    t0 = datetime(2026, 11, 2, 9, tzinfo=UTC)
+    with sessions.begin() as s:  # another station's chain: the new one must not join it
+        append_event(s, station_id="pg-old", type="holding.held", occurred_at=t0)
+    bound = 20.0  # seconds; only reached when the behaviour under test is broken
+    appended, commit, pid_known = threading.Event(), threading.Event(), threading.Event()
+    pids: list[int] = []
+    events: dict[str, Event] = {}
+    errors: list[BaseException] = []
+
+    def first() -> None:
+        try:
+            with sessions.begin() as s:
+                events["first"] = append_event(
+                    s, station_id="pg-new", type="holding.held", occurred_at=t0
+                )
+                appended.set()
+                assert commit.wait(bound)
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+            appended.set()
+
+    def second() -> None:
+        try:
+            with sessions.begin() as s:
+                pids.append(s.connection().exec_driver_sql("SELECT pg_backend_pid()").scalar_one())
+                pid_known.set()
+                events["second"] = append_event(
+                    s, station_id="pg-new", type="alarm.forced_open", occurred_at=t0
+                )
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+            pid_known.set()
+
+    a = threading.Thread(target=first)
+    a.start()
+    assert appended.wait(bound)
+    b = threading.Thread(target=second)
+    b.start()
+    assert pid_known.wait(bound) and pids, errors
+    pause, waiting = threading.Event(), None
+    with pg_engine.connect() as watch:
+        for _ in range(int(bound / 0.01)):
+            waiting = watch.execute(
+                text("SELECT wait_event_type FROM pg_stat_activity WHERE pid = :pid"),
+                {"pid": pids[0]},
+            ).scalar_one_or_none()
+            if waiting == "Lock":
+                break
+            pause.wait(0.01)
+    commit.set()
+    a.join(bound)
+    b.join(bound)
+    assert not errors, errors
+    assert waiting == "Lock", "the second writer did not wait for the first"
+    assert (events["first"].seq, events["second"].seq) == (1, 2)
+    assert events["second"].prev_hash == events["first"].hash
+    with sessions() as s:
+        assert verify_chain(s).ok
+        assert s.scalar(select(func.count(OutboxRow.id))) == 3
+
+
+def test_only_a_stations_first_event_takes_the_new_chain_lock_on_postgres(pg_engine):
+    """The advisory lock and second head read are for the first event only: once the head
+    row exists its ``FOR UPDATE`` serialises writers, and an append stays four statements
+    (head, event, head move, outbox row), as before the lock (issue 15, exam rush)."""
+    from sqlalchemy import event
+
+    upgrade(pg_engine)
+    sessions = make_session_factory(pg_engine)
+    t0 = datetime(2026, 11, 2, 9, tzinfo=UTC)
+    statements: list[str] = []
+
+    def seen(conn, cursor, statement, parameters, context, executemany) -> None:
+        statements.append(statement)
+
+    event.listen(pg_engine, "before_cursor_execute", seen)
+    try:
+        appends = []
+        for _ in range(2):
+            with sessions.begin() as s:
+                s.connection()  # the transaction's own statements before counting
+                statements.clear()
+                append_event(s, station_id="pg", type="holding.held", occurred_at=t0, payload={})
+                appends.append(list(statements))
+    finally:
+        event.remove(pg_engine, "before_cursor_execute", seen)
+    first, then = appends
+    assert sum("pg_advisory_xact_lock" in q for q in first) == 1
+    assert len(first) == 6
+    assert len(then) == 4 and not any("pg_advisory" in q for q in then), then
