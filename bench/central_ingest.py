@@ -32,6 +32,7 @@ import time
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import cast
 
 import httpx
 import pyotp
@@ -166,7 +167,7 @@ def direct_insert_rate(url: str, schema: str, batches: dict[str, list[bytes]]) -
         conn.execute(text("CREATE TABLE peer_events (LIKE events INCLUDING ALL)"))
         station_pk, school_id = conn.execute(text("SELECT id, school_id FROM stations")).first()  # type: ignore[misc]
     now = datetime.now(UTC)
-    rows_per_batch = []
+    rows_per_batch: list[list[dict[str, object]]] = []
     for bodies in batches.values():
         for body in bodies:
             batch = IngestBatch.model_validate_json(body)
@@ -201,7 +202,7 @@ def direct_insert_rate(url: str, schema: str, batches: dict[str, list[bytes]]) -
                 for row in rows:
                     copy.write_row(
                         [
-                            row[c].replace(tzinfo=None)
+                            cast(datetime, row[c]).replace(tzinfo=None)
                             if c in ("occurred_at", "received_at")
                             else json.dumps(row[c])
                             if c == "payload"

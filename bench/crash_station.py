@@ -16,7 +16,8 @@ Protocol (one line each way; the harness in ``bench/crash_harness.py`` speaks it
   ``exam-deposit SESSION PUPIL`` | ``hand-back SESSION`` | ``repair BANK N`` |
   ``settle HOLDING`` (staff settle a flagged holding).
 * out ``first pulses=N`` before the first intent runs, then per intent ``ack {json}`` once
-  the station reported it done, or ``refused OP: message`` when the rules said no.
+  the station reported it done, or ``refused OP: message`` when the rules said no (any other
+  error ends the process: the harness reports it).
 
 Run it through the harness; by hand: ``python bench/crash_station.py --config DIR/kiosk.toml``.
 """
@@ -35,15 +36,22 @@ from pathlib import Path
 import click
 
 from hardware.ports import DoorState, UnlockOutcome
-from kiosk.auth import Identity
+from kiosk.auth import AuthError, Identity, NotPermitted
 from kiosk.config import load_config
-from kiosk.custody import Collector
+from kiosk.custody import Collector, CustodyError
 from kiosk.demo import DEMO_BADGES
 from kiosk.runtime import close_station, open_station, simulator_of
 from kiosk.service import DoorOutcome, StationService, Task, TaskKind
+from kiosk.staff_admin import StaffAdminError
 from kiosk.station import Station
 from kiosk.views import HoldingView
 from wire.vocabulary import ExamSessionState, HoldingState
+
+#: What the rules answer with when they say no. Anything else is a bug in the station or
+#: in this script and ends the process with its traceback, which the harness reports as a
+#: problem: caught as a "refusal", a typo once turned every exam deposit into a refused
+#: intent, and the runs that drew several of them missed the ``door.pulsed`` kill.
+REFUSALS = (CustodyError, NotPermitted, AuthError, StaffAdminError)
 
 #: Bound on any one door step (a failure bound, not a synchronisation).
 STEP_TIMEOUT = 60.0
@@ -251,7 +259,7 @@ class Hatch:
                 None,
                 session_id=int(session),
                 pupil_id=int(pupil),
-                switched_off_confirmed_by=self.staff["exams"].staff_id,
+                switched_off_confirmed_by=self.staff("exams").staff_id,
             ),
             lambda h: h,
         )
@@ -337,7 +345,7 @@ def serve(config_path: Path, clock_start: datetime) -> None:
                 first = False
             try:
                 answer = ops[op](*args)
-            except Exception as exc:  # the rules said no (or bad input): not acknowledged
+            except REFUSALS as exc:  # the rules said no: not acknowledged
                 out(f"refused {op}: {type(exc).__name__}: {exc}".replace("\n", " "))
                 continue
             out("ack " + json.dumps({"op": op, **answer}))

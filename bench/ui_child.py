@@ -92,7 +92,7 @@ def main() -> None:
         from textual.widgets import Static
 
         class Bare(textual.app.App[None]):
-            def compose(self):  # type: ignore[no-untyped-def]
+            def compose(self):
                 yield Static("bare Textual app")
 
         Bare().run()

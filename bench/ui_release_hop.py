@@ -31,7 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "tui"))
 
 from sqlalchemy import event
-from tui_helpers import (
+from tui_helpers import (  # type: ignore[import-not-found]  # tests/tui, on sys.path above
     AFTERNOON,
     BEN,
     OFFICE,
@@ -114,7 +114,7 @@ async def run(releases: int) -> tuple[list[float], list[float]]:
                 await wait_for(pilot, lambda: screen_name(app) != "ReleaseScreen")
                 # untimed: Ben's phone goes back into custody for the next round
                 who = app.identity
-                assert who is not None
+                assert who is not None and ben.pupil_id is not None
                 h, _ = app.custody.confiscate(
                     who,
                     pupil_id=ben.pupil_id,
