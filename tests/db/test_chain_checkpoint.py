@@ -8,12 +8,11 @@ missing server fails loudly, elsewhere the test skips and says why.
 
 from __future__ import annotations
 
-import os
-import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import create_engine, delete, select, text
+from pg_testing import PG_URL, pg_schema
+from sqlalchemy import create_engine, delete, select
 
 from db.audit import (
     PURGE_EVENT,
@@ -26,7 +25,6 @@ from db.engine import make_engine, make_session_factory
 from db.migrate import upgrade
 from db.models import ChainCheckpoint, Event, OutboxRow
 
-URL = os.environ.get("KIOSK_TEST_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 T0 = datetime(2026, 11, 2, 9, tzinfo=UTC)
 
 
@@ -39,22 +37,10 @@ def sqlite_engine(tmp_path):
 
 @pytest.fixture
 def pg_engine():
-    admin = create_engine(URL)
-    schema = f"kiosk_test_{uuid.uuid4().hex[:10]}"
-    try:
-        with admin.begin() as conn:
-            conn.execute(text(f"CREATE SCHEMA {schema}"))
-    except Exception as exc:  # any connection failure means "no server"
-        admin.dispose()
-        if os.environ.get("CI"):
-            pytest.fail(f"PostgreSQL at {URL} is required in CI and is not reachable: {exc}")
-        pytest.skip(f"no PostgreSQL at {URL}: {type(exc).__name__}")
-    engine = create_engine(URL, connect_args={"options": f"-csearch_path={schema}"})
-    yield engine
-    engine.dispose()
-    with admin.begin() as conn:
-        conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
-    admin.dispose()
+    with pg_schema() as schema:
+        engine = create_engine(PG_URL, connect_args={"options": f"-csearch_path={schema}"})
+        yield engine
+        engine.dispose()
 
 
 def _chain_then_purge(engine, events: int = 10, through: int = 4):

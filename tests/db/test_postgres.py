@@ -6,40 +6,28 @@ missing server fails loudly; elsewhere the tests skip and say why.
 
 from __future__ import annotations
 
-import os
-import uuid
+import threading
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import create_engine, text, update
+from pg_testing import BOUND_S, PG_URL, pg_schema, waits_on_lock
+from sqlalchemy import Engine, create_engine, update
+from sqlalchemy.orm import Session, sessionmaker
 
 from db.audit import append_event, verify_chain
 from db.engine import make_session_factory
 from db.migrate import current_revision, head_revision, schema_drift, upgrade
 from db.models import Event
 
-URL = os.environ.get("KIOSK_TEST_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 pytestmark = pytest.mark.postgres
 
 
 @pytest.fixture
 def pg_engine():
-    admin = create_engine(URL)
-    schema = f"kiosk_test_{uuid.uuid4().hex[:10]}"
-    try:
-        with admin.begin() as conn:
-            conn.execute(text(f"CREATE SCHEMA {schema}"))
-    except Exception as exc:  # any connection failure means "no server"
-        admin.dispose()
-        if os.environ.get("CI"):
-            pytest.fail(f"PostgreSQL at {URL} is required in CI and is not reachable: {exc}")
-        pytest.skip(f"no PostgreSQL at {URL}: {type(exc).__name__}")
-    engine = create_engine(URL, connect_args={"options": f"-csearch_path={schema}"})
-    yield engine
-    engine.dispose()
-    with admin.begin() as conn:
-        conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
-    admin.dispose()
+    with pg_schema() as schema:
+        engine = create_engine(PG_URL, connect_args={"options": f"-csearch_path={schema}"})
+        yield engine
+        engine.dispose()
 
 
 def test_migrations_reach_head_and_match_models_on_postgres(pg_engine):
@@ -70,37 +58,26 @@ def test_hash_chain_on_postgres_detects_tampering(pg_engine):
     assert not report.ok and report.problem.seq == 2
 
 
-def test_two_writers_appending_at_once_on_postgres_take_turns_on_the_chain_head(pg_engine):
-    """``append_event`` reads the chain head ``FOR UPDATE`` through the session's connection
-    (plain statements since the exam rush): a second writer that starts while the first holds
-    the head must wait and then chain onto the first's event, not fork the chain (the same
-    seq twice fails on the unique index when the first commits). Threads hand over with
-    events; the second writer is seen waiting on a lock in ``pg_stat_activity``."""
-    import threading
-
-    from sqlalchemy import func, select
-
-    from db.models import OutboxRow
-
-    upgrade(pg_engine)
-    sessions = make_session_factory(pg_engine)
-    t0 = datetime(2026, 11, 2, 9, tzinfo=UTC)
-    with sessions.begin() as s:
-        append_event(s, station_id="pg", type="holding.held", occurred_at=t0)
-    bound = 20.0  # seconds; only reached when the behaviour under test is broken
+def _append_two_at_once(
+    pg_engine: Engine, sessions: sessionmaker[Session], station: str, t0: datetime
+) -> tuple[Event, Event, bool]:
+    """Two writers append to ``station``'s chain at once: the first appends and holds its
+    transaction open; the second starts and appends; the first commits once the second is
+    seen waiting on a lock (or the bound passes). Returns both events and whether the second
+    was seen waiting. Threads hand over with events, never sleeps."""
     appended, commit, pid_known = threading.Event(), threading.Event(), threading.Event()
     pids: list[int] = []
-    seqs: dict[str, int] = {}
+    events: dict[str, Event] = {}
     errors: list[BaseException] = []
 
     def first() -> None:
         try:
             with sessions.begin() as s:
-                seqs["first"] = append_event(
-                    s, station_id="pg", type="holding.released", occurred_at=t0
-                ).seq
+                events["first"] = append_event(
+                    s, station_id=station, type="holding.released", occurred_at=t0
+                )
                 appended.set()
-                assert commit.wait(bound)
+                assert commit.wait(BOUND_S)
         except BaseException as exc:  # pragma: no cover - reported below
             errors.append(exc)
             appended.set()
@@ -110,35 +87,45 @@ def test_two_writers_appending_at_once_on_postgres_take_turns_on_the_chain_head(
             with sessions.begin() as s:
                 pids.append(s.connection().exec_driver_sql("SELECT pg_backend_pid()").scalar_one())
                 pid_known.set()
-                seqs["second"] = append_event(
-                    s, station_id="pg", type="alarm.forced_open", occurred_at=t0
-                ).seq
+                events["second"] = append_event(
+                    s, station_id=station, type="alarm.forced_open", occurred_at=t0
+                )
         except BaseException as exc:  # pragma: no cover - reported below
             errors.append(exc)
             pid_known.set()
 
     a = threading.Thread(target=first)
     a.start()
-    assert appended.wait(bound)
+    assert appended.wait(BOUND_S)
     b = threading.Thread(target=second)
     b.start()
-    assert pid_known.wait(bound) and pids, errors
-    pause, waiting = threading.Event(), None
-    with pg_engine.connect() as watch:
-        for _ in range(int(bound / 0.01)):
-            waiting = watch.execute(
-                text("SELECT wait_event_type FROM pg_stat_activity WHERE pid = :pid"),
-                {"pid": pids[0]},
-            ).scalar_one_or_none()
-            if waiting == "Lock":
-                break
-            pause.wait(0.01)
+    assert pid_known.wait(BOUND_S) and pids, errors
+    waited = waits_on_lock(pg_engine, pids[0])
     commit.set()
-    a.join(bound)
-    b.join(bound)
+    a.join(BOUND_S)
+    b.join(BOUND_S)
     assert not errors, errors
-    assert waiting == "Lock", "the second writer did not wait for the first"
-    assert seqs == {"first": 2, "second": 3}
+    return events["first"], events["second"], waited
+
+
+def test_two_writers_appending_at_once_on_postgres_take_turns_on_the_chain_head(pg_engine):
+    """``append_event`` reads the chain head ``FOR UPDATE`` through the session's connection
+    (plain statements since the exam rush): a second writer that starts while the first holds
+    the head must wait and then chain onto the first's event, not fork the chain (the same
+    seq twice fails on the unique index when the first commits). Threads hand over with
+    events; the second writer is seen waiting on a lock in ``pg_stat_activity``."""
+    from sqlalchemy import func, select
+
+    from db.models import OutboxRow
+
+    upgrade(pg_engine)
+    sessions = make_session_factory(pg_engine)
+    t0 = datetime(2026, 11, 2, 9, tzinfo=UTC)
+    with sessions.begin() as s:
+        append_event(s, station_id="pg", type="holding.held", occurred_at=t0)
+    first, second, waited = _append_two_at_once(pg_engine, sessions, "pg", t0)
+    assert waited, "the second writer did not wait for the first"
+    assert (first.seq, second.seq) == (2, 3)
     with sessions() as s:
         assert verify_chain(s).ok
         assert s.scalar(select(func.count(OutboxRow.id))) == 3
@@ -153,8 +140,6 @@ def test_two_writers_appending_the_first_event_of_a_new_station_on_postgres_take
     ``append_event`` then takes the station's advisory lock and reads the head again, so the
     second waits for the first and chains onto its event (seq 2). Threads hand over with
     events; the second writer is seen waiting on a lock in ``pg_stat_activity``."""
-    import threading
-
     from sqlalchemy import func, select
 
     from db.models import OutboxRow
@@ -164,59 +149,10 @@ def test_two_writers_appending_the_first_event_of_a_new_station_on_postgres_take
     t0 = datetime(2026, 11, 2, 9, tzinfo=UTC)
     with sessions.begin() as s:  # another station's chain: the new one must not join it
         append_event(s, station_id="pg-old", type="holding.held", occurred_at=t0)
-    bound = 20.0  # seconds; only reached when the behaviour under test is broken
-    appended, commit, pid_known = threading.Event(), threading.Event(), threading.Event()
-    pids: list[int] = []
-    events: dict[str, Event] = {}
-    errors: list[BaseException] = []
-
-    def first() -> None:
-        try:
-            with sessions.begin() as s:
-                events["first"] = append_event(
-                    s, station_id="pg-new", type="holding.held", occurred_at=t0
-                )
-                appended.set()
-                assert commit.wait(bound)
-        except BaseException as exc:  # pragma: no cover - reported below
-            errors.append(exc)
-            appended.set()
-
-    def second() -> None:
-        try:
-            with sessions.begin() as s:
-                pids.append(s.connection().exec_driver_sql("SELECT pg_backend_pid()").scalar_one())
-                pid_known.set()
-                events["second"] = append_event(
-                    s, station_id="pg-new", type="alarm.forced_open", occurred_at=t0
-                )
-        except BaseException as exc:  # pragma: no cover - reported below
-            errors.append(exc)
-            pid_known.set()
-
-    a = threading.Thread(target=first)
-    a.start()
-    assert appended.wait(bound)
-    b = threading.Thread(target=second)
-    b.start()
-    assert pid_known.wait(bound) and pids, errors
-    pause, waiting = threading.Event(), None
-    with pg_engine.connect() as watch:
-        for _ in range(int(bound / 0.01)):
-            waiting = watch.execute(
-                text("SELECT wait_event_type FROM pg_stat_activity WHERE pid = :pid"),
-                {"pid": pids[0]},
-            ).scalar_one_or_none()
-            if waiting == "Lock":
-                break
-            pause.wait(0.01)
-    commit.set()
-    a.join(bound)
-    b.join(bound)
-    assert not errors, errors
-    assert waiting == "Lock", "the second writer did not wait for the first"
-    assert (events["first"].seq, events["second"].seq) == (1, 2)
-    assert events["second"].prev_hash == events["first"].hash
+    first, second, waited = _append_two_at_once(pg_engine, sessions, "pg-new", t0)
+    assert waited, "the second writer did not wait for the first"
+    assert (first.seq, second.seq) == (1, 2)
+    assert second.prev_hash == first.hash
     with sessions() as s:
         assert verify_chain(s).ok
         assert s.scalar(select(func.count(OutboxRow.id))) == 3

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import os
 import shutil
-import uuid
 from dataclasses import dataclass, field
 
 import pytest
 from auth_testing import staff_identities
 from kiosk_testing import T0, Clock
-from sqlalchemy import create_engine, func, select, text
+from pg_testing import PG_URL, pg_schema
+from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
 
 from db.models import Contact, Event, OutboxRow, Pupil
@@ -78,25 +77,15 @@ def pg_demo(tmp_path, monkeypatch):
     use-cases), pointed at PostgreSQL through the config's ``[database] url``; the schema is
     chosen in the URL (``?options=-csearch_path=...``), so ``open_context`` and the migrations
     need nothing else. ``seed_demo`` builds its own config, so the test swaps that one for a
-    config with the URL (no product change for a test). Needs the server as
-    ``tests/db/test_postgres.py`` does: in CI (``CI`` set) a missing server fails, elsewhere
-    the test skips.
+    config with the URL (no product change for a test). No server: see ``tests/pg_testing.py``.
     """
-    base = os.environ.get(
-        "KIOSK_TEST_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-    )
-    schema = f"kiosk_test_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(base)
-    try:
-        with admin.begin() as conn:
-            conn.execute(text(f"CREATE SCHEMA {schema}"))
-    except Exception as exc:  # any connection failure means "no server"
-        admin.dispose()
-        if os.environ.get("CI"):
-            pytest.fail(f"PostgreSQL at {base} is required in CI and is not reachable: {exc}")
-        pytest.skip(f"no PostgreSQL at {base}: {type(exc).__name__}")
+    with pg_schema() as schema:
+        yield from _pg_demo(tmp_path, monkeypatch, schema)
+
+
+def _pg_demo(tmp_path, monkeypatch, schema: str):
     url = (
-        make_url(base)
+        make_url(PG_URL)
         .update_query_dict({"options": f"-csearch_path={schema}"})
         .render_as_string(hide_password=False)
     )
@@ -120,6 +109,3 @@ def pg_demo(tmp_path, monkeypatch):
     finally:
         if ctx is not None:
             ctx.close()
-        with admin.begin() as conn:
-            conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
-        admin.dispose()

@@ -196,7 +196,8 @@ def test_two_taps_of_one_card_at_once_on_postgres_take_one_pouch(pg_demo):
     """
     import threading
 
-    from sqlalchemy import event, func, select, text
+    from pg_testing import BOUND_S, waits_on_lock
+    from sqlalchemy import event, func, select
 
     from db.audit import verify_chain
     from db.models import OPEN_STATES, Holding
@@ -204,7 +205,7 @@ def test_two_taps_of_one_card_at_once_on_postgres_take_one_pouch(pg_demo):
     demo = pg_demo
     assert demo.ctx.engine.dialect.name == "postgresql"
     sid, harry = _session(demo), demo.pupils["Harry"]
-    bound = 20.0  # seconds; only reached when the behaviour under test is broken
+    bound = BOUND_S
     inserted, commit, pid_known = threading.Event(), threading.Event(), threading.Event()
     pids: list[int] = []
     pouches: dict[str, int] = {}
@@ -243,16 +244,7 @@ def test_two_taps_of_one_card_at_once_on_postgres_take_one_pouch(pg_demo):
         b = threading.Thread(target=deposit, args=("second",), name="second")
         b.start()
         assert pid_known.wait(bound) and pids, errors
-        pause, waiting = threading.Event(), None
-        with demo.ctx.engine.connect() as watch:
-            for _ in range(int(bound / 0.01)):
-                waiting = watch.execute(
-                    text("SELECT wait_event_type FROM pg_stat_activity WHERE pid = :pid"),
-                    {"pid": pids[0]},
-                ).scalar_one_or_none()
-                if waiting == "Lock":
-                    break
-                pause.wait(0.01)
+        waited = waits_on_lock(demo.ctx.engine, pids[0])
         commit.set()
         a.join(bound)
         b.join(bound)
@@ -261,7 +253,7 @@ def test_two_taps_of_one_card_at_once_on_postgres_take_one_pouch(pg_demo):
         event.remove(demo.ctx.sessions, "before_commit", hold_first)
         event.remove(demo.ctx.sessions, "after_begin", note_second)
     assert not errors, errors
-    assert waiting == "Lock", "the second deposit did not wait for the first"
+    assert waited, "the second deposit did not wait for the first"
     assert "first" in pouches, refusals
     assert "second" not in pouches, f"both taps took a pouch: {pouches}"
     assert [str(r) for r in refusals] == [

@@ -377,32 +377,17 @@ def test_staff_admin_use_cases_match_the_table_for_every_role(sessions, auth, ad
 @pytest.fixture
 def pg_sessions(clock):
     """The same school on PostgreSQL (the lockout columns and booleans of migration 0003)."""
-    import os
-    import uuid
+    from pg_testing import PG_URL, pg_schema
+    from sqlalchemy import create_engine
 
-    from sqlalchemy import create_engine, text
-
-    url = os.environ.get("KIOSK_TEST_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
-    admin_engine = create_engine(url)
-    schema = f"kiosk_auth_{uuid.uuid4().hex[:10]}"
-    try:
-        with admin_engine.begin() as conn:
-            conn.execute(text(f"CREATE SCHEMA {schema}"))
-    except Exception as exc:  # any connection failure means "no server"
-        admin_engine.dispose()
-        if os.environ.get("CI"):
-            pytest.fail(f"PostgreSQL at {url} is required in CI and is not reachable: {exc}")
-        pytest.skip(f"no PostgreSQL at {url}: {type(exc).__name__}")
-    engine = create_engine(url, connect_args={"options": f"-csearch_path={schema}"})
-    upgrade(engine)
-    factory = make_session_factory(engine)
-    with factory.begin() as s:
-        run_import(s, "staff", DEMO_DATA / "staff.csv", station_id="pg", now=clock.now)
-    yield factory
-    engine.dispose()
-    with admin_engine.begin() as conn:
-        conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
-    admin_engine.dispose()
+    with pg_schema("kiosk_auth") as schema:
+        engine = create_engine(PG_URL, connect_args={"options": f"-csearch_path={schema}"})
+        upgrade(engine)
+        factory = make_session_factory(engine)
+        with factory.begin() as s:
+            run_import(s, "staff", DEMO_DATA / "staff.csv", station_id="pg", now=clock.now)
+        yield factory
+        engine.dispose()
 
 
 @pytest.mark.postgres
