@@ -16,7 +16,7 @@ from db.models import OPEN_STATES, ExamSession, Holding, Locker, Pupil
 from kiosk.auth import Identity
 from kiosk.permissions import Permission
 from kiosk.usecases.base import CustodyError
-from kiosk.usecases.exams import ExamUseCases
+from kiosk.usecases.exams import NOT_WORKING_CABINET, ExamUseCases
 from wire.vocabulary import EventType, ExamSessionState
 
 
@@ -129,6 +129,13 @@ class ExamAdminUseCases(ExamUseCases):
                 cabinet = s.get(Locker, cabinet_id)
                 if cabinet is None or cabinet.capacity <= 1:
                     raise ExamFieldError("cabinet", f"Locker {cabinet_id} is not an exam cabinet.")
+                if cabinet.state in NOT_WORKING_CABINET:  # as open_exam_session refuses it
+                    raise ExamFieldError(
+                        "cabinet",
+                        f"Cabinet {cabinet.label} is marked {cabinet.state.value}: ask a "
+                        "technician to check it and mark it in service again, or choose "
+                        "another cabinet.",
+                    )
                 if self._cabinet_in_use(s, cabinet):
                     raise ExamFieldError(
                         "cabinet", f"Cabinet {cabinet.label} is in use by another session."

@@ -53,8 +53,8 @@ _SESSION = select(
     _SESSIONS.c.candidates,
 )
 _POUCH_DEVICE = "phone (exam pouch)"
-#: Cabinet states no exam session is opened on (a technician clears them).
-_NOT_WORKING = (LockerState.FAULT, LockerState.OUT_OF_SERVICE)
+#: Cabinet states no exam session is opened on or moved to (a technician clears them).
+NOT_WORKING_CABINET = (LockerState.FAULT, LockerState.OUT_OF_SERVICE)
 _OPEN = [x.value for x in OPEN_STATES]
 # Built once: a statement built per candidate cost more CPU than running it (issue 15).
 _SESSION_BY_ID = _SESSION.where(_SESSIONS.c.id == bindparam("id"))
@@ -119,8 +119,8 @@ class ExamUseCases(ReleaseUseCases):
                 raise CustodyError("No exam cabinet (a locker with capacity > 1) is configured.")
             # A cabinet marked fault or out of service stays so until a technician clears it
             # (DESIGN.md "Physical truth vs. database truth"); its deposits would be refused,
-            # so a session is never opened on it (exam_deposit_by_card says the same).
-            working = [c for c in cabinets if c.state not in _NOT_WORKING]
+            # so a session is never opened on it (nor moved to it: exam_admin).
+            working = [c for c in cabinets if c.state not in NOT_WORKING_CABINET]
             if not working:
                 marked = ", ".join(f"{c.label} is marked {c.state.value}" for c in cabinets)
                 raise CustodyError(

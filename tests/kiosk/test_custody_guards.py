@@ -104,6 +104,23 @@ def test_a_new_exam_session_skips_a_faulty_cabinet_for_a_working_one(demo):
     assert chosen.locker_id != cabinet  # the faulty B4 was passed over
 
 
+def test_an_exam_session_is_not_moved_to_a_cabinet_that_is_not_working(demo):
+    """The same rule when the exams officer edits the session's cabinet."""
+    cabinet = _empty_the_cabinet(demo)
+    sid = _open_session(demo)
+    with demo.ctx.sessions.begin() as s:
+        broken = Locker(bank="B", number=9, capacity=20, state=LockerState.FAULT)
+        s.add(broken)
+        s.flush()
+        broken_id = broken.id
+    before = demo.counts()
+    with pytest.raises(CustodyError, match=r"Cabinet B9 is marked fault.*technician"):
+        demo.custody.edit_exam_session(demo.staff["exams"], sid, cabinet_id=broken_id)
+    assert demo.counts() == before
+    moved = next(e for e in demo.custody.exam_sessions() if e.id == sid)
+    assert moved.locker_id == cabinet
+
+
 def _empty_the_cabinet(demo) -> int:
     sid = _session(demo)
     demo.clock.at(14, 0)
