@@ -126,6 +126,7 @@ def browser() -> Iterator[object]:
 
 
 def test_dsl_signs_in_finds_the_incident_triages_it_and_opens_the_report(live, browser):
+    from selenium.common.exceptions import WebDriverException
     from selenium.webdriver.common.by import By
     from selenium.webdriver.common.keys import Keys
     from selenium.webdriver.support import expected_conditions as ec
@@ -160,9 +161,17 @@ def test_dsl_signs_in_finds_the_incident_triages_it_and_opens_the_report(live, b
     assert "Mr Dsl" in chronology  # who did it, from the reference data beside the chain
     d.save_screenshot(str(ARTIFACTS / "2-case.png"))  # type: ignore[attr-defined]
 
-    # Triage it: the status changes and the history says who did it.
+    # Triage it: the status changes and the history says who did it. The button posts a
+    # form and the case page comes back in its place: wait for the old page to go first, or
+    # the history read could be the old page's. A query that lands while the document is
+    # being replaced can get chromedriver's "Node with given id does not belong to the
+    # document", a plain WebDriverException rather than a stale element (one suite run in
+    # ~20), so across this navigation the wait asks again instead of failing.
+    history_before = d.find_element(By.ID, "history")  # type: ignore[attr-defined]
     d.find_element(By.ID, "triage").click()  # type: ignore[attr-defined]
-    wait.until(ec.text_to_be_present_in_element((By.ID, "history"), "untriaged"))
+    navigating = WebDriverWait(d, 30, ignored_exceptions=(WebDriverException,))
+    navigating.until(ec.staleness_of(history_before))
+    navigating.until(ec.text_to_be_present_in_element((By.ID, "history"), "untriaged"))
     history = d.find_element(By.ID, "history").text  # type: ignore[attr-defined]
     assert "DSL Person\nchanged status untriaged → open" in history
     d.execute_script("window.scrollTo(0, 0)")  # type: ignore[attr-defined]
