@@ -1,18 +1,19 @@
 """glibc malloc settings for the long-running station (issue 15, "Start-up and memory").
 
-Why: every sign-in verifies an Argon2 hash, and libargon2 ``malloc``s its whole memory cost (7
-MiB by default, ``auth.argon2_memory_kib``; it was 19 MiB when this was measured) for each hash
-and frees it after. glibc serves a block that big with ``mmap`` and gives it back on ``free``,
-but it then raises its *dynamic* mmap threshold to the block's size (and its trim threshold to
-twice that), so the next hash is carved from a malloc heap instead and stays resident after
-``free``. Sign-ins run on worker threads and glibc gives each new thread its own arena (up to 8
-per core), so the station kept one more 19 MiB block per arena: measured with
-``bench/startup.py``'s probe, resident memory went 85 -> 106 -> 125 MB over three sign-ins.
-Setting the threshold explicitly turns the dynamic adjustment off (``mallopt(3)``): a hash's
-block is always mapped and unmapped, so the 19 MiB is resident only while the hash runs. The
-price is the kernel zero-filling 19 MiB of fresh pages per hash: +5.5 to +6.6 ms CPU on a ~20
-ms verify here (bench/argon2_release.py); a sign-in is not a hot path, and the peak at a sign-
-in is the same either way (the block must be touched once per hash).
+Why: every sign-in verifies an Argon2 hash, and libargon2 ``malloc``s its whole memory cost
+(7 MiB by default, ``auth.argon2_memory_kib``; it was 19 MiB when this was measured) for
+each hash and frees it after. glibc serves a block that big with ``mmap`` and gives it back
+on ``free``, but it then raises its *dynamic* mmap threshold to the block's size (and its
+trim threshold to twice that), so the next hash is carved from a malloc heap instead and
+stays resident after ``free``. Sign-ins run on worker threads and glibc gives each new
+thread its own arena (up to 8 per core), so the station kept one more 19 MiB block per
+arena: measured with ``bench/startup.py``'s probe, resident memory went 85 -> 106 -> 125 MB
+over three sign-ins. Setting the threshold explicitly turns the dynamic adjustment off
+(``mallopt(3)``): a hash's block is always mapped and unmapped, so the 19 MiB is resident
+only while the hash runs. The price is the kernel zero-filling 19 MiB of fresh pages per
+hash: +5.5 to +6.6 ms CPU on a ~20 ms verify here (bench/argon2_release.py); a sign-in is
+not a hot path, and the peak at a sign- in is the same either way (the block must be touched
+once per hash).
 
 Fewer arenas: the station runs about ten threads (Textual's, the door monitor, the reader
 poll, the anchor writer, workers) that mostly hold the GIL, so one arena per thread buys no

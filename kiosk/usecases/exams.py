@@ -355,7 +355,7 @@ class ExamUseCases(ReleaseUseCases):
                 f"Cabinet {label} is being tested by a technician: wait until the test ends, "
                 "then tap again."
             )
-        if cabinet.state in (LockerState.FAULT, LockerState.OUT_OF_SERVICE):
+        if cabinet.state in NOT_WORKING_CABINET:
             # Physical truth first (DESIGN.md "Physical truth vs. database truth"): a cabinet
             # marked fault (e.g. its door did not open on the last deposit) or out of service
             # stays so until a technician clears it, as a confiscation never takes a locker

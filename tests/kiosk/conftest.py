@@ -46,6 +46,15 @@ class Demo:
         )
 
 
+def _know_the_school(d: Demo) -> None:
+    """Sign the demo staff in and name the pupils and contacts, for either ledger."""
+    ctx = d.ctx
+    d.staff = staff_identities(ctx)
+    with ctx.sessions() as s:
+        d.pupils = {p.given_name: p.id for p in s.scalars(select(Pupil))}
+        d.contacts = {c.name: c.id for c in s.scalars(select(Contact))}
+
+
 @pytest.fixture(scope="session")
 def demo_template(tmp_path_factory):
     """Seed once (Argon2 hashing and migrations take a second), copy per test."""
@@ -61,10 +70,7 @@ def demo(tmp_path, demo_template):
     clock = Clock()
     ctx = open_context(demo_config(target), clock=clock)
     d = Demo(ctx, clock)
-    d.staff = staff_identities(ctx)
-    with ctx.sessions() as s:
-        d.pupils = {p.given_name: p.id for p in s.scalars(select(Pupil))}
-        d.contacts = {c.name: c.id for c in s.scalars(select(Contact))}
+    _know_the_school(d)
     yield d
     ctx.close()
 
@@ -101,10 +107,7 @@ def _pg_demo(tmp_path, monkeypatch, schema: str):
         clock = Clock()
         ctx = open_context(pg_config(folder), clock=clock)
         d = Demo(ctx, clock)
-        d.staff = staff_identities(ctx)
-        with ctx.sessions() as s:
-            d.pupils = {p.given_name: p.id for p in s.scalars(select(Pupil))}
-            d.contacts = {c.name: c.id for c in s.scalars(select(Contact))}
+        _know_the_school(d)
         yield d
     finally:
         if ctx is not None:

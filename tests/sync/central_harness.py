@@ -6,15 +6,14 @@ its SQLite default) or ``postgres`` (the real central service on PostgreSQL).
 
 from __future__ import annotations
 
-import os
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from fake_central import FakeCentral
+from pg_testing import PG_URL, pg_schema
 from servers import FakeCentralASGI, Flaky, ServerThread
-from sqlalchemy import Engine, create_engine, text
+from sqlalchemy import Engine
 from tcp_proxy import TcpProxy
 
 
@@ -105,30 +104,15 @@ def _real(kind: str, tmp_path: Path, station: str) -> CentralUnderTest:
     return CentralUnderTest(kind, token, flaky, server, TcpProxy(server.port), seqs, cleanup)
 
 
-PG_URL = os.environ.get("KIOSK_TEST_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
-
-
 def postgres_schema() -> tuple[str, Engine, Callable[[], None]]:
-    """A fresh schema on the test PostgreSQL for the central log (skips, or fails in CI)."""
-    import pytest
+    """A fresh schema on the test PostgreSQL for the central log (skips, or fails in CI:
+    ``tests/pg_testing.py``); the callable drops it."""
+    from contextlib import ExitStack
 
     from central.store import make_engine
 
-    admin_engine = create_engine(PG_URL)
-    schema = f"sync_central_{uuid.uuid4().hex[:10]}"
-    try:
-        with admin_engine.begin() as conn:
-            conn.execute(text(f"CREATE SCHEMA {schema}"))
-    except Exception as exc:  # any connection failure means "no server"
-        admin_engine.dispose()
-        if os.environ.get("CI"):
-            pytest.fail(f"PostgreSQL at {PG_URL} is required in CI and is not reachable: {exc}")
-        pytest.skip(f"no PostgreSQL at {PG_URL}: {type(exc).__name__}")
+    stack = ExitStack()
+    schema = stack.enter_context(pg_schema("sync_central"))
     engine = make_engine(PG_URL, connect_args={"options": f"-csearch_path={schema}"})
-
-    def drop() -> None:
-        with admin_engine.begin() as conn:
-            conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
-        admin_engine.dispose()
-
+    drop = stack.close
     return PG_URL, engine, drop
